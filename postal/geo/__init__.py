@@ -1,0 +1,1 @@
+"""Geography: gazetteer of communes, boundaries, geocoders, travel matrices, road graph."""
