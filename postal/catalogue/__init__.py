@@ -1,0 +1,1 @@
+"""Catalogue: localities, desks, post offices, procedures, tariffs, holidays from data files."""
