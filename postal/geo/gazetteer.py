@@ -180,6 +180,14 @@ class Gazetteer:
         # sorted() is stable and the pool is in code order, so ties stay in code order.
         return sorted(ranked, key=lambda tc: tc[0])
 
+    def exact(self, text: str, province_code: str | None = None) -> list[Commune]:
+        """Communes named exactly by text: with its unit type when one matches, else by name."""
+        ranked = self._ranked(text, province_code)
+        best = min((tier for tier, _ in ranked), default=None)
+        if best is None or best not in _EXACT_TIERS:
+            return []
+        return [c for tier, c in ranked if tier == best]
+
     def search(self, text: str, province_code: str | None = None, limit: int = 10) -> list[Commune]:
         """Communes whose name matches text: exact first, then prefix, then substring."""
         return [c for _, c in self._ranked(text, province_code)[:limit]]
@@ -217,8 +225,7 @@ class Gazetteer:
 
     def resolve(self, text: str, province_code: str | None = None) -> list[Commune]:
         """Communes meant by text: exact new names, then old names, then partial new names."""
-        ranked = self._ranked(text, province_code)
-        exact = [c for tier, c in ranked if tier in _EXACT_TIERS]
+        exact = self.exact(text, province_code)
         if exact:
             return exact
         old = [
@@ -226,7 +233,7 @@ class Gazetteer:
             for c in self.resolve_old(text)
             if province_code is None or c.province_code == province_code
         ]
-        return old or [c for _, c in ranked]
+        return old or self.search(text, province_code, limit=len(self._communes))
 
 
 def _old_communes(rows: list[dict[str, str]], communes: dict[str, Commune]) -> list[OldCommune]:

@@ -18,7 +18,7 @@ from geopy.extra.rate_limiter import RateLimiter
 from geopy.geocoders import Nominatim
 
 from postal.geo.gazetteer import Commune, Gazetteer
-from postal.geo.text import fold
+from postal.geo.text import fold, unit_type
 
 if TYPE_CHECKING:
     from postal.config import Settings
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 SOURCE_OFFLINE = "commune_label"
 SOURCE_NOMINATIM = "nominatim"
+_COMMUNE_TYPES = frozenset({"phuong", "xa", "thi tran", "dac khu"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,20 +56,30 @@ class OfflineGeocoder:
         self._gazetteer = gazetteer
 
     def _commune_in(self, address: str) -> Commune | None:
-        """The one commune named by a comma-separated part of the address, if unambiguous."""
+        """The one commune an address names, new or pre-2025; None when unsure."""
         parts = [p.strip() for p in address.split(",") if p.strip()]
         province_code: str | None = None
+        rest: list[str] = []
         # Vietnamese addresses run from the house to the province: read them from the end.
         for part in reversed(parts):
-            if province_code is None:
+            kind = unit_type(part)
+            if province_code is None and kind not in _COMMUNE_TYPES:
                 province = self._gazetteer.find_province(part)
                 if province is not None:
                     province_code = province.code
                     continue
-            matches = self._gazetteer.resolve(part, province_code)
-            exact = [c for c in matches if _names_commune(part, c)]
-            if len(exact) == 1:
-                return exact[0]
+            rest.append(part)
+        # Old districts (quận, huyện) no longer exist and share names with new wards.
+        typed = [p for p in rest if unit_type(p) in _COMMUNE_TYPES]
+        untyped = [p for p in rest if unit_type(p) is None]
+        for part in typed + untyped:
+            found = self._gazetteer.exact(part, province_code) or [
+                c
+                for c in self._gazetteer.resolve_old(part)
+                if province_code is None or c.province_code == province_code
+            ]
+            if len(found) == 1:
+                return found[0]
         return None
 
     def geocode(self, address: str, commune: Commune | None) -> GeocodeResult | None:
@@ -83,11 +94,6 @@ class OfflineGeocoder:
             source=SOURCE_OFFLINE,
             approximate=True,
         )
-
-
-def _names_commune(part: str, commune: Commune) -> bool:
-    keys = {fold(commune.name), fold(commune.full_name)}
-    return fold(part) in keys or fold(part, strip_unit_type=True) in keys
 
 
 class GeocodeCache:

@@ -5,22 +5,31 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# Words that name the kind of unit rather than the unit itself. Matched on the lower-case text
-# with its diacritics, so that "Quan Hóa" (a name) is not mistaken for "Quận" (a type).
+# Words that name the kind of unit rather than the unit itself, with their folded canonical
+# form. Matched on the lower-case text with its diacritics, so that "Quan Hóa" (a name) is not
+# mistaken for "Quận" (a type).
 _UNIT_TYPES: tuple[str, ...] = (
     "đặc khu",
     "thị trấn",
     "thị xã",
     "thành phố",
-    "tp",
     "phường",
     "quận",
     "huyện",
     "tỉnh",
     "xã",
 )
-# Abbreviations written on envelopes; the dot is what tells them apart from a name.
-_UNIT_ABBREVIATIONS: tuple[str, ...] = ("tp.", "tt.", "tx.", "p.", "x.", "q.", "h.")
+# Abbreviations written on envelopes; the dot is what tells most of them apart from a name.
+_UNIT_ABBREVIATIONS: dict[str, str] = {
+    "tp.": "thanh pho",
+    "tp ": "thanh pho",
+    "tt.": "thi tran",
+    "tx.": "thi xa",
+    "p.": "phuong",
+    "x.": "xa",
+    "q.": "quan",
+    "h.": "huyen",
+}
 
 _D_LETTERS = str.maketrans({"đ": "d", "Đ": "D", "ð": "d", "Ð": "D"})
 _APOSTROPHES = re.compile(r"['’‘`ʼ]")
@@ -35,25 +44,36 @@ def strip_marks(s: str) -> str:
     return kept.translate(_D_LETTERS)
 
 
-def _strip_type(lowered: str) -> str:
-    """Drop one leading unit type from NFC lower-case text; unaccented forms only if all is."""
+def _split_type(lowered: str) -> tuple[str | None, str]:
+    """(folded unit type, rest) of NFC lower-case text; unaccented types only if all is."""
     unaccented = strip_marks(lowered) == lowered
     for word in _UNIT_TYPES:
         forms = {word, strip_marks(word)} if unaccented else {word}
         for form in forms:
-            if lowered.startswith(form + " ") and lowered[len(form) :].strip():
-                return lowered[len(form) :].lstrip()
-    for abbr in _UNIT_ABBREVIATIONS:
-        if lowered.startswith(abbr) and lowered[len(abbr) :].strip():
-            return lowered[len(abbr) :].lstrip()
-    return lowered
+            rest = lowered[len(form) :]
+            if lowered.startswith(form + " ") and rest.strip():
+                return strip_marks(word), rest.lstrip()
+    for abbr, kind in _UNIT_ABBREVIATIONS.items():
+        rest = lowered[len(abbr) :]
+        if lowered.startswith(abbr) and rest.strip():
+            return kind, rest.lstrip()
+    return None, lowered
+
+
+def _lowered(s: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", s).lower().split())
+
+
+def unit_type(s: str) -> str | None:
+    """The folded unit type a name starts with ("phuong", "xa", "quan", ...), if any."""
+    return _split_type(_lowered(s))[0]
 
 
 def fold(s: str, *, strip_unit_type: bool = False) -> str:
     """Return the accent-, case- and spacing-insensitive key of a Vietnamese name."""
-    lowered = " ".join(unicodedata.normalize("NFC", s).lower().split())
+    lowered = _lowered(s)
     if strip_unit_type:
-        lowered = _strip_type(lowered)
+        lowered = _split_type(lowered)[1]
     ascii_text = strip_marks(lowered)
     # "B'Lao" and "Blao" are the same place; hyphens and commas separate words.
     ascii_text = _APOSTROPHES.sub("", ascii_text)
