@@ -1,0 +1,100 @@
+"""Request dependencies: database session, settings, clock, language and the principal."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from postal.auth.models import Role
+from postal.auth.service import (
+    CITIZEN_TOKEN_PREFIX,
+    Principal,
+    integration_principal,
+    require_role,
+    staff_principal,
+)
+from postal.booking.service import citizen_booking
+from postal.config import Settings
+from postal.db import utcnow
+from postal.errors import NotFound, Unauthenticated
+from postal.i18n import pick_language
+
+SESSION_COOKIE = "postal_session"
+
+
+def get_app_settings(request: Request) -> Settings:
+    """The settings the app was built with."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """A session per request; rolled back unless the route committed."""
+    engine: Engine = request.app.state.engine
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+        finally:
+            session.rollback()
+
+
+def get_now() -> dt.datetime:
+    """The current time (a dependency so tests can move the clock)."""
+    return utcnow()
+
+
+def get_language(request: Request, accept_language: str | None = Header(None)) -> str:
+    """The reply language: ?lang=, then the page cookie, then Accept-Language (vi default)."""
+    explicit = request.query_params.get("lang") or request.cookies.get("lang")
+    if explicit in ("vi", "en"):
+        return explicit
+    return pick_language(accept_language)
+
+
+SessionDep = Annotated[Session, Depends(get_db)]
+SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+NowDep = Annotated[dt.datetime, Depends(get_now)]
+LangDep = Annotated[str, Depends(get_language)]
+
+_bearer = HTTPBearer(auto_error=False, description="Staff or citizen bearer token")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="One-stop system key")
+
+
+def get_principal(
+    request: Request,
+    session: SessionDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> Principal:
+    """Who is calling: API key, bearer token (staff or citizen) or the page cookie; 401 if none."""
+    if api_key:
+        return integration_principal(session, api_key)
+    token = bearer.credentials if bearer else request.cookies.get(SESSION_COOKIE)
+    if not token:
+        raise Unauthenticated("missing_credentials")
+    if token.startswith(CITIZEN_TOKEN_PREFIX):
+        try:
+            booking = citizen_booking(session, token)
+        except NotFound as exc:
+            raise Unauthenticated("invalid_token") from exc
+        return Principal(role=Role.citizen, booking_reference=booking.reference)
+    return staff_principal(session, token)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def roles(*allowed: Role) -> Callable[[Principal], Principal]:
+    """A dependency admitting only ``allowed`` roles (deny by default)."""
+
+    def _check(principal: PrincipalDep) -> Principal:
+        require_role(principal, *allowed)
+        return principal
+
+    return _check

@@ -1,0 +1,155 @@
+"""The FastAPI application: app factory, routers, and the one error handler (RFC 9457)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy.engine import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.deps import get_language
+from postal.config import Settings, get_settings
+from postal.db import make_engine
+from postal.errors import PostalError
+from postal.i18n import message
+
+log = logging.getLogger("postal.api")
+PROBLEM = "application/problem+json"
+_STATIC = Path(__file__).parent / "static"
+
+_TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    409: "Conflict",
+    422: "Unprocessable Content",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """An RFC 9457 problem details reply."""
+    body: dict[str, Any] = {
+        "type": f"https://postal.example/problems/{code}",
+        "title": _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _lang(request: Request) -> str:
+    return get_language(request, request.headers.get("accept-language"))
+
+
+async def _postal_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PostalError)
+    lang = _lang(request)
+    errors = [
+        {
+            "field": e["field"],
+            "code": e["code"],
+            "message": message(e["code"], lang, **e.get("params", {})),
+        }
+        for e in exc.errors
+    ]
+    if not errors and exc.field and exc.status == 422:
+        errors = [
+            {"field": exc.field, "code": exc.code, "message": message(exc.code, lang, **exc.params)}
+        ]
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    detail = message(exc.code, lang, **exc.params)
+    return problem(exc.status, exc.code, detail, errors or None, headers)
+
+
+def _field_of(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "cookie")]
+    return ".".join(parts) or str(loc[-1] if loc else "body")
+
+
+def _pydantic_code(kind: str) -> str:
+    if kind == "missing":
+        return "field_required"
+    if kind in ("extra_forbidden",):
+        return "field_not_allowed"
+    if kind.startswith(("date", "datetime")):
+        return "invalid_date"
+    if kind in ("enum", "literal_error"):
+        return "invalid_choice"
+    return "invalid_value"
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    lang = _lang(request)
+    errors = []
+    for err in exc.errors():
+        code = _pydantic_code(str(err.get("type", "")))
+        field = _field_of(tuple(err.get("loc", ())))
+        errors.append({"field": field, "code": code, "message": message(code, lang, field=field)})
+    first = errors[0] if errors else {"code": "validation_failed", "field": "body"}
+    return problem(
+        422, str(first["code"]), message("validation_failed", lang, field=first["field"]), errors
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated"}.get(
+        exc.status_code, "http_error"
+    )
+    return problem(exc.status_code, code, message(code, _lang(request)), headers=exc.headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return problem(500, "internal_error", message("internal_error", _lang(request)))
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """Build the application for ``settings`` (default: the environment's)."""
+    from api.routes import auth, bookings, catalogue, pages
+
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="Postal one-stop service API",
+        version="1.0.0",
+        description=(
+            "Bookings of dossier pickups and result deliveries between citizens and Vietnam's "
+            "one-stop desks, carried by the public postal service. Errors are RFC 9457 problem "
+            "details with a stable `code`; `detail` follows Accept-Language (vi default, en)."
+        ),
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine or make_engine(settings.database_url)
+    app.add_exception_handler(PostalError, _postal_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+    app.include_router(auth.router, prefix="/api/v1")
+    app.include_router(bookings.router, prefix="/api/v1")
+    app.include_router(catalogue.router, prefix="/api/v1")
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=_STATIC), name="static")
+    return app

@@ -1,0 +1,1 @@
+"""Staff accounts, bearer tokens, API keys and roles (deny by default)."""

@@ -1,0 +1,517 @@
+"""Booking service: validate a request, quote the fee, hold capacity, issue items."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from postal.auth.models import Role
+from postal.auth.service import CITIZEN_TOKEN_PREFIX, Principal, new_token, token_digest
+from postal.booking.models import (
+    Booking,
+    BookingChannel,
+    BookingStatus,
+    Item,
+    ItemState,
+    ServiceForm,
+    SlotLoad,
+)
+from postal.booking.numbers import issue_item_number
+from postal.booking.schemas import (
+    BookingCreate,
+    BookingCreated,
+    BookingPage,
+    BookingPublic,
+    DocumentPublic,
+    ItemPublic,
+)
+from postal.calendar import Slot, Window, slot_end_utc, slot_start_utc, slot_window
+from postal.catalogue import service as catalogue
+from postal.catalogue.models import Commune, Desk, ItemKind, PostOffice, Procedure, TariffZone
+from postal.config import Settings
+from postal.db import utcnow
+from postal.errors import Conflict, FieldErrors, Forbidden, NotFound, PostalError, ValidationFailed
+from postal.geo.boundaries import CommuneBoundaries
+from postal.ids import IdNumberProtector, load_id_prefixes, parse_id_number
+from postal.phone import mask_phone, normalise_phone
+
+T = TypeVar("T")
+
+# Crockford base32 without I, L, O, U: readable over the phone.
+_REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_reference() -> str:
+    """A fresh booking reference, e.g. HS-7K2M9Q4T."""
+    return "HS-" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(8))
+
+
+def item_kinds(form: ServiceForm) -> list[ItemKind]:
+    """The items a service form creates."""
+    return {
+        ServiceForm.dossier_pickup: [ItemKind.dossier],
+        ServiceForm.result_delivery: [ItemKind.result],
+        ServiceForm.both: [ItemKind.dossier, ItemKind.result],
+    }[form]
+
+
+def tariff_zone(address: Commune, desk_commune: Commune) -> TariffZone:
+    """The tariff zone between the citizen's commune and the desk's commune."""
+    if address.code == desk_commune.code:
+        return TariffZone.same_commune
+    if address.province_code == desk_commune.province_code:
+        return TariffZone.same_province
+    return TariffZone.other_province
+
+
+@dataclass(frozen=True)
+class SlotCheck:
+    """A validated date and slot with its window in local time."""
+
+    date: dt.date
+    slot: Slot
+    window: Window
+    start_utc: dt.datetime
+    end_utc: dt.datetime
+
+
+def _try(errors: FieldErrors, fn: Callable[[], T]) -> T | None:
+    """Run a validator, recording its ValidationFailed instead of stopping."""
+    try:
+        return fn()
+    except PostalError as exc:
+        errors.capture(exc)
+        return None
+
+
+def check_slot(
+    session: Session,
+    settings: Settings,
+    desk: Desk,
+    day: dt.date,
+    slot: Slot,
+    now: dt.datetime,
+    errors: FieldErrors,
+) -> SlotCheck | None:
+    """Working day, inside the desk's hours, far enough in the future, within the horizon."""
+    cal = catalogue.work_calendar(session)
+    local_today = now.astimezone(_tz(settings)).date()
+    if day < local_today:
+        errors.add("date", "date_in_past")
+        return None
+    if day > local_today + dt.timedelta(days=settings.booking_horizon_days):
+        errors.add("date", "date_too_far", days=settings.booking_horizon_days)
+        return None
+    if not cal.is_working_day(day):
+        holiday = cal.holiday_name(day)
+        errors.add("date", "not_working_day", name=f" ({holiday})" if holiday else "")
+        return None
+    window = slot_window(catalogue.desk_hours(session, desk.code), cal, day, slot)
+    if window is None:
+        errors.add("slot", "slot_outside_desk_hours")
+        return None
+    start = slot_start_utc(day, window)
+    end = slot_end_utc(day, window)
+    if start - dt.timedelta(minutes=settings.booking_lead_minutes) < now:
+        errors.add("slot", "slot_in_past", minutes=settings.booking_lead_minutes)
+        return None
+    return SlotCheck(day, slot, window, start, end)
+
+
+def _tz(settings: Settings) -> dt.tzinfo:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(settings.timezone)
+
+
+def _check_eligibility(proc: Procedure, form: ServiceForm, desk: Desk, errors: FieldErrors) -> None:
+    if proc.in_person_only:
+        errors.add("procedure_code", "procedure_in_person_only")
+        return
+    if form in (ServiceForm.dossier_pickup, ServiceForm.both) and not proc.dossier_pickup:
+        errors.add("procedure_code", "procedure_not_eligible_for_pickup")
+    if form in (ServiceForm.result_delivery, ServiceForm.both) and not proc.result_delivery:
+        errors.add("procedure_code", "procedure_not_eligible_for_delivery")
+    if str(proc.level) not in desk.accepted_levels.split(";"):
+        errors.add("desk_code", "procedure_not_handled_by_desk")
+
+
+def _hold_capacity(session: Session, office: PostOffice, day: dt.date, slot: Slot) -> None:
+    """Take one place in the post office's slot, atomically, or raise 409 slot_full."""
+    table = SlotLoad.__table__  # type: ignore[attr-defined]
+    values = {"post_office_code": office.code, "date": day, "slot": str(slot), "booked": 0}
+    dialect = session.get_bind().dialect.name
+    ins = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    session.execute(ins.values(values).on_conflict_do_nothing())
+    # A conditional increment is atomic in both databases: concurrent bookings for the last
+    # place re-check `booked < capacity` against the row version they finally update.
+    result = session.execute(
+        update(table)
+        .where(
+            table.c.post_office_code == office.code,
+            table.c.date == day,
+            table.c.slot == str(slot),
+            table.c.booked < office.slot_capacity,
+        )
+        .values(booked=table.c.booked + 1)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("slot_full", field="slot")
+
+
+def _release_capacity(session: Session, office_code: str, day: dt.date, slot: Slot) -> None:
+    table = SlotLoad.__table__  # type: ignore[attr-defined]
+    session.execute(
+        update(table)
+        .where(
+            table.c.post_office_code == office_code,
+            table.c.date == day,
+            table.c.slot == str(slot),
+            table.c.booked > 0,
+        )
+        .values(booked=table.c.booked - 1)
+    )
+
+
+def create_booking(
+    session: Session,
+    settings: Settings,
+    request: BookingCreate,
+    *,
+    channel: BookingChannel,
+    now: dt.datetime | None = None,
+) -> BookingCreated:
+    """Validate every field, quote the fee, hold a place in the slot and issue the item numbers.
+
+    Raises ValidationFailed listing every invalid field, or Conflict (slot_full). Writes happen
+    only after every check passed; the caller's transaction makes them all-or-nothing.
+    """
+    now = now or utcnow()
+    errors = FieldErrors()
+    if channel == BookingChannel.integration and request.service_form != ServiceForm.result_delivery:
+        errors.add("service_form", "integration_result_delivery_only")
+    proc = _try(errors, lambda: catalogue.get_procedure(session, request.procedure_code))
+    desk = _try(errors, lambda: catalogue.get_desk(session, request.desk_code))
+    if proc and desk:
+        _check_eligibility(proc, request.service_form, desk, errors)
+    name = " ".join(request.citizen_name.split())
+    if len(name) < 2:
+        errors.add("citizen_name", "citizen_name_too_short")
+    phone = _try(errors, lambda: normalise_phone(request.phone, field="phone"))
+    prefixes = load_id_prefixes(settings.data_dir)
+    id_number = _try(
+        errors,
+        lambda: parse_id_number(
+            request.id_number, prefixes, now.astimezone(_tz(settings)).date(), field="id_number"
+        ),
+    )
+    address = " ".join(request.address_text.split())
+    if len(address) < 5:
+        errors.add("address_text", "address_too_short")
+    commune = _try(errors, lambda: catalogue.get_commune(session, request.commune_code))
+    office: PostOffice | None = None
+    if commune:
+        office = catalogue.serving_post_office(session, commune.code)
+        if office is None:
+            errors.add("commune_code", "address_outside_service_area")
+    if (request.lat is None) != (request.lon is None):
+        errors.add("lat" if request.lat is None else "lon", "pin_incomplete")
+    elif request.lat is not None and request.lon is not None and commune and office:
+        boundaries = CommuneBoundaries.load(settings.data_dir, office.locality_slug)
+        if not boundaries.contains(commune.code, request.lat, request.lon):
+            errors.add("lat", "pin_outside_commune")
+    slot: SlotCheck | None = None
+    if desk:
+        slot = check_slot(session, settings, desk, request.date, request.slot, now, errors)
+    errors.raise_if_any()
+    assert proc and desk and commune and office and phone and id_number and slot
+
+    desk_commune = catalogue.get_commune(session, desk.commune_code)
+    zone = tariff_zone(commune, desk_commune)
+    kinds = item_kinds(request.service_form)
+    fee = sum(
+        catalogue.tariff_amount(session, request.date, kind, zone, request.fee_collection)
+        for kind in kinds
+    )
+    _hold_capacity(session, office, request.date, request.slot)
+    protector = IdNumberProtector(settings.secret_key)
+    token = new_token(CITIZEN_TOKEN_PREFIX)
+    located = request.lat is not None
+    booking = Booking(
+        reference=new_reference(),
+        service_form=request.service_form,
+        status=BookingStatus.booked,
+        channel=channel,
+        procedure_code=proc.code,
+        desk_code=desk.code,
+        post_office_code=office.code,
+        citizen_name=name,
+        phone=phone,
+        id_number_hash=protector.hash(id_number.digits),
+        id_number_masked=protector.mask(id_number.digits),
+        address_text=address,
+        commune_code=commune.code,
+        lat=request.lat if located else commune.label_lat,
+        lon=request.lon if located else commune.label_lon,
+        location_approximate=not located,
+        date=request.date,
+        slot=request.slot,
+        zone=zone,
+        fee_collection=request.fee_collection,
+        postal_fee_vnd=fee,
+        procedure_fee_vnd=proc.fee_vnd,
+        access_token_hash=token_digest(token),
+        external_reference=request.external_reference,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(booking)
+    session.flush()
+    assert booking.id is not None
+    for kind in kinds:
+        state = ItemState.booked
+        if kind == ItemKind.result:
+            # A result booked by the one-stop system is ready now; a citizen's waits for it.
+            ready = channel == BookingChannel.integration
+            state = ItemState.ready_at_desk if ready else ItemState.awaiting_result
+        session.add(
+            Item(
+                number=issue_item_number(session, settings, now),
+                booking_id=booking.id,
+                kind=kind,
+                procedure_code=proc.code,
+                desk_code=desk.code,
+                state=state,
+                created_at=now,
+            )
+        )
+    session.flush()
+    public = to_public(session, settings, booking)
+    return BookingCreated(**public.model_dump(), access_token=token)
+
+
+def get_by_reference(session: Session, reference: str) -> Booking:
+    """A booking by reference; 404 when unknown."""
+    booking = session.exec(
+        select(Booking).where(Booking.reference == reference.strip().upper())
+    ).first()
+    if booking is None:
+        raise NotFound("unknown_booking")
+    return booking
+
+
+def citizen_booking(session: Session, token: str) -> Booking:
+    """The booking a citizen's access token opens; 404 for an unknown token."""
+    booking = session.exec(
+        select(Booking).where(Booking.access_token_hash == token_digest(token))
+    ).first()
+    if booking is None:
+        raise NotFound("unknown_booking")
+    return booking
+
+
+def authorise_read(session: Session, principal: Principal, booking: Booking) -> None:
+    """Whether ``principal`` may see ``booking``: its citizen, or staff bound to it."""
+    if principal.role == Role.citizen and principal.booking_reference == booking.reference:
+        return
+    if principal.role == Role.admin:
+        return
+    if principal.role == Role.clerk and principal.desk_code == booking.desk_code:
+        return
+    if (
+        principal.role in (Role.dispatcher, Role.courier)
+        and booking.post_office_code in principal.post_office_codes
+    ):
+        return
+    if principal.role == Role.integration and booking.channel == BookingChannel.integration:
+        return
+    # Do not reveal that a reference exists to someone who may not read it.
+    raise NotFound("unknown_booking")
+
+
+def _modifiable(session: Session, booking: Booking) -> list[Item]:
+    if booking.status == BookingStatus.cancelled:
+        raise Conflict("booking_cancelled")
+    items = list(session.exec(select(Item).where(Item.booking_id == booking.id)).all())
+    untouched = {ItemState.booked, ItemState.awaiting_result, ItemState.ready_at_desk}
+    if booking.status != BookingStatus.booked or any(i.state not in untouched for i in items):
+        raise Conflict("booking_in_progress")
+    return items
+
+
+def reschedule(
+    session: Session,
+    settings: Settings,
+    booking: Booking,
+    day: dt.date,
+    slot: Slot,
+    now: dt.datetime | None = None,
+) -> BookingPublic:
+    """Move a booking to another date and slot, moving its place in the capacity count."""
+    now = now or utcnow()
+    _modifiable(session, booking)
+    desk = catalogue.get_desk(session, booking.desk_code)
+    errors = FieldErrors()
+    checked = check_slot(session, settings, desk, day, slot, now, errors)
+    errors.raise_if_any()
+    assert checked
+    if (booking.date, booking.slot) != (day, slot):
+        office = session.get(PostOffice, booking.post_office_code)
+        assert office
+        _hold_capacity(session, office, day, slot)
+        _release_capacity(session, booking.post_office_code, booking.date, booking.slot)
+        booking.date, booking.slot, booking.updated_at = day, slot, now
+        session.add(booking)
+        session.flush()
+    return to_public(session, settings, booking)
+
+
+def cancel(
+    session: Session,
+    settings: Settings,
+    booking: Booking,
+    reason: str | None,
+    now: dt.datetime | None = None,
+) -> BookingPublic:
+    """Cancel a booking not yet picked up; 409 when cancelled already or under way."""
+    now = now or utcnow()
+    items = _modifiable(session, booking)
+    booking.status = BookingStatus.cancelled
+    booking.cancel_reason = reason
+    booking.updated_at = now
+    for item in items:
+        item.state = ItemState.cancelled
+        session.add(item)
+    _release_capacity(session, booking.post_office_code, booking.date, booking.slot)
+    session.add(booking)
+    session.flush()
+    return to_public(session, settings, booking)
+
+
+def to_public(session: Session, settings: Settings, booking: Booking) -> BookingPublic:
+    """The public view of a booking: masked personal data, items, documents, slot times."""
+    proc = catalogue.get_procedure(session, booking.procedure_code)
+    desk = catalogue.get_desk(session, booking.desk_code)
+    commune = catalogue.get_commune(session, booking.commune_code)
+    items = session.exec(
+        select(Item).where(Item.booking_id == booking.id).order_by(col(Item.id))
+    ).all()
+    window = slot_window(
+        catalogue.desk_hours(session, desk.code),
+        catalogue.work_calendar(session),
+        booking.date,
+        booking.slot,
+    )
+    if window is None:  # hours changed since booking: show the nominal half day
+        window = (
+            Window(dt.time(8), dt.time(12))
+            if booking.slot == Slot.MORNING
+            else Window(dt.time(13, 30), dt.time(17))
+        )
+    return BookingPublic(
+        reference=booking.reference,
+        service_form=booking.service_form,
+        status=booking.status,
+        channel=booking.channel,
+        procedure_code=proc.code,
+        procedure_name=proc.name,
+        desk_code=desk.code,
+        desk_name=desk.name,
+        post_office_code=booking.post_office_code,
+        citizen_name=booking.citizen_name,
+        phone_masked=mask_phone(booking.phone),
+        id_number_masked=booking.id_number_masked,
+        address_text=booking.address_text,
+        commune_code=commune.code,
+        commune_name=commune.full_name,
+        lat=booking.lat,
+        lon=booking.lon,
+        date=booking.date,
+        slot=booking.slot,
+        slot_start=slot_start_utc(booking.date, window).astimezone(_tz(settings)),
+        slot_end=slot_end_utc(booking.date, window).astimezone(_tz(settings)),
+        zone=booking.zone,
+        fee_collection=booking.fee_collection,
+        postal_fee_vnd=booking.postal_fee_vnd,
+        procedure_fee_vnd=booking.procedure_fee_vnd,
+        items=[ItemPublic(number=i.number, kind=i.kind, state=i.state) for i in items],
+        documents=[
+            DocumentPublic(name=d.name, kind=d.kind, quantity=d.quantity)
+            for d in catalogue.procedure_documents(session, proc.code)
+        ]
+        if booking.service_form != ServiceForm.result_delivery
+        else [],
+        external_reference=booking.external_reference,
+        created_at=booking.created_at.astimezone(_tz(settings)),
+    )
+
+
+def _encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": last_id}).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded.encode()))["after"]
+        if not isinstance(value, int):
+            raise TypeError
+        return value
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValidationFailed("invalid_cursor", field="cursor") from exc
+
+
+@dataclass(frozen=True)
+class BookingFilter:
+    """Search criteria for the staff booking list."""
+
+    date: dt.date | None = None
+    desk_code: str | None = None
+    post_office_code: str | None = None
+    status: BookingStatus | None = None
+    commune_code: str | None = None
+
+
+def search(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    criteria: BookingFilter,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> BookingPage:
+    """Staff search of bookings, newest id last, paginated by an opaque cursor; scoped by role."""
+    if principal.role not in (Role.admin, Role.dispatcher, Role.clerk):
+        raise Forbidden("role_not_allowed")
+    if not 1 <= limit <= 500:
+        raise ValidationFailed("invalid_limit", field="limit")
+    query = select(Booking)
+    if principal.role == Role.clerk:
+        query = query.where(Booking.desk_code == principal.desk_code)
+    elif principal.role == Role.dispatcher:
+        query = query.where(col(Booking.post_office_code).in_(principal.post_office_codes))
+    if criteria.date:
+        query = query.where(Booking.date == criteria.date)
+    if criteria.desk_code:
+        query = query.where(Booking.desk_code == criteria.desk_code)
+    if criteria.post_office_code:
+        query = query.where(Booking.post_office_code == criteria.post_office_code)
+    if criteria.status:
+        query = query.where(Booking.status == criteria.status)
+    if criteria.commune_code:
+        query = query.where(Booking.commune_code == criteria.commune_code)
+    if cursor:
+        query = query.where(col(Booking.id) > _decode_cursor(cursor))
+    rows = session.exec(query.order_by(col(Booking.id)).limit(limit + 1)).all()
+    page = rows[:limit]
+    next_cursor = _encode_cursor(page[-1].id) if len(rows) > limit and page[-1].id else None
+    return BookingPage(items=[to_public(session, settings, b) for b in page], next_cursor=next_cursor)
