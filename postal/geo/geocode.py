@@ -104,7 +104,11 @@ class GeocodeCache:
         self._lock = threading.Lock()
         self._entries: dict[str, dict[str, Any] | None] = {}
         if path is not None and path.is_file():
-            self._entries = json.loads(path.read_text(encoding="utf-8"))
+            try:
+                self._entries = dict(json.loads(path.read_text(encoding="utf-8")))
+            except (ValueError, TypeError) as exc:
+                # A damaged cache only costs requests; it must not stop the service.
+                log.warning("ignoring unreadable geocode cache %s: %s", path, exc)
 
     def __contains__(self, key: str) -> bool:
         return key in self._entries

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 from geopy.distance import geodesic
 
 from postal.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    from postal.config import Settings
 
 # IUGG mean Earth radius: the sphere that best fits the WGS84 ellipsoid on average.
 EARTH_RADIUS_M = 6_371_008.8
@@ -162,6 +166,15 @@ class TravelModel:
     circuity: float
     speed_kmh: float
     profile: SpeedProfile | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, rush_factor: float = 0.65) -> TravelModel:
+        """The settings' circuity and speed, with the default rush-hour profile."""
+        return cls(
+            circuity=settings.circuity_factor,
+            speed_kmh=settings.speed_kmh,
+            profile=SpeedProfile.default(settings.speed_kmh, rush_factor),
+        )
 
     def speed(self) -> float | SpeedProfile:
         """The profile when one is set, else the constant speed."""

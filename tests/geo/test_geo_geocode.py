@@ -174,3 +174,14 @@ def test_make_geocoder_falls_back_to_the_label_point(
     result = geocoder.geocode("ngõ không tồn tại", gazetteer.commune("00070"))
     assert result is not None and result.approximate
     assert len(nominatim.requests) == 1
+
+
+def test_a_damaged_cache_file_is_ignored(
+    nominatim: FakeNominatim, gazetteer: Gazetteer, tmp_path: Path
+) -> None:
+    cache = tmp_path / "geocode.json"
+    cache.write_text("{not json", encoding="utf-8")
+    nominatim.answer = [HIT]
+    result = _geocoder(nominatim.url, gazetteer, cache).geocode("12 Phố Trúc Bạch", None)
+    assert result is not None and len(nominatim.requests) == 1
+    assert json.loads(cache.read_text(encoding="utf-8"))  # rewritten whole

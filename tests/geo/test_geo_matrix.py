@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from postal.config import Settings
 from postal.errors import ValidationFailed
 from postal.geo.matrix import (
     EARTH_RADIUS_M,
@@ -123,3 +124,9 @@ def test_travel_model_matrices() -> None:
 def test_mismatched_coordinates_are_rejected() -> None:
     with pytest.raises(ValidationFailed):
         great_circle_matrix_m([21.0, 21.1], [105.8])
+
+
+def test_travel_model_from_settings() -> None:
+    model = TravelModel.from_settings(Settings(circuity_factor=1.5, speed_kmh=30.0))
+    assert (model.circuity, model.speed_kmh) == (1.5, 30.0)
+    assert model.profile is not None and model.profile.speed_at(8 * 60) < 30.0
