@@ -44,7 +44,8 @@ class Settings(BaseSettings):
     )
     geocoder_user_agent: str = Field(default="postal-onestop", description="Geocoder User-Agent.")
     circuity_factor: float = Field(
-        default=1.35, description="Road distance over geodesic distance (measured, see bench)."
+        default=1.4,
+        description="Road over geodesic distance, measured by `postal bench circuity` (1.38-1.42).",
     )
     speed_kmh: float = Field(default=22.0, description="Courier motorbike speed in the city.")
     token_ttl_hours: int = Field(default=12, description="Lifetime of a staff bearer token.")

@@ -1,0 +1,164 @@
+"""Shared fixtures: databases (a fresh SQLite per test, the real PostgreSQL server), app client.
+
+PostgreSQL is never skipped: when the server at POSTAL_TEST_POSTGRES_URL (default
+postgresql+psycopg://postgres@127.0.0.1:5432/test) is unreachable, the tests that need it fail.
+Each xdist worker gets its own database, created from the server's `test` database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Session
+
+from postal.config import REPO_ROOT, Settings
+
+PG_URL = os.environ.get(
+    "POSTAL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+ZONE = dt.timezone(dt.timedelta(hours=7))
+# A fixed clock for the API tests: Monday 7 December 2026, 07:00 in Hà Nội (no holiday that week).
+NOW = dt.datetime(2026, 12, 7, 7, 0, tzinfo=ZONE).astimezone(dt.UTC)
+NEXT_DAY = dt.date(2026, 12, 8)
+
+# Tables whose rows tests create; truncated between PostgreSQL tests (reference data stays).
+MUTABLE_TABLES = (
+    "idempotency_record",
+    "access_token",
+    "staff_post_office",
+    "staff_user",
+    "api_key",
+    "item",
+    "booking",
+    "slot_load",
+    "issued_item_number",
+    "item_number_series",
+)
+
+
+def make_settings(url: str, **overrides: object) -> Settings:
+    """Settings for a test database (no environment leaks in)."""
+    values: dict[str, object] = {
+        "database_url": url,
+        "secret_key": "test-secret-key-0123456789",
+        "data_dir": REPO_ROOT / "data",
+        "cookie_secure": False,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite file migrated with Alembic and loaded with the Hà Nội locality, built once."""
+    from postal.catalogue.load import load_locality
+    from postal.db import make_engine, session_scope
+    from postal.migrations import upgrade
+
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    with session_scope(engine) as session:
+        load_locality(session, REPO_ROOT / "data", "hanoi")
+    engine.dispose()
+    return path
+
+
+def _memory_copy(template: Path) -> Engine:
+    """A fresh in-memory SQLite holding a copy of the template (the backup API is fast)."""
+    source = sqlite3.connect(template)
+    target = sqlite3.connect(":memory:", check_same_thread=False)
+    source.backup(target)
+    source.close()
+    from postal.db import make_engine
+
+    return make_engine("sqlite://", creator=lambda: target, poolclass=StaticPool)
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_template: Path) -> Iterator[Engine]:
+    """A fresh, migrated and loaded in-memory SQLite database for one test."""
+    engine = _memory_copy(sqlite_template)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_database(worker_id: str) -> Iterator[str]:
+    """A migrated and loaded PostgreSQL database for this worker (fails if the server is down)."""
+    from postal.catalogue.load import load_locality
+    from postal.db import make_engine, session_scope
+    from postal.migrations import upgrade
+
+    name = f"postal_test_{worker_id}".replace("-", "_")
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # a missing server is a failure, never a skip
+        pytest.fail(f"PostgreSQL at {PG_URL} is required for this test: {exc}")
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    upgrade(engine)
+    with session_scope(engine) as session:
+        load_locality(session, REPO_ROOT / "data", "hanoi")
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def pg_engine(pg_database: str) -> Iterator[Engine]:
+    """The worker's PostgreSQL database, emptied of test-made rows after the test."""
+    from postal.db import make_engine
+
+    engine = make_engine(pg_database)
+    yield engine
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {', '.join(MUTABLE_TABLES)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest) -> Engine:
+    """Both databases: the test runs once on SQLite and once on PostgreSQL."""
+    name = "sqlite_engine" if request.param == "sqlite" else "pg_engine"
+    result: Engine = request.getfixturevalue(name)
+    return result
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session on the test database."""
+    with Session(engine, expire_on_commit=False) as s:
+        yield s
+
+
+@pytest.fixture
+def settings(engine: Engine) -> Settings:
+    """Settings pointing at the test database."""
+    return make_settings(str(engine.url))
+
+
+@pytest.fixture
+def client(engine: Engine, settings: Settings) -> Iterator[TestClient]:
+    """An API client on the test database with the clock fixed at NOW."""
+    from api.deps import get_now
+    from api.main import create_app
+
+    app = create_app(settings, engine)
+    app.dependency_overrides[get_now] = lambda: NOW
+    with TestClient(app) as c:
+        yield c
