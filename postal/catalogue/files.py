@@ -231,6 +231,12 @@ def _construct_seq(loader: yaml.SafeLoader, node: yaml.SequenceNode) -> _Seq:
     return result
 
 
+# Dates stay strings so that a bad one (2025-13-01) is reported by _Record.day with its line
+# instead of failing inside the YAML constructor.
+_LineLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_seq)
 
