@@ -125,9 +125,17 @@ def pg_engine(pg_database: str) -> Iterator[Engine]:
     from postal.db import make_engine
 
     engine = make_engine(pg_database)
+    with engine.connect() as conn:
+        capacities = conn.execute(text("SELECT code, slot_capacity FROM post_office")).all()
     yield engine
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {', '.join(MUTABLE_TABLES)} RESTART IDENTITY CASCADE"))
+        # Tests shrink capacities to reach a full slot; put the loaded values back.
+        for code, capacity in capacities:
+            conn.execute(
+                text("UPDATE post_office SET slot_capacity = :c WHERE code = :code"),
+                {"c": capacity, "code": code},
+            )
     engine.dispose()
 
 

@@ -34,7 +34,14 @@ from postal.booking.schemas import (
     DocumentPublic,
     ItemPublic,
 )
-from postal.calendar import Slot, Window, slot_end_utc, slot_start_utc, slot_window
+from postal.calendar import (
+    Slot,
+    Window,
+    desk_windows,
+    slot_end_utc,
+    slot_start_utc,
+    slot_window,
+)
 from postal.catalogue import service as catalogue
 from postal.catalogue.models import Commune, Desk, ItemKind, PostOffice, Procedure, TariffZone
 from postal.config import Settings
@@ -111,11 +118,13 @@ def check_slot(
     if day > local_today + dt.timedelta(days=settings.booking_horizon_days):
         errors.add("date", "date_too_far", days=settings.booking_horizon_days)
         return None
-    if not cal.is_working_day(day):
+    hours = catalogue.desk_hours(session, desk.code)
+    # Saturdays count where the desk opens (some desks do on Saturday mornings).
+    if cal.is_holiday(day) or not desk_windows(hours, cal, day):
         holiday = cal.holiday_name(day)
         errors.add("date", "not_working_day", name=f" ({holiday})" if holiday else "")
         return None
-    window = slot_window(catalogue.desk_hours(session, desk.code), cal, day, slot)
+    window = slot_window(hours, cal, day, slot)
     if window is None:
         errors.add("slot", "slot_outside_desk_hours")
         return None

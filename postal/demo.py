@@ -1,0 +1,171 @@
+"""`postal demo`: a fresh SQLite database with the Hà Nội locality, demo staff and bookings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from sqlmodel import Session, col, select
+
+from postal.auth.models import Role
+from postal.auth.service import create_api_key, create_user
+from postal.booking.models import BookingChannel, ServiceForm
+from postal.booking.schemas import BookingCreate
+from postal.booking.service import create_booking
+from postal.calendar import Slot, to_local
+from postal.catalogue import service as catalogue
+from postal.catalogue.load import load_locality
+from postal.catalogue.models import Desk, PostOffice, Procedure
+from postal.config import Settings, get_settings
+from postal.db import get_engine, session_scope, utcnow
+from postal.errors import PostalError
+from postal.geo.boundaries import CommuneBoundaries
+from postal.migrations import upgrade
+
+DEMO_PASSWORD = "demo-pass-2026"
+
+
+@dataclass(frozen=True)
+class DemoStaff:
+    """A demo account as printed for the newcomer."""
+
+    username: str
+    role: Role
+    binding: str
+
+
+def _id_number(rng: np.random.Generator, prefixes: list[str], today: dt.date) -> str:
+    year = int(rng.integers(1950, today.year - 18))
+    sex = int(rng.integers(0, 2))
+    century = 0 if year < 2000 else 2
+    return (
+        f"{rng.choice(prefixes)}{century + sex}{year % 100:02d}{int(rng.integers(0, 10**6)):06d}"
+    )
+
+
+def create_demo_staff(session: Session) -> tuple[list[DemoStaff], str]:
+    """Admin, one dispatcher for all post offices, a courier and a clerk; and an API key."""
+    offices = [o.code for o in session.exec(select(PostOffice).order_by(col(PostOffice.code)))]
+    desk = session.exec(select(Desk).order_by(col(Desk.code))).first()
+    assert desk is not None and offices
+    staff = [
+        ("admin", Role.admin, "Quản trị hệ thống", None, []),
+        ("dieuphoi", Role.dispatcher, "Điều phối viên Hà Nội", None, offices),
+        ("buuta1", Role.courier, "Bưu tá Nguyễn Văn Tâm", None, offices[:1]),
+        ("motcua1", Role.clerk, "Cán bộ một cửa Lê Thị Hoa", desk.code, []),
+    ]
+    out = []
+    for username, role, name, desk_code, po in staff:
+        create_user(
+            session,
+            username=username,
+            password=DEMO_PASSWORD,
+            role=role,
+            full_name=name,
+            desk_code=desk_code,
+            post_office_codes=po,
+        )
+        binding = desk_code or ", ".join(po[:3]) + ("..." if len(po) > 3 else "")
+        out.append(DemoStaff(username, role, binding))
+    return out, create_api_key(session, "one-stop-demo")
+
+
+def create_demo_bookings(
+    session: Session, settings: Settings, count: int, seed: int = 2026
+) -> tuple[dt.date, int, dict[str, int]]:
+    """About ``count`` bookings for the next working day, over communes, slots and forms."""
+    pools: dict[str, Any] = yaml.safe_load(
+        (settings.data_dir / "demo" / "citizens.yaml").read_text(encoding="utf-8")
+    )
+    rng = np.random.default_rng(seed)
+    now = utcnow()
+    day = catalogue.work_calendar(session).next_working_day(to_local(now).date())
+    desks = list(session.exec(select(Desk).order_by(col(Desk.code))).all())
+    procedures = list(session.exec(select(Procedure).order_by(col(Procedure.code))).all())
+    boundaries = CommuneBoundaries.load(settings.data_dir, settings.locality)
+    prefixes = ["001", "001", "001", "034", "036", "038", "040", "030", "033", "022"]
+    forms = list(pools["service_forms"].keys())
+    weights = np.array(list(pools["service_forms"].values()), dtype=float)
+    made, failures = 0, dict[str, int]()
+    for i in range(count * 2):
+        if made >= count:
+            break
+        desk = desks[int(rng.integers(0, len(desks)))]
+        form = ServiceForm(forms[int(rng.choice(len(forms), p=weights / weights.sum()))])
+        eligible = [
+            p
+            for p in procedures
+            if not p.in_person_only
+            and (p.dossier_pickup or form == ServiceForm.result_delivery)
+            and (p.result_delivery or form == ServiceForm.dossier_pickup)
+        ]
+        proc = eligible[int(rng.integers(0, len(eligible)))]
+        lat, lon = boundaries.sample_points(desk.commune_code, 1, rng)[0]
+        name = " ".join(
+            str(rng.choice(pools[k])) for k in ("family_names", "middle_names", "given_names")
+        )
+        request = BookingCreate(
+            service_form=form,
+            procedure_code=proc.code,
+            desk_code=desk.code,
+            citizen_name=name,
+            phone=f"{rng.choice(pools['mobile_prefixes'])}{int(rng.integers(0, 10**7)):07d}",
+            id_number=_id_number(rng, prefixes, day),
+            address_text=f"Số {int(rng.integers(1, 300))} {rng.choice(pools['streets'])}",
+            commune_code=desk.commune_code,
+            lat=round(lat, 6),
+            lon=round(lon, 6),
+            date=day,
+            slot=Slot.MORNING if i % 2 == 0 else Slot.AFTERNOON,
+            external_reference=f"DEMO-{i:05d}" if form == ServiceForm.result_delivery else None,
+        )
+        channel = (
+            BookingChannel.integration
+            if form == ServiceForm.result_delivery
+            else BookingChannel.citizen
+        )
+        try:
+            with session.begin_nested():
+                create_booking(session, settings, request, channel=channel, now=now)
+            made += 1
+        except PostalError as exc:
+            # A full slot is expected on busy post offices: the citizen picks another desk.
+            failures[exc.code] = failures.get(exc.code, 0) + 1
+    return day, made, failures
+
+
+def build_demo(database: Path, bookings: int | None = None) -> str:
+    """Recreate ``database`` with everything the demo needs; return the text to print."""
+    settings = get_settings()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    engine = get_engine()
+    upgrade(engine)
+    with session_scope(engine) as session:
+        counts = load_locality(session, settings.data_dir, settings.locality)
+        staff, api_key = create_demo_staff(session)
+    with session_scope(engine) as session:
+        day, made, failures = create_demo_bookings(
+            session, settings, bookings if bookings is not None else settings.demo_bookings
+        )
+    base = f"http://{settings.host}:{settings.port}"
+    lines = [
+        f"Demo database: {database}",
+        "Loaded: " + ", ".join(f"{v} {k}" for k, v in counts.items()),
+        f"Bookings for {day:%d/%m/%Y}: {made}"
+        + (f" (refused: {failures})" if failures else ""),
+        "",
+        f"Staff accounts (password: {DEMO_PASSWORD}):",
+        *[f"  {s.username:<10} {s.role.value:<11} {s.binding}" for s in staff],
+        f"One-stop system API key (X-API-Key): {api_key}",
+        "",
+        f"Booking page:        {base}/",
+        f"English:             {base}/?lang=en",
+        f"API documentation:   {base}/api/v1/docs",
+        f"OpenAPI:             {base}/api/v1/openapi.json",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,53 @@
+"""Builders shared by the booking and API tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from postal.catalogue.models import Procedure
+from tests.conftest import NEXT_DAY
+
+
+def eligible_procedure(session: Session, *, pickup: bool = True, delivery: bool = True) -> str:
+    """The code of a procedure whose pickup and delivery eligibility are exactly as given."""
+    query = select(Procedure).where(
+        col(Procedure.in_person_only).is_(False),
+        col(Procedure.dossier_pickup).is_(pickup),
+        col(Procedure.result_delivery).is_(delivery),
+        Procedure.level == "commune",
+    )
+    proc = session.exec(query.order_by(col(Procedure.code))).first()
+    assert proc is not None
+    code = proc.code
+    # End the read transaction: on the shared in-memory SQLite the app must be able to BEGIN.
+    session.rollback()
+    return code
+
+
+def in_person_procedure(session: Session) -> str:
+    """The code of a procedure that requires the citizen in person."""
+    proc = session.exec(select(Procedure).where(col(Procedure.in_person_only).is_(True))).first()
+    assert proc is not None
+    code = proc.code
+    session.rollback()
+    return code
+
+
+def booking_body(session: Session, **overrides: Any) -> dict[str, Any]:
+    """A valid booking request for Phường Ba Đình on NEXT_DAY morning."""
+    body: dict[str, Any] = {
+        "service_form": "both",
+        "procedure_code": eligible_procedure(session),
+        "desk_code": "MC-00004",
+        "citizen_name": "Nguyễn Văn An",
+        "phone": "0912345678",
+        "id_number": "001084000999",
+        "address_text": "Số 12 phố Trúc Bạch",
+        "commune_code": "00004",
+        "date": NEXT_DAY.isoformat(),
+        "slot": "morning",
+    }
+    body.update(overrides)
+    return body
