@@ -32,9 +32,6 @@ class Settings(BaseSettings):
     s10_serial_start: int = Field(default=10_000_000, description="First serial of the issued range.")
     s10_serial_end: int = Field(default=99_999_999, description="Last serial of the issued range.")
     s10_reuse_after_days: int = Field(default=366, description="A number is never reissued sooner.")
-    slot_capacity: int = Field(
-        default=60, description="Bookings per post office per slot unless the post office sets one."
-    )
     booking_lead_minutes: int = Field(
         default=60, description="A slot can be booked until this many minutes before it starts."
     )

@@ -48,6 +48,8 @@ from postal.config import Settings
 from postal.db import utcnow
 from postal.errors import Conflict, FieldErrors, Forbidden, NotFound, PostalError, ValidationFailed
 from postal.geo.boundaries import CommuneBoundaries
+from postal.geo.gazetteer import Gazetteer
+from postal.geo.geocode import Geocoder, make_geocoder
 from postal.ids import IdNumberProtector, load_id_prefixes, parse_id_number
 from postal.phone import mask_phone, normalise_phone
 
@@ -255,6 +257,9 @@ def create_booking(
     protector = IdNumberProtector(settings.secret_key)
     token = new_token(CITIZEN_TOKEN_PREFIX)
     located = request.lat is not None
+    lat, lon = request.lat, request.lon
+    if not located:
+        lat, lon, located = _geocode(settings, address, commune.code, office.locality_slug)
     booking = Booking(
         reference=new_reference(),
         service_form=request.service_form,
@@ -269,8 +274,8 @@ def create_booking(
         id_number_masked=protector.mask(id_number.digits),
         address_text=address,
         commune_code=commune.code,
-        lat=request.lat if located else commune.label_lat,
-        lon=request.lon if located else commune.label_lon,
+        lat=lat,
+        lon=lon,
         location_approximate=not located,
         date=request.date,
         slot=request.slot,
@@ -306,6 +311,31 @@ def create_booking(
     session.flush()
     public = to_public(session, settings, booking)
     return BookingCreated(**public.model_dump(), access_token=token)
+
+
+_GEOCODERS: dict[tuple[str | None, str], Geocoder] = {}
+
+
+def _geocoder(settings: Settings) -> Geocoder:
+    """One geocoder (and so one cache) per configuration, for the life of the process."""
+    key = (settings.geocoder_url, str(settings.data_dir))
+    if key not in _GEOCODERS:
+        _GEOCODERS[key] = make_geocoder(settings, Gazetteer.load(settings.data_dir))
+    return _GEOCODERS[key]
+
+
+def _geocode(
+    settings: Settings, address: str, commune_code: str, locality: str
+) -> tuple[float, float, bool]:
+    """Place an address without a pin: the geocoder's point when it lies in the commune,
+    else the commune's label point (flagged approximate)."""
+    commune = Gazetteer.load(settings.data_dir).commune(commune_code)
+    found = _geocoder(settings).geocode(address, commune)
+    if found is not None and not found.approximate:
+        boundaries = CommuneBoundaries.load(settings.data_dir, locality)
+        if boundaries.contains(commune_code, found.lat, found.lon):
+            return found.lat, found.lon, True
+    return commune.label_lat, commune.label_lon, False
 
 
 def get_by_reference(session: Session, reference: str) -> Booking:
