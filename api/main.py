@@ -116,7 +116,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     code = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated"}.get(
         exc.status_code, "http_error"
     )
-    return problem(exc.status_code, code, message(code, _lang(request)), headers=exc.headers)
+    headers = dict(exc.headers) if exc.headers else None
+    return problem(exc.status_code, code, message(code, _lang(request)), headers=headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -126,7 +127,8 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """Build the application for ``settings`` (default: the environment's)."""
-    from api.routes import auth, bookings, catalogue, pages
+    from api.routes import auth, bookings, catalogue, handover_records, pages, tracking
+    from postal.tracking.events import IllegalTransition
 
     settings = settings or get_settings()
     app = FastAPI(
@@ -144,12 +146,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)
     app.add_exception_handler(PostalError, _postal_error)
+    app.add_exception_handler(IllegalTransition, tracking.illegal_transition)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
     app.include_router(auth.router, prefix="/api/v1")
     app.include_router(bookings.router, prefix="/api/v1")
     app.include_router(catalogue.router, prefix="/api/v1")
+    app.include_router(tracking.router, prefix="/api/v1")
+    app.include_router(handover_records.router, prefix="/api/v1")
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
     return app

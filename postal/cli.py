@@ -37,9 +37,7 @@ def _mount_optional() -> None:
     app.command("solve")(solve_command)
 
 
-DbUrl = Annotated[
-    str | None, typer.Option("--database-url", help="Overrides POSTAL_DATABASE_URL.")
-]
+DbUrl = Annotated[str | None, typer.Option("--database-url", help="Overrides POSTAL_DATABASE_URL.")]
 
 
 def _engine(url: str | None):  # type: ignore[no-untyped-def]
@@ -89,9 +87,7 @@ def user_create(
     username: Annotated[str, typer.Option(help="Login name")],
     role: Annotated[str, typer.Option(help="courier, clerk, dispatcher or admin")],
     full_name: Annotated[str, typer.Option(help="Name shown on records")],
-    password: Annotated[
-        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)
-    ],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
     desk: Annotated[str | None, typer.Option(help="Desk code (clerks)")] = None,
     post_office: Annotated[
         list[str] | None, typer.Option(help="Post office code (couriers, dispatchers); repeat")

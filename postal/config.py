@@ -18,7 +18,7 @@ class Settings(BaseSettings):
 
     database_url: str = Field(
         default="sqlite:///./postal.db",
-        description="SQLAlchemy URL; an SQLite file by default, postgresql+psycopg://... for PostgreSQL.",
+        description="SQLAlchemy URL: an SQLite file by default, or postgresql+psycopg://...",
     )
     secret_key: str = Field(
         default="change-me-in-production-0123456789abcdef",
@@ -27,9 +27,13 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=REPO_ROOT / "data", description="Reference data directory.")
     locality: str = Field(default="hanoi", description="Locality served by default.")
     timezone: str = Field(default="Asia/Ho_Chi_Minh", description="Local time zone shown to users.")
-    s10_service_indicator: str = Field(default="EB", description="S10 service indicator (2 letters).")
+    s10_service_indicator: str = Field(
+        default="EB", description="S10 service indicator (2 letters)."
+    )
     s10_country: str = Field(default="VN", description="S10 country code.")
-    s10_serial_start: int = Field(default=10_000_000, description="First serial of the issued range.")
+    s10_serial_start: int = Field(
+        default=10_000_000, description="First serial of the issued range."
+    )
     s10_serial_end: int = Field(default=99_999_999, description="Last serial of the issued range.")
     s10_reuse_after_days: int = Field(default=366, description="A number is never reissued sooner.")
     booking_lead_minutes: int = Field(
@@ -46,7 +50,9 @@ class Settings(BaseSettings):
     )
     speed_kmh: float = Field(default=22.0, description="Courier motorbike speed in the city.")
     token_ttl_hours: int = Field(default=12, description="Lifetime of a staff bearer token.")
-    cookie_secure: bool = Field(default=True, description="Send the session cookie over HTTPS only.")
+    cookie_secure: bool = Field(
+        default=True, description="Send the session cookie over HTTPS only."
+    )
     demo_bookings: int = Field(default=500, description="Bookings `postal demo` creates.")
     host: str = Field(default="127.0.0.1", description="Address `postal serve` listens on.")
     port: int = Field(default=8000, description="Port `postal serve` listens on.")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from enum import StrEnum
 from contextlib import contextmanager
+from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
@@ -33,7 +33,9 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         # SQLite has no time zones: store naive UTC so string comparison orders correctly.
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)

@@ -42,9 +42,7 @@ def _id_number(rng: np.random.Generator, prefixes: list[str], today: dt.date) ->
     year = int(rng.integers(1950, today.year - 18))
     sex = int(rng.integers(0, 2))
     century = 0 if year < 2000 else 2
-    return (
-        f"{rng.choice(prefixes)}{century + sex}{year % 100:02d}{int(rng.integers(0, 10**6)):06d}"
-    )
+    return f"{rng.choice(prefixes)}{century + sex}{year % 100:02d}{int(rng.integers(0, 10**6)):06d}"
 
 
 def create_demo_staff(session: Session) -> tuple[list[DemoStaff], str]:
@@ -156,8 +154,7 @@ def build_demo(database: Path, bookings: int | None = None) -> str:
     lines = [
         f"Demo database: {database}",
         "Loaded: " + ", ".join(f"{v} {k}" for k, v in counts.items()),
-        f"Bookings for {day:%d/%m/%Y}: {made}"
-        + (f" (refused: {failures})" if failures else ""),
+        f"Bookings for {day:%d/%m/%Y}: {made}" + (f" (refused: {failures})" if failures else ""),
         "",
         f"Staff accounts (password: {DEMO_PASSWORD}):",
         *[f"  {s.username:<10} {s.role.value:<11} {s.binding}" for s in staff],

@@ -20,6 +20,15 @@ from postal.catalogue.models import (
     Tariff,
 )
 from postal.idempotency import IdempotencyRecord
+from postal.notify.models import Notification, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from postal.tracking.models import (
+    CustodyEvent,
+    HandoverLine,
+    HandoverRecord,
+    ItemCustody,
+    LedgerHead,
+    OtpChallenge,
+)
 
 metadata = SQLModel.metadata
 
@@ -29,13 +38,20 @@ __all__ = [
     "Booking",
     "CalendarDay",
     "Commune",
+    "CustodyEvent",
     "Desk",
     "DeskWindow",
+    "HandoverLine",
+    "HandoverRecord",
     "IdempotencyRecord",
     "IssuedItemNumber",
     "Item",
+    "ItemCustody",
     "ItemNumberSeries",
+    "LedgerHead",
     "Locality",
+    "Notification",
+    "OtpChallenge",
     "PostOffice",
     "Procedure",
     "ProcedureDocument",
@@ -45,5 +61,8 @@ __all__ = [
     "StaffPostOffice",
     "StaffUser",
     "Tariff",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "metadata",
 ]

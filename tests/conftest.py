@@ -42,6 +42,16 @@ MUTABLE_TABLES = (
     "slot_load",
     "issued_item_number",
     "item_number_series",
+    "custody_event",
+    "ledger_head",
+    "item_custody",
+    "handover_line",
+    "handover_record",
+    "otp_challenge",
+    "notification",
+    "webhook_attempt",
+    "webhook_delivery",
+    "webhook_endpoint",
 )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
@@ -13,7 +13,7 @@ from postal.auth import service
 from postal.auth.models import Role
 
 router = APIRouter(prefix="/auth", tags=["auth"])
-_PROBLEM = {"content": {"application/problem+json": {}}}
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 
 class TokenReply(BaseModel):

@@ -29,7 +29,7 @@ from postal.errors import Forbidden
 
 router = APIRouter(prefix="/bookings", tags=["bookings"])
 
-_PROBLEM = {"content": {"application/problem+json": {}}}
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or wrong credentials (`unauthenticated`)", **_PROBLEM},
     403: {"description": "The role does not admit this action (`role_not_allowed`)", **_PROBLEM},

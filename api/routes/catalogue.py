@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
@@ -15,7 +15,7 @@ from postal.errors import NotFound
 from postal.geo.gazetteer import Gazetteer
 
 router = APIRouter(tags=["catalogue"])
-_PROBLEM = {"content": {"application/problem+json": {}}}
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 
 
 class DocumentOut(BaseModel):

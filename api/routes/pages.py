@@ -68,9 +68,7 @@ def _default_date(session: SessionDep, now: dt.datetime) -> dt.date:
 
 
 @router.get("/", response_class=HTMLResponse)
-def booking_form(
-    request: Request, session: SessionDep, lang: LangDep, now: NowDep
-) -> HTMLResponse:
+def booking_form(request: Request, session: SessionDep, lang: LangDep, now: NowDep) -> HTMLResponse:
     """The booking form."""
     values = {"service_form": "both", "slot": "morning", "date": _default_date(session, now)}
     return _render(

@@ -6,10 +6,9 @@ import datetime as dt
 from enum import StrEnum
 
 from sqlalchemy import Column
-from postal.db import EnumText
 from sqlmodel import Field, SQLModel
 
-from postal.db import UTCDateTime, utcnow
+from postal.db import EnumText, UTCDateTime, utcnow
 
 
 class Role(StrEnum):

@@ -70,9 +70,8 @@ def create_user(
     if session.exec(select(StaffUser).where(StaffUser.username == username)).first():
         raise Conflict("username_taken", field="username")
     offices = post_office_codes or []
-    if role == Role.clerk:
-        if not desk_code or session.get(Desk, desk_code) is None:
-            raise ValidationFailed("clerk_needs_desk", field="desk_code")
+    if role == Role.clerk and (not desk_code or session.get(Desk, desk_code) is None):
+        raise ValidationFailed("clerk_needs_desk", field="desk_code")
     if role in (Role.dispatcher, Role.courier) and not offices:
         raise ValidationFailed("needs_post_office", field="post_office_codes")
     for code in offices:

@@ -6,12 +6,11 @@ import datetime as dt
 from enum import StrEnum
 
 from sqlalchemy import Column, UniqueConstraint
-from postal.db import EnumText
 from sqlmodel import Field, SQLModel
 
 from postal.calendar import Slot
 from postal.catalogue.models import ItemKind, TariffZone
-from postal.db import UTCDateTime, utcnow
+from postal.db import EnumText, UTCDateTime, utcnow
 
 
 class ServiceForm(StrEnum):
@@ -68,8 +67,12 @@ class Booking(SQLModel, table=True):
     access_token_hash: str = Field(index=True)
     external_reference: str | None = Field(default=None, index=True)
     cancel_reason: str | None = None
-    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
-    updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    created_at: dt.datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    updated_at: dt.datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
 
 
 class ItemState(StrEnum):
@@ -100,7 +103,9 @@ class Item(SQLModel, table=True):
     procedure_code: str = Field(foreign_key="procedure.code")
     desk_code: str = Field(foreign_key="desk.code", index=True)
     state: ItemState = Field(sa_type=EnumText(ItemState), index=True)
-    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    created_at: dt.datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
 
 
 class SlotLoad(SQLModel, table=True):

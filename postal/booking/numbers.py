@@ -19,11 +19,8 @@ def _ensure_series(session: Session, indicator: str, start: int) -> None:
     dialect = session.get_bind().dialect.name
     values = {"indicator": indicator, "next_serial": start}
     table = ItemNumberSeries.__table__  # type: ignore[attr-defined]
-    if dialect == "postgresql":
-        stmt = postgresql.insert(table).values(values).on_conflict_do_nothing()
-    else:
-        stmt = sqlite.insert(table).values(values).on_conflict_do_nothing()
-    session.execute(stmt)
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(insert(table).values(values).on_conflict_do_nothing())
 
 
 def issue_item_number(session: Session, settings: Settings, now: dt.datetime) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -10,7 +11,7 @@ from postal.booking.models import BookingChannel, BookingStatus, ItemState, Serv
 from postal.calendar import Slot
 from postal.catalogue.models import DocumentKind, ItemKind, TariffZone
 
-_EXAMPLE = {
+_EXAMPLE: dict[str, Any] = {
     "service_form": "both",
     "procedure_code": "1.001193",
     "desk_code": "MC-00004",
@@ -49,7 +50,8 @@ class BookingReschedule(BaseModel):
     """A new date and slot for a booking."""
 
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"date": "2026-12-01", "slot": "afternoon"}]}
+        extra="forbid",
+        json_schema_extra={"examples": [{"date": "2026-12-01", "slot": "afternoon"}]},
     )
 
     date: dt.date

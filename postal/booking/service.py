@@ -208,7 +208,10 @@ def create_booking(
     """
     now = now or utcnow()
     errors = FieldErrors()
-    if channel == BookingChannel.integration and request.service_form != ServiceForm.result_delivery:
+    if (
+        channel == BookingChannel.integration
+        and request.service_form != ServiceForm.result_delivery
+    ):
         errors.add("service_form", "integration_result_delivery_only")
     proc = _try(errors, lambda: catalogue.get_procedure(session, request.procedure_code))
     desk = _try(errors, lambda: catalogue.get_desk(session, request.desk_code))
@@ -553,4 +556,6 @@ def search(
     rows = session.exec(query.order_by(col(Booking.id)).limit(limit + 1)).all()
     page = rows[:limit]
     next_cursor = _encode_cursor(page[-1].id) if len(rows) > limit and page[-1].id else None
-    return BookingPage(items=[to_public(session, settings, b) for b in page], next_cursor=next_cursor)
+    return BookingPage(
+        items=[to_public(session, settings, b) for b in page], next_cursor=next_cursor
+    )

@@ -8,8 +8,9 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from postal.db import EnumText
 from sqlmodel import Field, SQLModel
+
+from postal.db import EnumText
 
 
 class Province(SQLModel, table=True):

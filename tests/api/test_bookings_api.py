@@ -108,8 +108,9 @@ def test_cancel_then_cancel_again_is_409(client: TestClient, session: Session) -
     assert client.post(f"{url}/cancel", headers=auth).json()["status"] == "cancelled"
     again = client.post(f"{url}/cancel", headers=auth)
     assert again.status_code == 409 and again.json()["code"] == "booking_cancelled"
-    moved = client.post(f"{url}/reschedule", json={"date": "2026-12-09", "slot": "morning"},
-                        headers=auth)
+    moved = client.post(
+        f"{url}/reschedule", json={"date": "2026-12-09", "slot": "morning"}, headers=auth
+    )
     assert moved.status_code == 409
 
 

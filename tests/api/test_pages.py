@@ -56,5 +56,5 @@ def test_book_confirm_reschedule_and_cancel(client: TestClient, session: Session
     assert bad.status_code == 422 and 'id="date-error"' in bad.text
     cancelled = client.post(f"{url}/cancel", data={"reason": "đổi ý"})
     assert "Yêu cầu đã được huỷ." in cancelled.text and "Đã huỷ" in cancelled.text
-    assert 'action="' + url + '/cancel' not in cancelled.text
+    assert 'action="' + url + "/cancel" not in cancelled.text
     assert client.get("/my-booking/cz_unknown").status_code == 404
