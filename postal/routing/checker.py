@@ -1,0 +1,248 @@
+"""Independent feasibility checker: re-derives every rule of the model from scratch.
+
+It shares no code with the solver on purpose (only the data classes): a bug in the solver's
+time propagation must not hide itself by being used to check its own output. See
+``postal.routing.model`` for the rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from postal.routing.model import Plan, Problem, Route, StopKind
+
+
+class ViolationKind(StrEnum):
+    """Every way a plan can break the rules."""
+
+    UNKNOWN_STOP = "unknown_stop"
+    DUPLICATE_STOP = "duplicate_stop"
+    MISSING_STOP = "missing_stop"
+    UNKNOWN_COURIER = "unknown_courier"
+    COURIER_REUSED = "courier_reused"
+    TIME_WINDOW = "time_window"
+    DESK_HOURS = "desk_hours"
+    DEADLINE = "deadline"
+    TRAVEL_TIME = "travel_time"
+    SERVICE_TIME = "service_time"
+    BREAK = "break"
+    CAPACITY = "capacity"
+    LOAD_REPORT = "load_report"
+    PAIR_SPLIT = "pair_split"
+    PRECEDENCE = "precedence"
+    SHIFT_START = "shift_start"
+    SHIFT_END = "shift_end"
+    DISTANCE_REPORT = "distance_report"
+    AREA = "area"
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule; ``route`` and ``stop`` are indices (-1 when not applicable)."""
+
+    kind: ViolationKind
+    message: str
+    route: int = -1
+    stop: int = -1
+
+
+def _travel(problem: Problem, speed: int, a: int, b: int) -> int:
+    base = int(problem.durations[a, b])
+    # ceil(base * 100 / speed) in integers: a faster courier never gets a fractional second.
+    return -((-base * 100) // speed)
+
+
+def _inside(t: int, windows: Iterable[tuple[int, int]]) -> bool:
+    return any(lo <= t <= hi for lo, hi in windows)
+
+
+def check_plan(problem: Problem, plan: Plan) -> list[Violation]:
+    """Return every violation of the model's rules in ``plan`` (empty list = feasible)."""
+    out: list[Violation] = []
+    n = len(problem.stops)
+    seen: dict[int, int] = {}
+    where: dict[int, tuple[int, int]] = {}
+    used_couriers: set[int] = set()
+
+    for r_idx, route in enumerate(plan.routes):
+        if not 0 <= route.courier < len(problem.couriers):
+            out.append(Violation(ViolationKind.UNKNOWN_COURIER, f"courier {route.courier}", r_idx))
+            continue
+        if route.courier in used_couriers and route.visits:
+            out.append(
+                Violation(ViolationKind.COURIER_REUSED, f"courier {route.courier} twice", r_idx)
+            )
+        if route.visits:
+            used_couriers.add(route.courier)
+        for pos, visit in enumerate(route.visits):
+            if not 0 <= visit.stop < n:
+                out.append(Violation(ViolationKind.UNKNOWN_STOP, f"stop {visit.stop}", r_idx))
+                continue
+            seen[visit.stop] = seen.get(visit.stop, 0) + 1
+            where[visit.stop] = (r_idx, pos)
+        out.extend(_check_route(problem, r_idx, route))
+
+    for u in plan.unassigned:
+        if not 0 <= u.stop < n:
+            out.append(Violation(ViolationKind.UNKNOWN_STOP, f"unassigned stop {u.stop}"))
+            continue
+        seen[u.stop] = seen.get(u.stop, 0) + 1
+    for s in range(n):
+        count = seen.get(s, 0)
+        if count == 0:
+            out.append(
+                Violation(ViolationKind.MISSING_STOP, "neither routed nor unassigned", stop=s)
+            )
+        elif count > 1:
+            out.append(Violation(ViolationKind.DUPLICATE_STOP, f"appears {count} times", stop=s))
+
+    out.extend(_check_pairs(problem, where))
+    return out
+
+
+def _check_pairs(problem: Problem, where: dict[int, tuple[int, int]]) -> list[Violation]:
+    out: list[Violation] = []
+    members: dict[str, list[int]] = {}
+    for s, stop in enumerate(problem.stops):
+        if stop.pair is not None:
+            members.setdefault(stop.pair, []).append(s)
+    for pair, idx in members.items():
+        pickups = [s for s in idx if problem.stops[s].kind is StopKind.PICKUP]
+        deliveries = [s for s in idx if problem.stops[s].kind is StopKind.DELIVERY]
+        if len(pickups) != 1 or len(deliveries) != 1:
+            out.append(
+                Violation(
+                    ViolationKind.PAIR_SPLIT, f"pair {pair!r} is not one pickup + one delivery"
+                )
+            )
+            continue
+        p, d = pickups[0], deliveries[0]
+        wp, wd = where.get(p), where.get(d)
+        if wp is None and wd is None:
+            continue
+        if wp is None or wd is None or wp[0] != wd[0]:
+            out.append(
+                Violation(ViolationKind.PAIR_SPLIT, f"pair {pair!r} not on one route", stop=p)
+            )
+            continue
+        if wp[1] > wd[1]:
+            out.append(
+                Violation(
+                    ViolationKind.PRECEDENCE, f"pair {pair!r}: delivery before pickup", wp[0], d
+                )
+            )
+    return out
+
+
+def _check_route(problem: Problem, r_idx: int, route: Route) -> list[Violation]:
+    out: list[Violation] = []
+    if not route.visits:
+        return out
+    courier = problem.couriers[route.courier]
+    speed = courier.speed_percent
+    home = problem.depots[courier.start_depot]
+    start_loc = home.location
+    end_loc = problem.depots[courier.end_depot].location
+    valid = [v for v in route.visits if 0 <= v.stop < len(problem.stops)]
+
+    def bad(kind: ViolationKind, msg: str, stop: int = -1) -> None:
+        out.append(Violation(kind, msg, r_idx, stop))
+
+    if route.start < courier.shift[0]:
+        bad(ViolationKind.SHIFT_START, f"leaves at {route.start} before shift {courier.shift}")
+    if route.end > courier.shift[1]:
+        bad(ViolationKind.SHIFT_END, f"back at {route.end} after shift {courier.shift}")
+
+    # Where is the break? Gaps are numbered 0..len(valid): gap k ends at point k.
+    brk = courier.break_
+    break_gap: int | None = None
+    if brk is not None:
+        b = route.break_start
+        if b is None:
+            bad(ViolationKind.BREAK, "courier's break is missing")
+        else:
+            if not brk.earliest_start <= b <= brk.latest_start:
+                bad(
+                    ViolationKind.BREAK,
+                    f"break at {b} outside [{brk.earliest_start}, {brk.latest_start}]",
+                )
+            b_end = b + brk.duration
+            if not (b_end <= route.start or b >= route.end):
+                departures = [route.start] + [v.departure for v in valid]
+                starts = [v.start for v in valid] + [route.end]
+                for k in range(len(starts)):
+                    if departures[k] <= b and b_end <= starts[k]:
+                        break_gap = k
+                        break
+                if break_gap is None:
+                    bad(ViolationKind.BREAK, f"break [{b}, {b_end}] overlaps a service")
+
+    load = 0
+    for v in valid:
+        st = problem.stops[v.stop]
+        if st.kind is StopKind.DELIVERY and st.pair is None:
+            load += st.demand
+    if route.start_load != load:
+        bad(ViolationKind.LOAD_REPORT, f"start load {route.start_load}, expected {load}")
+    if load > courier.capacity:
+        bad(ViolationKind.CAPACITY, f"start load {load} > capacity {courier.capacity}")
+
+    prev_loc, prev_dep = start_loc, route.start
+    total = 0
+    for k, v in enumerate(valid):
+        st = problem.stops[v.stop]
+        travel = _travel(problem, speed, prev_loc, st.location)
+        dist = int(problem.distances[prev_loc, st.location])
+        total += dist
+        if v.distance_from_previous != dist:
+            bad(
+                ViolationKind.DISTANCE_REPORT,
+                f"distance {v.distance_from_previous}, expected {dist}",
+                v.stop,
+            )
+        need = prev_dep + travel + (brk.duration if brk and break_gap == k else 0)
+        if v.arrival < prev_dep + travel or v.start < need or v.arrival > v.start:
+            bad(
+                ViolationKind.TRAVEL_TIME,
+                f"arrival {v.arrival} / start {v.start}: leaves previous at {prev_dep}, "
+                f"travel {travel}",
+                v.stop,
+            )
+        if v.departure != v.start + st.service:
+            bad(ViolationKind.SERVICE_TIME, f"departure {v.departure} != start + service", v.stop)
+        if st.windows and not _inside(v.start, st.windows):
+            bad(ViolationKind.TIME_WINDOW, f"start {v.start} outside {st.windows}", v.stop)
+        if st.desk is not None and problem.date is not None:
+            desk = problem.desks[st.desk]
+            opening: tuple[tuple[int, int], ...] = ()
+            for day, windows in desk.opening:
+                if day == problem.date:
+                    opening = windows
+            shortened = [(lo, hi - st.service) for lo, hi in opening]
+            if not _inside(v.start, shortened):
+                bad(
+                    ViolationKind.DESK_HOURS,
+                    f"start {v.start}, service {st.service}: desk {desk.id} opening {opening}",
+                    v.stop,
+                )
+        if st.deadline is not None and v.start + st.service > st.deadline:
+            bad(ViolationKind.DEADLINE, f"ends {v.start + st.service} > {st.deadline}", v.stop)
+        if st.area is not None and home.areas and st.area not in home.areas:
+            bad(ViolationKind.AREA, f"area {st.area!r} not served by {home.id}", v.stop)
+        load += st.demand if st.kind is StopKind.PICKUP else -st.demand
+        if load < 0 or load > courier.capacity:
+            bad(ViolationKind.CAPACITY, f"load {load} outside [0, {courier.capacity}]", v.stop)
+        if v.load_after != load:
+            bad(ViolationKind.LOAD_REPORT, f"load {v.load_after}, expected {load}", v.stop)
+        prev_loc, prev_dep = st.location, v.departure
+
+    travel = _travel(problem, speed, prev_loc, end_loc)
+    total += int(problem.distances[prev_loc, end_loc])
+    need = prev_dep + travel + (brk.duration if brk and break_gap == len(valid) else 0)
+    if route.end < need:
+        bad(ViolationKind.TRAVEL_TIME, f"back at {route.end}, cannot be before {need}")
+    if route.distance != total:
+        bad(ViolationKind.DISTANCE_REPORT, f"route distance {route.distance}, expected {total}")
+    return out

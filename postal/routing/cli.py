@@ -1,0 +1,144 @@
+"""Typer apps: `bench li-lim|solomon|synthetic` and `solve PROBLEM.json` (VROOM format)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from postal.errors import PostalError
+
+bench_app = typer.Typer(help="Benchmark the optimiser against its peers.", no_args_is_help=True)
+solve_app = typer.Typer(help="Solve a VROOM-format problem file.", no_args_is_help=True)
+
+DirOpt = Annotated[Path, typer.Option("--dir", help="Directory of instance files (*.txt).")]
+LimitOpt = Annotated[float, typer.Option("--time-limit", help="Seconds per instance and engine.")]
+EnginesOpt = Annotated[
+    str, typer.Option("--engines", help="Comma-separated: ours,ortools,vroom,pyvrp.")
+]
+OutOpt = Annotated[Path, typer.Option("--out", help="Output directory (results.csv, *.sol).")]
+GlobOpt = Annotated[
+    str | None, typer.Option("--instances", help="Glob on instance names, e.g. 'lc1*'.")
+]
+BksOpt = Annotated[Path | None, typer.Option("--bks", help="bks.csv (default: found near DIR).")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed for the engines.")]
+
+
+def _bench(
+    kind: str,
+    directory: Path,
+    time_limit: float,
+    engines: str,
+    out: Path,
+    instances: str | None,
+    bks: Path | None,
+    seed: int,
+) -> None:
+    from postal.routing.bench import (
+        ENGINES,
+        READERS,
+        default_bks,
+        find_instances,
+        load_bks,
+        run_bench,
+    )
+
+    chosen = [e.strip() for e in engines.split(",") if e.strip()]
+    unknown = [e for e in chosen if e not in ENGINES]
+    if unknown:
+        raise typer.BadParameter(f"unknown engines {unknown}; use {','.join(ENGINES)}")
+    files = find_instances(directory, instances)
+    if not files:
+        raise typer.BadParameter(f"no instance files in {directory}")
+    try:
+        table = load_bks(bks or default_bks(directory))
+        run_bench(files, READERS[kind], chosen, time_limit, out, table, typer.echo, seed)
+    except PostalError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(code=2) from exc
+
+
+@bench_app.command("li-lim")
+def bench_li_lim(
+    directory: DirOpt,
+    time_limit: LimitOpt = 10.0,
+    engines: EnginesOpt = "ours,ortools,vroom,pyvrp",
+    out: OutOpt = Path("bench-out"),
+    instances: GlobOpt = None,
+    bks: BksOpt = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Li & Lim PDPTW instances: every engine, same budget, table + results.csv + .sol files."""
+    _bench("li-lim", directory, time_limit, engines, out, instances, bks, seed)
+
+
+@bench_app.command("solomon")
+def bench_solomon(
+    directory: DirOpt,
+    time_limit: LimitOpt = 10.0,
+    engines: EnginesOpt = "ours,ortools,vroom,pyvrp",
+    out: OutOpt = Path("bench-out"),
+    instances: GlobOpt = None,
+    bks: BksOpt = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Solomon VRPTW instances: every engine, same budget, table + results.csv + .sol files."""
+    _bench("solomon", directory, time_limit, engines, out, instances, bks, seed)
+
+
+@bench_app.command("synthetic")
+def bench_synthetic(
+    stops: Annotated[int, typer.Option("--stops", help="Number of stops in the day.")] = 5000,
+    time_limit: LimitOpt = 60.0,
+    seed: SeedOpt = 0,
+    workers: Annotated[int, typer.Option("--workers", help="Parallel processes.")] = 2,
+) -> None:
+    """A synthetic Euclidean day split by depot and geography, solved in parallel processes."""
+    from postal.routing.decompose import solve_day, synthetic_day
+
+    day = synthetic_day(stops, seed=seed)
+    result = solve_day(day, time_limit, workers=workers, seed=seed)
+    typer.echo(json.dumps(result.report(), indent=2))
+
+
+def solve_command(
+    problem: Annotated[Path, typer.Argument(help="VROOM-format input JSON.")],
+    time_limit: LimitOpt = 10.0,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write VROOM-format output here.")
+    ] = None,
+    seed: SeedOpt = 0,
+) -> None:
+    """Solve a VROOM-format problem and write VROOM's output format."""
+    from postal.config import get_settings
+    from postal.routing.model import SolveParams
+    from postal.routing.solver import solve
+    from postal.routing.vroom_format import haversine_matrices, plan_to_vroom, problem_from_vroom
+
+    try:
+        data = json.loads(problem.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        typer.echo(f"error: {problem}: {exc}", err=True)
+        raise typer.Exit(code=2) from exc
+    settings = get_settings()
+    try:
+        prob, ids = problem_from_vroom(
+            data, haversine_matrices(settings.circuity_factor, settings.speed_kmh)
+        )
+        plan = solve(prob, SolveParams(time_limit_s=time_limit, seed=seed))
+    except PostalError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(code=2) from exc
+    text = json.dumps(plan_to_vroom(prob, ids, plan), indent=1)
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(
+            f"{plan.couriers_used} routes, {len(plan.unassigned)} unassigned -> {out}", err=True
+        )
+
+
+solve_app.command("solve")(solve_command)

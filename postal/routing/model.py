@@ -1,0 +1,240 @@
+"""The optimiser's problem and plan: frozen dataclasses in integer units.
+
+Units inside the optimiser: time in seconds since midnight of the plan date (benchmarks use
+their own scaled unit), distance in metres, load in items. Locations are indices into the
+problem's square matrices; several stops may share one location (one node per stop).
+
+Semantics the solver and the independent checker both implement (each on its own):
+- a stop's service starts inside one of its time windows (start-of-service windows), and
+  finishes no later than its deadline when one is set;
+- a stop at a desk must also start inside the desk's opening windows of the plan date,
+  shortened by the stop's service time so that the handover ends before the desk closes;
+- travel time from i to j for a courier is ceil(durations[i][j] * 100 / speed_percent);
+- load: a pickup adds its demand, a delivery removes it; an unpaired delivery is loaded at the
+  start depot, an unpaired pickup is carried to the end depot; load stays within [0, capacity];
+- a pickup and a delivery sharing a pair id ride the same route, pickup first;
+- a courier's break (when set) starts in [earliest_start, latest_start] and lasts `duration`;
+  it is taken before leaving, after returning, or between two consecutive points of the route
+  where the time between them covers travel plus break;
+- a route leaves its start depot no earlier than the shift start and reaches its end depot no
+  later than the shift end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+from numpy.typing import NDArray
+
+Window = tuple[int, int]
+"""A closed interval [start, end] of seconds."""
+
+Matrix = NDArray[np.int64]
+
+
+class StopKind(StrEnum):
+    """What the courier does at a stop."""
+
+    PICKUP = "pickup"
+    DELIVERY = "delivery"
+
+
+class UnassignedReason(StrEnum):
+    """Why a stop is left out of every route."""
+
+    WINDOW_PASSED = "window_passed"
+    """No courier can reach the stop inside any of its windows (or before its deadline)."""
+    DESK_CLOSED = "desk_closed"
+    """The stop is at a desk that is closed on the plan date."""
+    OUTSIDE_SERVICE_AREA = "outside_service_area"
+    """The stop's area is served by no post office of the problem."""
+    CAPACITY = "capacity"
+    """The stop's demand exceeds every compatible courier's capacity."""
+    NO_COURIER = "no_courier"
+    """There is no courier for it: none compatible, or all are fully used."""
+    SHIFT_TOO_SHORT = "shift_too_short"
+    """No compatible courier can go there and come back within the shift."""
+    PAIR_UNSERVABLE = "pair_unservable"
+    """Its pickup or delivery partner cannot be served, or both cannot fit one route."""
+    TIME_LIMIT = "time_limit"
+    """It could be served, but the search found no place for it within the time limit."""
+
+
+@dataclass(frozen=True)
+class Depot:
+    """A post office: where couriers start and end."""
+
+    id: str
+    location: int
+    areas: tuple[str, ...] = ()
+    """Service areas (e.g. commune codes) this post office serves; empty = every area."""
+
+
+@dataclass(frozen=True)
+class CourierBreak:
+    """A courier's lunch break: it must start in [earliest_start, latest_start]."""
+
+    earliest_start: int
+    latest_start: int
+    duration: int
+
+
+@dataclass(frozen=True)
+class Courier:
+    """One courier for the day (one vehicle)."""
+
+    id: str
+    start_depot: int
+    end_depot: int
+    shift: Window
+    capacity: int
+    break_: CourierBreak | None = None
+    speed_percent: int = 100
+    """100 = the matrix speed; 125 = a quarter faster (travel times divided by 1.25)."""
+
+
+@dataclass(frozen=True)
+class Desk:
+    """A one-stop desk: a location and its opening windows per date."""
+
+    id: str
+    location: int
+    opening: tuple[tuple[dt.date, tuple[Window, ...]], ...] = ()
+    """(date, windows) pairs; a date absent here means the desk is closed that day."""
+
+    def windows_on(self, day: dt.date | None) -> tuple[Window, ...] | None:
+        """Opening windows on ``day``; None when ``day`` is None (no calendar applies)."""
+        if day is None:
+            return None
+        for d, windows in self.opening:
+            if d == day:
+                return windows
+        return ()
+
+
+@dataclass(frozen=True)
+class Stop:
+    """One visit to make: a pickup or a delivery at a location."""
+
+    id: str
+    kind: StopKind
+    location: int
+    windows: tuple[Window, ...] = ()
+    """Start-of-service windows; empty = any time in the courier's shift."""
+    service: int = 0
+    demand: int = 0
+    pair: str | None = None
+    """Links a pickup and its delivery (same value on both)."""
+    deadline: int | None = None
+    """Service must end by then (a statutory or contractual deadline)."""
+    priority: int = 0
+    """0-100; higher priorities are dropped last when not everything fits."""
+    desk: int | None = None
+    """Index of the desk this stop is at, if any; its opening windows then apply."""
+    area: str | None = None
+    """Service area of the address (checked against depots' areas); None = anywhere."""
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """Everything the optimiser needs for one day and one area."""
+
+    durations: Matrix
+    distances: Matrix
+    depots: tuple[Depot, ...]
+    couriers: tuple[Courier, ...]
+    stops: tuple[Stop, ...]
+    desks: tuple[Desk, ...] = ()
+    date: dt.date | None = None
+    coordinates: NDArray[np.float64] | None = None
+    """Optional (x, y) per location (lon/lat or plane), used to split big days."""
+    name: str = ""
+
+    @staticmethod
+    def matrix(values: Sequence[Sequence[int]] | NDArray[np.integer]) -> Matrix:
+        """Turn nested sequences or any integer array into the int64 matrix the model uses."""
+        return np.ascontiguousarray(np.asarray(values, dtype=np.int64))
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One stop on a route with its schedule."""
+
+    stop: int
+    """Index into problem.stops."""
+    arrival: int
+    start: int
+    departure: int
+    load_after: int
+    distance_from_previous: int
+
+
+@dataclass(frozen=True)
+class Route:
+    """One courier's ordered visits; start = leaving the depot, end = back at the depot."""
+
+    courier: int
+    visits: tuple[Visit, ...]
+    start: int
+    end: int
+    distance: int
+    break_start: int | None = None
+    start_load: int = 0
+
+
+@dataclass(frozen=True)
+class Unassigned:
+    """A stop left out, with the reason."""
+
+    stop: int
+    reason: UnassignedReason
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The optimiser's answer: routes (non-empty only) and unassigned stops."""
+
+    routes: tuple[Route, ...]
+    unassigned: tuple[Unassigned, ...] = ()
+    engine: str = ""
+    seconds: float = 0.0
+
+    @property
+    def couriers_used(self) -> int:
+        """Number of routes with at least one visit."""
+        return sum(1 for r in self.routes if r.visits)
+
+    @property
+    def distance(self) -> int:
+        """Total distance over all routes."""
+        return sum(r.distance for r in self.routes)
+
+
+class TravelCost(StrEnum):
+    """What the objective counts after the number of couriers."""
+
+    DISTANCE = "distance"
+    DURATION = "duration"
+
+
+@dataclass(frozen=True)
+class SolveParams:
+    """How to solve: time budget, seed and engine options."""
+
+    time_limit_s: float = 10.0
+    seed: int = 0
+    engine: str = "ours"
+    """'ours' (portfolio + OR-Tools), 'ortools' (textbook), 'pyvrp', 'vroom'."""
+    travel_cost: TravelCost = TravelCost.DISTANCE
+    courier_cost: int | None = None
+    """Fixed cost per used courier; None = larger than any possible travel (fewest first)."""
+    workers: int = 2
+    """Processes the portfolio may use."""
+    use_pyvrp: bool = True
+    use_vroom: bool = True
+    log: bool = False
+    extra: dict[str, float] = field(default_factory=dict)

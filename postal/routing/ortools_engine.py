@@ -1,0 +1,260 @@
+"""OR-Tools routing: the engine that expresses every rule of the model (the only OR-Tools import).
+
+One node per stop (stops sharing a desk are distinct nodes at distance zero); the time
+dimension's domain at each node is the union of the stop's effective windows (gaps such as a
+desk's lunch are removed with RemoveInterval); couriers' breaks are interval variables the
+routing layer schedules around visits; every stop sits in its own disjunction with a penalty
+far above any courier cost, so a stop that cannot fit comes back unperformed instead of making
+the model infeasible; a large fixed cost per used courier puts fewest couriers first.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+from postal.routing.prep import Prepared, travel_time
+
+Sequences = dict[int, list[int]]
+
+
+@dataclass(frozen=True)
+class OrtoolsOutcome:
+    """Sequences found (courier -> stops), stops left unperformed, and the model's cost."""
+
+    sequences: Sequences
+    dropped: list[int]
+    cost: int
+    seconds: float
+    found: bool
+
+
+def penalty_for(priority: int, base: int) -> int:
+    """Penalty for leaving a stop out: higher priorities cost more to drop."""
+    return base * (1 + max(0, min(priority, 100)))
+
+
+class OrtoolsModel:
+    """A routing model over a Prepared problem (optionally a subset of its couriers)."""
+
+    def __init__(
+        self,
+        prep: Prepared,
+        courier_cost: int,
+        drop_penalty: int,
+        by_duration: bool,
+        couriers: Sequence[int] | None = None,
+        stops: Sequence[int] | None = None,
+    ) -> None:
+        self.prep = prep
+        problem = prep.problem
+        self.couriers = list(range(len(problem.couriers)) if couriers is None else couriers)
+        self.stops = list(prep.active if stops is None else stops)
+        n_depots = len(problem.depots)
+        self.n_depots = n_depots
+        n_nodes = n_depots + len(self.stops)
+        self.node_of = {s: n_depots + k for k, s in enumerate(self.stops)}
+        starts = [problem.couriers[c].start_depot for c in self.couriers]
+        ends = [problem.couriers[c].end_depot for c in self.couriers]
+        self.manager = pywrapcp.RoutingIndexManager(n_nodes, len(self.couriers), starts, ends)
+        self.routing = pywrapcp.RoutingModel(self.manager)
+        routing, manager = self.routing, self.manager
+
+        loc = [d.location for d in problem.depots] + [problem.stops[s].location for s in self.stops]
+        service = [0] * n_depots + [problem.stops[s].service for s in self.stops]
+
+        def node_matrix(speed: int, with_service: bool, use_distance: bool) -> list[list[int]]:
+            rows = []
+            for a in range(n_nodes):
+                la = loc[a]
+                if use_distance:
+                    row = [int(problem.distances[la, loc[b]]) for b in range(n_nodes)]
+                else:
+                    row = [travel_time(problem, speed, la, loc[b]) for b in range(n_nodes)]
+                    if with_service and service[a]:
+                        row = [v + service[a] for v in row]
+                rows.append(row)
+            return rows
+
+        time_cb: dict[int, int] = {}
+        cost_cb: dict[int, int] = {}
+        for v, c in enumerate(self.couriers):
+            speed = problem.couriers[c].speed_percent
+            if speed not in time_cb:
+                time_cb[speed] = routing.RegisterTransitMatrix(node_matrix(speed, True, False))
+                cost_cb[speed] = routing.RegisterTransitMatrix(
+                    node_matrix(speed, False, not by_duration)
+                )
+            routing.SetArcCostEvaluatorOfVehicle(cost_cb[speed], v)
+        routing.SetFixedCostOfAllVehicles(courier_cost)
+
+        horizon = prep.horizon
+        routing.AddDimensionWithVehicleTransits(
+            [time_cb[problem.couriers[c].speed_percent] for c in self.couriers],
+            horizon,
+            horizon,
+            False,
+            "time",
+        )
+        self.time = routing.GetDimensionOrDie("time")
+        for v, c in enumerate(self.couriers):
+            lo, hi = problem.couriers[c].shift
+            self.time.CumulVar(routing.Start(v)).SetRange(lo, hi)
+            self.time.CumulVar(routing.End(v)).SetRange(lo, hi)
+        for s in self.stops:
+            index = manager.NodeToIndex(self.node_of[s])
+            windows = [(lo, min(hi, horizon)) for lo, hi in prep.windows[s] if lo <= horizon]
+            var = self.time.CumulVar(index)
+            if not windows:
+                var.SetRange(0, 0)
+                continue
+            var.SetRange(windows[0][0], windows[-1][1])
+            for (_, hi), (lo, _) in itertools.pairwise(windows):
+                if hi + 1 <= lo - 1:
+                    var.RemoveInterval(hi + 1, lo - 1)
+
+        self._add_load(courier_cost)
+        self._add_breaks(service)
+        solver = routing.solver()
+        n_all = len(problem.couriers)
+        for s in self.stops:
+            index = manager.NodeToIndex(self.node_of[s])
+            routing.AddDisjunction([index], penalty_for(problem.stops[s].priority, drop_penalty))
+            allowed = prep.compatible[s]
+            if len(allowed) < n_all:
+                vehicles = [v for v, c in enumerate(self.couriers) if c in set(allowed)]
+                routing.SetAllowedVehiclesForIndex(vehicles, index)
+            j = prep.partner[s]
+            if j >= 0 and prep.delta[s] > 0 and j in self.node_of:
+                d_index = manager.NodeToIndex(self.node_of[j])
+                routing.AddPickupAndDelivery(index, d_index)
+                solver.Add(routing.VehicleVar(index) == routing.VehicleVar(d_index))
+                solver.Add(self.time.CumulVar(index) <= self.time.CumulVar(d_index))
+        for v in range(len(self.couriers)):
+            routing.AddVariableMinimizedByFinalizer(self.time.CumulVar(routing.End(v)))
+
+    def _add_load(self, courier_cost: int) -> None:
+        prep, routing, manager = self.prep, self.routing, self.manager
+        problem = prep.problem
+        caps = [problem.couriers[c].capacity for c in self.couriers]
+        n_nodes = self.n_depots + len(self.stops)
+        from_depot = any(prep.depot_load[s] for s in self.stops)
+        pickups = any(prep.delta[s] > 0 for s in self.stops)
+        if not from_depot and not pickups:
+            return
+        if from_depot and not pickups:
+            # Only depot deliveries: cumulating them from zero is the same constraint.
+            vec = [0] * self.n_depots + [prep.depot_load[s] for s in self.stops]
+            cb = routing.RegisterUnaryTransitVector(vec)
+            routing.AddDimensionWithVehicleCapacity(cb, 0, caps, True, "load")
+            return
+        vec = [0] * self.n_depots + [prep.delta[s] for s in self.stops]
+        cb = routing.RegisterUnaryTransitVector(vec)
+        routing.AddDimensionWithVehicleCapacity(cb, 0, caps, not from_depot, "load")
+        if not from_depot:
+            return
+        # Mixed: the start load must equal what is loaded at the depot. The end load is start
+        # load + unpaired pickups - depot deliveries, so tie it to a dimension that counts the
+        # unpaired pickups.
+        load = routing.GetDimensionOrDie("load")
+        up = [0] * self.n_depots + [
+            prep.delta[s] if prep.delta[s] > 0 and prep.partner[s] < 0 else 0 for s in self.stops
+        ]
+        cb_up = routing.RegisterUnaryTransitVector(up)
+        total = sum(up) + 1
+        routing.AddDimension(cb_up, 0, total, True, "unpaired_pickups")
+        upd = routing.GetDimensionOrDie("unpaired_pickups")
+        solver = routing.solver()
+        for v in range(len(self.couriers)):
+            end = routing.End(v)
+            solver.Add(load.CumulVar(end) == upd.CumulVar(end))
+        del n_nodes, manager, courier_cost
+
+    def _add_breaks(self, service: list[int]) -> None:
+        prep, routing, manager = self.prep, self.routing, self.manager
+        problem = prep.problem
+        if not any(problem.couriers[c].break_ is not None for c in self.couriers):
+            return
+        solver = routing.solver()
+        visit = [service[manager.IndexToNode(i)] for i in range(routing.Size())]
+        for v, c in enumerate(self.couriers):
+            brk = problem.couriers[c].break_
+            if brk is None:
+                continue
+            interval = solver.FixedDurationIntervalVar(
+                brk.earliest_start, brk.latest_start, brk.duration, False, f"break_{c}"
+            )
+            self.time.SetBreakIntervalsOfVehicle([interval], v, visit)
+
+    def _params(
+        self, seconds: float, first: str, meta: str, log: bool
+    ) -> pywrapcp.DefaultRoutingSearchParameters:
+        params = pywrapcp.DefaultRoutingSearchParameters()
+        params.first_solution_strategy = getattr(routing_enums_pb2.FirstSolutionStrategy, first)
+        params.local_search_metaheuristic = getattr(
+            routing_enums_pb2.LocalSearchMetaheuristic, meta
+        )
+        params.time_limit.FromMilliseconds(max(int(seconds * 1000), 10))
+        params.log_search = log
+        return params
+
+    def solve(
+        self,
+        seconds: float,
+        initial: Sequences | None = None,
+        first: str = "LOCAL_CHEAPEST_INSERTION",
+        meta: str = "GUIDED_LOCAL_SEARCH",
+        log: bool = False,
+    ) -> OrtoolsOutcome:
+        """Search for ``seconds``, from ``initial`` routes when given (infeasible ones dropped)."""
+        t0 = time.perf_counter()
+        routing = self.routing
+        params = self._params(seconds, first, meta, log)
+        solution = None
+        if initial:
+            routing.CloseModelWithParameters(params)
+            routes = []
+            vehicle_of = {c: v for v, c in enumerate(self.couriers)}
+            per_vehicle: dict[int, list[int]] = {}
+            for c, seq in initial.items():
+                if c in vehicle_of:
+                    per_vehicle[vehicle_of[c]] = [
+                        self.manager.NodeToIndex(self.node_of[s]) for s in seq if s in self.node_of
+                    ]
+            routes = [per_vehicle.get(v, []) for v in range(len(self.couriers))]
+            start = routing.ReadAssignmentFromRoutes(routes, True)
+            if start is not None:
+                left = seconds - (time.perf_counter() - t0)
+                params.time_limit.FromMilliseconds(max(int(left * 1000), 10))
+                solution = routing.SolveFromAssignmentWithParameters(start, params)
+                if solution is None:
+                    solution = start
+        if solution is None:
+            solution = routing.SolveWithParameters(params)
+        if solution is None:
+            return OrtoolsOutcome({}, list(self.stops), 0, time.perf_counter() - t0, False)
+        return self._extract(solution, t0)
+
+    def _extract(self, solution: pywrapcp.Assignment, t0: float) -> OrtoolsOutcome:
+        routing, manager = self.routing, self.manager
+        stop_of = {node: s for s, node in self.node_of.items()}
+        sequences: Sequences = {}
+        served: set[int] = set()
+        for v, c in enumerate(self.couriers):
+            index = solution.Value(routing.NextVar(routing.Start(v)))
+            seq = []
+            while not routing.IsEnd(index):
+                s = stop_of[manager.IndexToNode(index)]
+                seq.append(s)
+                served.add(s)
+                index = solution.Value(routing.NextVar(index))
+            if seq:
+                sequences[c] = seq
+        dropped = [s for s in self.stops if s not in served]
+        return OrtoolsOutcome(
+            sequences, dropped, int(solution.ObjectiveValue()), time.perf_counter() - t0, True
+        )

@@ -1,0 +1,245 @@
+"""Solver-side preparation: validate a problem, derive effective windows, screen out stops.
+
+Every stop gets its effective start-of-service windows (its own windows, the desk's opening
+hours of the plan date shortened by the service time, and the deadline), its compatible
+couriers (service areas), and, when it cannot be served at all, a reason. The engines only
+ever see the stops that survive screening.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from postal.routing.errors import InvalidProblem
+from postal.routing.model import Problem, StopKind, UnassignedReason, Window
+
+INF = 2**40
+"""An 'unbounded' time that keeps every sum far from int64 overflow."""
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """What the engines need: screened stops with effective windows and compatibility."""
+
+    problem: Problem
+    windows: tuple[tuple[Window, ...], ...]
+    """Effective windows per stop (empty tuple for screened-out stops)."""
+    reasons: dict[int, UnassignedReason]
+    """Stops that cannot be served, with the reason."""
+    active: tuple[int, ...]
+    """Stops the engines route, in problem order."""
+    partner: tuple[int, ...]
+    """Index of the pair partner per stop, -1 for unpaired stops."""
+    compatible: tuple[tuple[int, ...], ...]
+    """Couriers allowed per stop (by service area)."""
+    delta: tuple[int, ...]
+    """Load change per stop: +demand for pickups, -demand for deliveries."""
+    depot_load: tuple[int, ...]
+    """Demand loaded at the depot per stop (unpaired deliveries), else 0."""
+    horizon: int
+    """Latest shift end over all couriers."""
+
+    @property
+    def has_breaks(self) -> bool:
+        """True when any courier has a break."""
+        return any(c.break_ is not None for c in self.problem.couriers)
+
+    @property
+    def single_window(self) -> bool:
+        """True when every active stop has exactly one effective window."""
+        return all(len(self.windows[s]) == 1 for s in self.active)
+
+
+def travel_time(problem: Problem, speed_percent: int, a: int, b: int) -> int:
+    """Travel time from location a to b at the courier's speed (rounded up)."""
+    base = int(problem.durations[a, b])
+    if speed_percent == 100:
+        return base
+    return (base * 100 + speed_percent - 1) // speed_percent
+
+
+def intersect(a: Sequence[Window], b: Sequence[Window]) -> tuple[Window, ...]:
+    """Intersection of two sorted lists of disjoint closed intervals."""
+    out: list[Window] = []
+    i = j = 0
+    while i < len(a) and j < len(b):
+        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if lo <= hi:
+            out.append((lo, hi))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return tuple(out)
+
+
+def normalise(windows: Sequence[Window]) -> tuple[Window, ...]:
+    """Sort and merge overlapping or touching windows; drop empty ones."""
+    out: list[list[int]] = []
+    for lo, hi in sorted(w for w in windows if w[0] <= w[1]):
+        if out and lo <= out[-1][1] + 1:
+            out[-1][1] = max(out[-1][1], hi)
+        else:
+            out.append([lo, hi])
+    return tuple((lo, hi) for lo, hi in out)
+
+
+def validate(problem: Problem) -> None:
+    """Raise InvalidProblem when indices or pairs are inconsistent."""
+    n_loc = problem.durations.shape[0]
+    if problem.durations.shape != (n_loc, n_loc) or problem.distances.shape != (n_loc, n_loc):
+        raise InvalidProblem(detail="durations and distances must be square and of one size")
+    for d in problem.depots:
+        if not 0 <= d.location < n_loc:
+            raise InvalidProblem(detail=f"depot {d.id}: location {d.location} out of range")
+    for c in problem.couriers:
+        for dep in (c.start_depot, c.end_depot):
+            if not 0 <= dep < len(problem.depots):
+                raise InvalidProblem(detail=f"courier {c.id}: depot {dep} out of range")
+        if c.speed_percent <= 0 or c.capacity < 0 or c.shift[0] > c.shift[1]:
+            raise InvalidProblem(detail=f"courier {c.id}: bad speed, capacity or shift")
+    pairs: dict[str, list[int]] = {}
+    for i, s in enumerate(problem.stops):
+        if not 0 <= s.location < n_loc:
+            raise InvalidProblem(detail=f"stop {s.id}: location {s.location} out of range")
+        if s.desk is not None and not 0 <= s.desk < len(problem.desks):
+            raise InvalidProblem(detail=f"stop {s.id}: desk {s.desk} out of range")
+        if s.demand < 0 or s.service < 0:
+            raise InvalidProblem(detail=f"stop {s.id}: negative demand or service")
+        if s.pair is not None:
+            pairs.setdefault(s.pair, []).append(i)
+    for pair, idx in pairs.items():
+        kinds = sorted(problem.stops[i].kind for i in idx)
+        if kinds != [StopKind.DELIVERY, StopKind.PICKUP]:
+            raise InvalidProblem(
+                detail=f"pair {pair!r} must be exactly one pickup and one delivery"
+            )
+        a, b = idx
+        if problem.stops[a].demand != problem.stops[b].demand:
+            raise InvalidProblem(detail=f"pair {pair!r}: pickup and delivery demands differ")
+
+
+def prepare(problem: Problem) -> Prepared:
+    """Validate ``problem`` and derive everything the engines need."""
+    validate(problem)
+    stops = problem.stops
+    n = len(stops)
+    horizon = max((c.shift[1] for c in problem.couriers), default=0)
+    reasons: dict[int, UnassignedReason] = {}
+    windows: list[tuple[Window, ...]] = []
+    by_pair: dict[str, list[int]] = {}
+    for i, s in enumerate(stops):
+        if s.pair is not None:
+            by_pair.setdefault(s.pair, []).append(i)
+    partner = [-1] * n
+    for idx in by_pair.values():
+        partner[idx[0]], partner[idx[1]] = idx[1], idx[0]
+
+    compatible: list[tuple[int, ...]] = []
+    for i, s in enumerate(stops):
+        w = normalise(s.windows) if s.windows else ((0, INF),)
+        if s.desk is not None:
+            opening = problem.desks[s.desk].windows_on(problem.date)
+            if opening is not None:
+                if not opening:
+                    reasons[i] = UnassignedReason.DESK_CLOSED
+                w = intersect(w, normalise([(lo, hi - s.service) for lo, hi in opening]))
+        if s.deadline is not None:
+            w = intersect(w, ((0, s.deadline - s.service),))
+        if not w and i not in reasons:
+            reasons[i] = UnassignedReason.WINDOW_PASSED
+        windows.append(w)
+        serving = [
+            c
+            for c, courier in enumerate(problem.couriers)
+            if s.area is None
+            or not problem.depots[courier.start_depot].areas
+            or s.area in problem.depots[courier.start_depot].areas
+        ]
+        if s.area is not None and not any(not d.areas or s.area in d.areas for d in problem.depots):
+            reasons.setdefault(i, UnassignedReason.OUTSIDE_SERVICE_AREA)
+        elif not serving:
+            reasons.setdefault(i, UnassignedReason.NO_COURIER)
+        elif s.demand > max(problem.couriers[c].capacity for c in serving):
+            reasons.setdefault(i, UnassignedReason.CAPACITY)
+        compatible.append(tuple(serving))
+
+    delta = tuple(s.demand if s.kind is StopKind.PICKUP else -s.demand for s in stops)
+    depot_load = tuple(
+        s.demand if s.kind is StopKind.DELIVERY and s.pair is None else 0 for s in stops
+    )
+    prep = Prepared(
+        problem=problem,
+        windows=tuple(windows),
+        reasons=reasons,
+        active=(),
+        partner=tuple(partner),
+        compatible=tuple(compatible),
+        delta=delta,
+        depot_load=depot_load,
+        horizon=horizon,
+    )
+    _screen_reachability(prep)
+    for i in range(n):
+        j = partner[i]
+        if j >= 0 and j in reasons and i not in reasons:
+            reasons[i] = UnassignedReason.PAIR_UNSERVABLE
+    active = tuple(i for i in range(n) if i not in reasons)
+    return Prepared(
+        problem=problem,
+        windows=prep.windows,
+        reasons=reasons,
+        active=active,
+        partner=prep.partner,
+        compatible=prep.compatible,
+        delta=delta,
+        depot_load=depot_load,
+        horizon=horizon,
+    )
+
+
+def _screen_reachability(prep: Prepared) -> None:
+    """Mark stops no compatible courier can serve even alone (or with only its partner)."""
+    # Imported here: schedule builds on Prepared, so the dependency is one-way at import time.
+    from postal.routing.schedule import earliest_schedule
+
+    problem = prep.problem
+    reasons = prep.reasons
+    for i, s in enumerate(problem.stops):
+        if i in reasons:
+            continue
+        j = prep.partner[i]
+        if j >= 0 and j in reasons:
+            continue
+        if j >= 0 and s.kind is StopKind.DELIVERY:
+            continue  # the pickup of the pair screens both
+        seq = [i] if j < 0 else [i, j]
+        if any(earliest_schedule(prep, c, seq) is not None for c in prep.compatible[i]):
+            continue
+        if (
+            j >= 0
+            and any(earliest_schedule(prep, c, [i]) is not None for c in prep.compatible[i])
+            and any(earliest_schedule(prep, c, [j]) is not None for c in prep.compatible[j])
+        ):
+            reasons[i] = reasons[j] = UnassignedReason.PAIR_UNSERVABLE
+            continue
+        for k in seq:
+            if all(earliest_schedule(prep, c, [k]) is None for c in prep.compatible[k]):
+                reasons[k] = _why_unreachable(prep, k)
+        if j >= 0:
+            for k in seq:
+                reasons.setdefault(k, UnassignedReason.PAIR_UNSERVABLE)
+
+
+def _why_unreachable(prep: Prepared, i: int) -> UnassignedReason:
+    """Window passed when even the earliest arrival misses the last window, else shift."""
+    problem = prep.problem
+    s = problem.stops[i]
+    last = prep.windows[i][-1][1]
+    for c in prep.compatible[i]:
+        courier = problem.couriers[c]
+        loc = problem.depots[courier.start_depot].location
+        if courier.shift[0] + travel_time(problem, courier.speed_percent, loc, s.location) <= last:
+            return UnassignedReason.SHIFT_TOO_SHORT
+    return UnassignedReason.WINDOW_PASSED

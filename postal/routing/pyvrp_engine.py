@@ -1,0 +1,261 @@
+"""PyVRP as a component: solves a relaxation of the problem and returns stop sequences.
+
+What PyVRP cannot express is relaxed, and the caller re-checks and repairs the result:
+several windows per stop become their hull, a courier's break shortens the nominal shift
+duration by the break length, service areas become a routing profile per area class where
+forbidden locations are prohibitively far.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyvrp
+from pyvrp.stop import MaxRuntime
+
+from postal.routing.prep import Prepared
+
+Sequences = dict[int, list[int]]
+"""Courier index -> ordered stop indices."""
+
+_FORBIDDEN = 10**9
+
+
+@dataclass(frozen=True)
+class PyvrpOutcome:
+    """Sequences found, whether PyVRP itself deemed them feasible, and its cost."""
+
+    sequences: Sequences
+    feasible: bool
+    cost: int
+    seconds: float
+
+
+def _vehicle_classes(prep: Prepared) -> list[list[int]]:
+    """Couriers grouped by everything PyVRP's vehicle type carries."""
+    groups: dict[tuple[object, ...], list[int]] = {}
+    for c, courier in enumerate(prep.problem.couriers):
+        key = (
+            courier.start_depot,
+            courier.end_depot,
+            courier.shift,
+            courier.capacity,
+            courier.speed_percent,
+            courier.break_,
+        )
+        groups.setdefault(key, []).append(c)
+    return list(groups.values())
+
+
+class PyvrpModel:
+    """A PyVRP ProblemData built once from a Prepared problem, reusable across solves."""
+
+    def __init__(
+        self,
+        prep: Prepared,
+        courier_cost: int,
+        by_duration: bool,
+        couriers: Sequence[int] | None = None,
+    ) -> None:
+        self.prep = prep
+        problem = prep.problem
+        allowed = set(range(len(problem.couriers)) if couriers is None else couriers)
+        self.classes = [[c for c in g if c in allowed] for g in _vehicle_classes(prep)]
+        self.classes = [g for g in self.classes if g]
+        active = prep.active
+        self.client_stops: list[int] = []
+        self.shipment_stops: list[tuple[int, int]] = []
+        for s in active:
+            j = prep.partner[s]
+            if j < 0:
+                self.client_stops.append(s)
+            elif prep.delta[s] > 0:
+                self.shipment_stops.append((s, j))
+
+        # Compatibility classes -> profiles (matrices with forbidden locations far away).
+        compat_keys: dict[tuple[int, ...], int] = {}
+        restricted = any(len(prep.compatible[s]) < len(problem.couriers) for s in active)
+        depot_ids = sorted(
+            {
+                d
+                for g in self.classes
+                for c in g
+                for d in (problem.couriers[c].start_depot, problem.couriers[c].end_depot)
+            }
+        )
+        self.depot_index = {d: k for k, d in enumerate(depot_ids)}
+        n_loc = problem.durations.shape[0]
+        locations = [pyvrp.Location(0.0, 0.0) for _ in range(n_loc)]
+        speeds = sorted({problem.couriers[g[0]].speed_percent for g in self.classes})
+        dist_base = problem.durations if by_duration else problem.distances
+        profile_of: dict[tuple[int, tuple[int, ...]], int] = {}
+        dist_mats: list[Any] = []
+        dur_mats: list[Any] = []
+
+        def profile(speed: int, forbidden: tuple[int, ...]) -> int:
+            key = (speed, forbidden)
+            if key not in profile_of:
+                dur = problem.durations
+                if speed != 100:
+                    dur = (dur * 100 + speed - 1) // speed
+                dist = dist_base if not by_duration else dur
+                if forbidden:
+                    dist = dist.copy()
+                    dur = dur.copy()
+                    idx = np.array(forbidden)
+                    dist[:, idx] = _FORBIDDEN
+                    dur[:, idx] = _FORBIDDEN
+                profile_of[key] = len(dist_mats)
+                dist_mats.append(np.ascontiguousarray(dist, dtype=np.int64))
+                dur_mats.append(np.ascontiguousarray(dur, dtype=np.int64))
+            return profile_of[key]
+
+        for speed in speeds:
+            profile(speed, ())
+
+        depots = [pyvrp.Depot(location=problem.depots[d].location) for d in depot_ids]
+        vehicle_types: list[pyvrp.VehicleType] = []
+        self.type_couriers: list[list[int]] = []
+        for g in self.classes:
+            c = problem.couriers[g[0]]
+            forbidden: tuple[int, ...] = ()
+            if restricted:
+                key = tuple(sorted(s for s in active if g[0] not in prep.compatible[s]))
+                compat_keys.setdefault(key, len(compat_keys))
+                forbidden = tuple(sorted({problem.stops[s].location for s in key}))
+            shift_len = c.shift[1] - c.shift[0]
+            if c.break_ is not None:
+                shift_len -= c.break_.duration
+            vehicle_types.append(
+                pyvrp.VehicleType(
+                    num_available=len(g),
+                    capacity=[c.capacity],
+                    start_depot=self.depot_index[c.start_depot],
+                    end_depot=self.depot_index[c.end_depot],
+                    fixed_cost=courier_cost,
+                    tw_early=c.shift[0],
+                    tw_late=c.shift[1],
+                    shift_duration=max(shift_len, 0),
+                    profile=profile(c.speed_percent, forbidden),
+                )
+            )
+            self.type_couriers.append(g)
+
+        def hull(s: int) -> tuple[int, int]:
+            w = prep.windows[s]
+            return w[0][0], min(w[-1][1], 2**40)
+
+        clients = []
+        for s in self.client_stops:
+            st = problem.stops[s]
+            lo, hi = hull(s)
+            clients.append(
+                pyvrp.Client(
+                    location=st.location,
+                    delivery=[prep.depot_load[s]],
+                    pickup=[max(prep.delta[s], 0)],
+                    service_duration=st.service,
+                    tw_early=lo,
+                    tw_late=hi,
+                )
+            )
+        shipments = []
+        for ps, ds in self.shipment_stops:
+            sp, sd = problem.stops[ps], problem.stops[ds]
+            (plo, phi), (dlo, dhi) = hull(ps), hull(ds)
+            shipments.append(
+                pyvrp.Shipment(
+                    pickup_location=sp.location,
+                    delivery_location=sd.location,
+                    pickup_tw_early=plo,
+                    pickup_tw_late=phi,
+                    pickup_service_duration=sp.service,
+                    delivery_tw_early=dlo,
+                    delivery_tw_late=dhi,
+                    delivery_service_duration=sd.service,
+                    amount=[sp.demand],
+                )
+            )
+        self.data = pyvrp.ProblemData(
+            locations=locations,
+            clients=clients,
+            depots=depots,
+            vehicle_types=vehicle_types,
+            distance_matrices=dist_mats,
+            duration_matrices=dur_mats,
+            shipments=shipments,
+        )
+
+    def to_sequences(self, solution: pyvrp.Solution) -> Sequences:
+        """Map a PyVRP solution back to courier -> stop sequences."""
+        out: Sequences = {}
+        used = [0] * len(self.type_couriers)
+        for route in solution.routes():
+            t = route.vehicle_type()
+            courier = self.type_couriers[t][used[t]]
+            used[t] += 1
+            seq: list[int] = []
+            for act in route.schedule():
+                kind = act.type
+                if kind == pyvrp.ActivityType.CLIENT:
+                    seq.append(self.client_stops[act.idx])
+                elif kind == pyvrp.ActivityType.PICKUP:
+                    seq.append(self.shipment_stops[act.idx][0])
+                elif kind == pyvrp.ActivityType.DELIVERY:
+                    seq.append(self.shipment_stops[act.idx][1])
+            if seq:
+                out[courier] = seq
+        return out
+
+    def from_sequences(self, sequences: Sequences) -> pyvrp.Solution | None:
+        """Build a PyVRP warm start from courier -> stop sequences (None if not mappable)."""
+        client_of = {s: k for k, s in enumerate(self.client_stops)}
+        ship_of: dict[int, tuple[int, bool]] = {}
+        for k, (p, d) in enumerate(self.shipment_stops):
+            ship_of[p] = (k, True)
+            ship_of[d] = (k, False)
+        type_of = {c: t for t, g in enumerate(self.type_couriers) for c in g}
+        routes = []
+        try:
+            for courier, seq in sequences.items():
+                if not seq or courier not in type_of:
+                    continue
+                acts = []
+                for s in seq:
+                    if s in client_of:
+                        acts.append(pyvrp.Activity(pyvrp.ActivityType.CLIENT, client_of[s]))
+                    elif s in ship_of:
+                        k, is_pickup = ship_of[s]
+                        kind = (
+                            pyvrp.ActivityType.PICKUP if is_pickup else pyvrp.ActivityType.DELIVERY
+                        )
+                        acts.append(pyvrp.Activity(kind, k))
+                    else:
+                        return None
+                routes.append(pyvrp.Route(self.data, acts, type_of[courier]))
+            return pyvrp.Solution(self.data, routes)
+        except (RuntimeError, ValueError, IndexError):
+            return None
+
+    def solve(self, seconds: float, seed: int, initial: Sequences | None = None) -> PyvrpOutcome:
+        """Run PyVRP's iterated local search for ``seconds``."""
+        t0 = time.perf_counter()
+        init = self.from_sequences(initial) if initial else None
+        res = pyvrp.solve(
+            self.data,
+            stop=MaxRuntime(max(seconds, 0.01)),
+            seed=seed,
+            collect_stats=False,
+            initial_solution=init,
+        )
+        best = res.best
+        return PyvrpOutcome(
+            sequences=self.to_sequences(best),
+            feasible=bool(best.is_feasible()),
+            cost=int(best.distance_cost() + best.fixed_vehicle_cost()),
+            seconds=time.perf_counter() - t0,
+        )

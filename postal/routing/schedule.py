@@ -1,0 +1,171 @@
+"""Solver-side time propagation: turn an ordered list of stops into a scheduled route.
+
+Earliest-start propagation is exact for feasibility with waiting allowed and start-of-service
+windows; the courier's break is placed in the gap that delays the route least (or after the
+route when it ends early enough). Any engine's sequences go through here before becoming a
+Plan, so a sequence an engine got wrong (e.g. PyVRP's relaxation of multi-window stops) is
+detected here and repaired by the caller.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+from postal.routing.model import Route, Visit
+from postal.routing.prep import Prepared, travel_time
+
+
+def _first_start(windows: Sequence[tuple[int, int]], ready: int) -> int | None:
+    for lo, hi in windows:
+        if ready <= hi:
+            return max(ready, lo)
+    return None
+
+
+def _loads(prep: Prepared, courier: int, seq: Sequence[int]) -> list[int] | None:
+    cap = prep.problem.couriers[courier].capacity
+    load = sum(prep.depot_load[s] for s in seq)
+    if load > cap:
+        return None
+    out = [load]
+    for s in seq:
+        load += prep.delta[s]
+        if load < 0 or load > cap:
+            return None
+        out.append(load)
+    return out
+
+
+def _precedence_ok(prep: Prepared, seq: Sequence[int]) -> bool:
+    pos = {s: k for k, s in enumerate(seq)}
+    for s, k in pos.items():
+        j = prep.partner[s]
+        if j >= 0 and j in pos and prep.delta[s] > 0 and pos[j] < k:
+            return False
+    return True
+
+
+def _forward(
+    prep: Prepared, courier: int, seq: Sequence[int], gap: int | None
+) -> tuple[list[tuple[int, int, int]], int, int | None] | None:
+    """Propagate times with the break in ``gap`` (None = no break inside the route).
+
+    Returns ([(arrival, start, departure)...], end, break_start) or None if infeasible.
+    """
+    problem = prep.problem
+    c = problem.couriers[courier]
+    speed = c.speed_percent
+    brk = c.break_
+    loc = problem.depots[c.start_depot].location
+    t = c.shift[0]
+    times: list[tuple[int, int, int]] = []
+    b_start: int | None = None
+    for k, s in enumerate(seq):
+        stop = problem.stops[s]
+        tr = travel_time(problem, speed, loc, stop.location)
+        if brk is not None and gap == k:
+            b = max(t, brk.earliest_start)
+            if b > brk.latest_start:
+                return None
+            ready = max(t + tr, b) + brk.duration
+            arrival = t + tr if t + tr <= b else ready
+            b_start = b
+        else:
+            ready = arrival = t + tr
+        start = _first_start(prep.windows[s], ready)
+        if start is None:
+            return None
+        t = start + stop.service
+        times.append((arrival, start, t))
+        loc = stop.location
+    tr = travel_time(problem, speed, loc, problem.depots[c.end_depot].location)
+    if brk is not None and gap == len(seq):
+        b = max(t, brk.earliest_start)
+        if b > brk.latest_start:
+            return None
+        end = max(t + tr, b) + brk.duration
+        b_start = b
+    else:
+        end = t + tr
+    if end > c.shift[1]:
+        return None
+    return times, end, b_start
+
+
+def earliest_schedule(prep: Prepared, courier: int, seq: Sequence[int]) -> Route | None:
+    """Schedule ``seq`` for ``courier`` as early as possible; None when infeasible."""
+    problem = prep.problem
+    c = problem.couriers[courier]
+    if not seq:
+        return Route(courier=courier, visits=(), start=c.shift[0], end=c.shift[0], distance=0)
+    loads = _loads(prep, courier, seq)
+    if loads is None or not _precedence_ok(prep, seq):
+        return None
+    plain = _forward(prep, courier, seq, None)
+    if plain is None:
+        return None
+    chosen = plain
+    brk = c.break_
+    if brk is not None:
+        end = plain[1]
+        if max(end, brk.earliest_start) <= brk.latest_start:
+            chosen = (plain[0], end, max(end, brk.earliest_start))
+        else:
+            best: tuple[list[tuple[int, int, int]], int, int | None] | None = None
+            for gap in range(len(seq) + 1):
+                cand = _forward(prep, courier, seq, gap)
+                if cand is not None and (best is None or cand[1] < best[1]):
+                    best = cand
+            if best is None:
+                return None
+            chosen = best
+    times, end, b_start = chosen
+    start = c.shift[0]
+    first_loc = problem.stops[seq[0]].location
+    home = problem.depots[c.start_depot].location
+    if b_start is None or b_start >= times[0][1]:
+        # Leave as late as the first visit allows: no pointless waiting at the first stop.
+        start = max(start, times[0][1] - travel_time(problem, c.speed_percent, home, first_loc))
+    visits: list[Visit] = []
+    prev = home
+    total = 0
+    for k, s in enumerate(seq):
+        loc = problem.stops[s].location
+        d = int(problem.distances[prev, loc])
+        total += d
+        arrival, st, dep = times[k]
+        if k == 0:
+            arrival = max(arrival, start + travel_time(problem, c.speed_percent, home, loc))
+            arrival = min(arrival, st)
+        visits.append(Visit(s, arrival, st, dep, loads[k + 1], d))
+        prev = loc
+    total += int(problem.distances[prev, problem.depots[c.end_depot].location])
+    return Route(
+        courier=courier,
+        visits=tuple(visits),
+        start=start,
+        end=end,
+        distance=total,
+        break_start=b_start,
+        start_load=loads[0],
+    )
+
+
+def is_feasible(prep: Prepared, courier: int, seq: Sequence[int]) -> bool:
+    """True when ``seq`` can be scheduled for ``courier``."""
+    return earliest_schedule(prep, courier, seq) is not None
+
+
+def route_cost(prep: Prepared, courier: int, seq: Sequence[int], by_duration: bool) -> int:
+    """Travel cost of depot -> seq -> depot (distance or travel time)."""
+    problem = prep.problem
+    c = problem.couriers[courier]
+    path = [
+        problem.depots[c.start_depot].location,
+        *(problem.stops[s].location for s in seq),
+        problem.depots[c.end_depot].location,
+    ]
+    if by_duration:
+        return sum(travel_time(problem, c.speed_percent, a, b) for a, b in itertools.pairwise(path))
+    return sum(int(problem.distances[a, b]) for a, b in itertools.pairwise(path))

@@ -1,0 +1,426 @@
+"""solve(problem, params) -> Plan: screening, a portfolio of engines, repair, OR-Tools, checking.
+
+The portfolio ('ours'):
+1. screen stops that cannot be served (reasons attached);
+2. in parallel processes, PyVRP's iterated local search on the problem (exact when every stop
+   has one window and no courier has a break, otherwise a relaxation) and a fleet-minimisation
+   run (PyVRP asked for one courier fewer until it fails, then polished), or VROOM followed
+   by PyVRP when the relaxation is loose;
+3. every candidate is re-scheduled with our own rules; stops an engine misplaced are removed;
+4. OR-Tools, which expresses every rule, starts from the best candidate (ReadAssignmentFromRoutes)
+   and reinserts what was removed, with guided local search for the remaining time;
+5. the best plan by (dropped priority, couriers, travel) is checked by the independent checker.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from postal.routing.checker import check_plan
+from postal.routing.errors import SolverFailure
+from postal.routing.model import (
+    Plan,
+    Problem,
+    Route,
+    SolveParams,
+    TravelCost,
+    Unassigned,
+    UnassignedReason,
+)
+from postal.routing.prep import Prepared, prepare
+from postal.routing.schedule import earliest_schedule, is_feasible, route_cost
+
+Sequences = dict[int, list[int]]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A feasible set of routes (by our rules) and the stops it leaves out."""
+
+    sequences: Sequences
+    dropped: tuple[int, ...]
+    source: str
+
+    def score(self, prep: Prepared, by_duration: bool) -> tuple[int, int, int]:
+        """(dropped priority weight, couriers, travel cost): smaller is better."""
+        weight = sum(1 + max(0, prep.problem.stops[s].priority) for s in self.dropped)
+        travel = sum(route_cost(prep, c, seq, by_duration) for c, seq in self.sequences.items())
+        return weight, sum(1 for s in self.sequences.values() if s), travel
+
+
+def cost_scales(prep: Prepared, by_duration: bool) -> tuple[int, int]:
+    """(fixed cost per courier, base penalty per dropped stop) for the lexicographic objective."""
+    problem = prep.problem
+    mat = problem.durations if by_duration else problem.distances
+    locs = sorted(
+        {problem.stops[s].location for s in prep.active} | {d.location for d in problem.depots}
+    )
+    if not locs:
+        return 1, 1
+    sub = mat[np.ix_(locs, locs)]
+    slowest = min((c.speed_percent for c in problem.couriers), default=100)
+    row_max = sub.max(axis=1).astype(np.int64)
+    bound = int(row_max.sum()) + int(row_max.max()) * 2
+    if by_duration and slowest < 100:
+        bound = bound * 100 // slowest + 1
+    fixed = max(bound, 1) + 1
+    base = fixed * (len(problem.couriers) + 1)
+    return fixed, base
+
+
+def repair(prep: Prepared, sequences: Sequences) -> tuple[Sequences, list[int]]:
+    """Make sequences feasible by our rules, removing the stops (and partners) that break them."""
+    problem = prep.problem
+    seen: set[int] = set()
+    route_of: dict[int, int] = {}
+    cleaned: Sequences = {}
+    removed: set[int] = set()
+    active = set(prep.active)
+    for c, seq in sequences.items():
+        if not 0 <= c < len(problem.couriers):
+            removed.update(s for s in seq if s in active)
+            continue
+        keep = []
+        for s in seq:
+            if s in seen or s not in active or c not in prep.compatible[s]:
+                if s in active and s not in seen:
+                    removed.add(s)
+                continue
+            seen.add(s)
+            route_of[s] = c
+            keep.append(s)
+        cleaned[c] = keep
+    # Pairs must share a route.
+    for s, c in list(route_of.items()):
+        j = prep.partner[s]
+        if j >= 0 and route_of.get(j) != c:
+            removed.update((s, j))
+    out: Sequences = {}
+    for c, seq in cleaned.items():
+        seq = [s for s in seq if s not in removed]
+        while seq and not is_feasible(prep, c, seq):
+            # Drop the stop where the longest feasible prefix ends, with its partner.
+            k = 1
+            while k < len(seq) and is_feasible(prep, c, _closed_prefix(prep, seq[:k])):
+                k += 1
+            victim = seq[k - 1]
+            gone = {victim, prep.partner[victim]}
+            removed.update(x for x in gone if x >= 0)
+            seq = [s for s in seq if s not in gone]
+        if seq:
+            out[c] = seq
+    missing = [s for s in prep.active if s not in seen]
+    dropped = sorted(removed | set(missing))
+    return out, dropped
+
+
+def _closed_prefix(prep: Prepared, prefix: Sequence[int]) -> list[int]:
+    """A prefix without the pickups whose deliveries lie beyond it (so load checks hold)."""
+    inside = set(prefix)
+    return [s for s in prefix if prep.partner[s] < 0 or prep.partner[s] in inside]
+
+
+def _reason_for_dropped(
+    prep: Prepared, sequences: Sequences, s: int, timed_out: bool
+) -> UnassignedReason:
+    idle = [c for c in prep.compatible[s] if not sequences.get(c)]
+    j = prep.partner[s]
+    pair = [s] if j < 0 else sorted((s, j), key=lambda x: -prep.delta[x])
+    if any(is_feasible(prep, c, pair) for c in idle):
+        return UnassignedReason.TIME_LIMIT if timed_out else UnassignedReason.NO_COURIER
+    return UnassignedReason.NO_COURIER
+
+
+def build_plan(
+    prep: Prepared,
+    sequences: Sequences,
+    dropped: Sequence[int],
+    engine: str,
+    seconds: float,
+    timed_out: bool = True,
+) -> Plan:
+    """Schedule feasible sequences and attach a reason to every stop left out."""
+    routes: list[Route] = []
+    for c in sorted(sequences):
+        seq = sequences[c]
+        if not seq:
+            continue
+        route = earliest_schedule(prep, c, seq)
+        if route is None:
+            raise SolverFailure(detail=f"{engine}: route of courier {c} cannot be scheduled")
+        routes.append(route)
+    unassigned = [Unassigned(s, r) for s, r in sorted(prep.reasons.items())]
+    unassigned += [
+        Unassigned(s, _reason_for_dropped(prep, sequences, s, timed_out)) for s in sorted(dropped)
+    ]
+    return Plan(
+        routes=tuple(routes),
+        unassigned=tuple(sorted(unassigned, key=lambda u: u.stop)),
+        engine=engine,
+        seconds=seconds,
+    )
+
+
+# --- engine jobs (top-level so that worker processes can run them) ---------------------------
+
+
+def _job_pyvrp(
+    prep: Prepared,
+    seconds: float,
+    seed: int,
+    fixed: int,
+    by_duration: bool,
+    initial: Sequences | None = None,
+) -> Sequences:
+    from postal.routing.pyvrp_engine import PyvrpModel
+
+    return PyvrpModel(prep, fixed, by_duration).solve(seconds, seed, initial).sequences
+
+
+def _job_fleet(
+    prep: Prepared, seconds: float, seed: int, fixed: int, by_duration: bool
+) -> Sequences:
+    """Fleet minimisation: ask PyVRP for one courier fewer until it fails, then polish."""
+    import pyvrp
+    from pyvrp.stop import FirstFeasible, MaxRuntime, MultipleCriteria
+
+    from postal.routing.pyvrp_engine import PyvrpModel
+
+    deadline = time.perf_counter() + seconds
+    model = PyvrpModel(prep, fixed, by_duration)
+    first = model.solve(min(seconds * 0.15, max(seconds * 0.05, 0.3)), seed)
+    best = first.sequences if first.feasible else None
+    data = model.data
+    types = [data.vehicle_type(t) for t in range(data.num_vehicle_types)]
+    counts = [vt.num_available for vt in types]
+    if best is not None:
+        for t in range(len(counts)):
+            counts[t] = sum(1 for c in best if c in set(model.type_couriers[t]))
+    while best is not None:
+        left = deadline - time.perf_counter()
+        if left < seconds * 0.3:
+            break
+        # Remove one courier from the type whose smallest route is smallest.
+        sizes = {
+            t: min(
+                (len(seq) for c, seq in best.items() if c in set(model.type_couriers[t])),
+                default=10**9,
+            )
+            for t in range(len(counts))
+            if counts[t] > 0
+        }
+        if not sizes:
+            break
+        t_cut = min(sizes, key=lambda t: sizes[t])
+        trial = list(counts)
+        trial[t_cut] -= 1
+        if sum(trial) == 0:
+            break
+        trial_types = [
+            vt.replace(num_available=max(k, 1)) for vt, k in zip(types, trial, strict=True)
+        ]
+        trial_data = data.replace(vehicle_types=trial_types)
+        res = pyvrp.solve(
+            trial_data,
+            stop=MultipleCriteria([FirstFeasible(), MaxRuntime(left - seconds * 0.25)]),
+            seed=seed,
+            collect_stats=False,
+        )
+        if not res.best.is_feasible():
+            break
+        saved = model.data
+        model.data = trial_data
+        found = model.to_sequences(res.best)
+        model.data = saved
+        if sum(1 for s in found.values() if s) > sum(trial) or any(
+            k == 0 and any(c in found for c in model.type_couriers[t]) for t, k in enumerate(trial)
+        ):
+            break
+        counts = trial
+        best = found
+    if best is None:
+        return first.sequences
+    left = deadline - time.perf_counter()
+    if left > 0.05:
+        # Polish with the reduced fleet only.
+        types2 = [vt.replace(num_available=max(k, 1)) for vt, k in zip(types, counts, strict=True)]
+        model.data = data.replace(vehicle_types=types2)
+        polished = model.solve(left, seed + 7, best)
+        if polished.feasible and sum(1 for s in polished.sequences.values() if s) <= sum(counts):
+            return polished.sequences
+    return best
+
+
+def _job_vroom_pyvrp(
+    prep: Prepared, seconds: float, seed: int, fixed: int, by_duration: bool
+) -> Sequences:
+    from postal.routing.vroom_engine import solve_vroom
+
+    t0 = time.perf_counter()
+    v = solve_vroom(prep, min(seconds * 0.3, 5.0), fixed, by_duration, threads=1, with_breaks=False)
+    left = seconds - (time.perf_counter() - t0)
+    if left < 0.2:
+        return v.sequences
+    return _job_pyvrp(prep, left, seed, fixed, by_duration, v.sequences)
+
+
+def _run_jobs(
+    jobs: list[tuple[Callable[..., Sequences], tuple[Any, ...]]], workers: int
+) -> list[tuple[Sequences, str]]:
+    out: list[tuple[Sequences, str]] = []
+    if workers <= 1 or len(jobs) <= 1:
+        for fn, args in jobs:
+            try:
+                out.append((fn(*args), fn.__name__))
+            except (RuntimeError, ValueError):
+                continue
+        return out
+    with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
+        futures: list[tuple[Future[Sequences], str]] = [
+            (pool.submit(fn, *args), fn.__name__) for fn, args in jobs
+        ]
+        for fut, name in futures:
+            try:
+                out.append((fut.result(), name))
+            except (RuntimeError, ValueError):
+                continue
+    return out
+
+
+# --- public entry point ----------------------------------------------------------------------
+
+
+def solve(problem: Problem, params: SolveParams | None = None) -> Plan:
+    """Plan the day: every servable stop routed if the couriers allow, fewest couriers first.
+
+    Raises InvalidProblem for inconsistent input and SolverFailure if an engine's plan fails
+    the independent checker (a bug). Stops that cannot be served come back in
+    ``Plan.unassigned`` with a reason; an empty problem gives an empty plan.
+    """
+    params = params or SolveParams()
+    t0 = time.perf_counter()
+    prep = prepare(problem)
+    by_duration = params.travel_cost is TravelCost.DURATION
+    fixed, base = cost_scales(prep, by_duration)
+    if params.courier_cost is not None:
+        fixed = params.courier_cost
+        base = max(base, fixed * (len(problem.couriers) + 1))
+    if not prep.active or not problem.couriers:
+        plan = build_plan(prep, {}, [], params.engine, time.perf_counter() - t0)
+        return _checked(problem, plan)
+
+    engine = params.engine
+    budget = params.time_limit_s
+    if engine == "ours":
+        best = _portfolio(prep, params, fixed, base, by_duration, t0)
+        timed_out = True
+    else:
+        best = _single_engine(prep, params, fixed, base, by_duration, t0)
+        timed_out = True
+    plan = build_plan(
+        prep, best.sequences, best.dropped, engine, time.perf_counter() - t0, timed_out
+    )
+    del budget
+    return _checked(problem, plan)
+
+
+def _checked(problem: Problem, plan: Plan) -> Plan:
+    violations = check_plan(problem, plan)
+    if violations:
+        raise SolverFailure(
+            detail=f"{plan.engine}: plan fails the checker: "
+            + "; ".join(f"{v.kind}: {v.message}" for v in violations[:5])
+        )
+    return plan
+
+
+def _single_engine(
+    prep: Prepared, params: SolveParams, fixed: int, base: int, by_duration: bool, t0: float
+) -> Candidate:
+    """One peer engine used the textbook way, its routes then held to our rules."""
+    left = params.time_limit_s - (time.perf_counter() - t0)
+    engine = params.engine
+    if engine == "ortools":
+        from postal.routing.ortools_engine import OrtoolsModel
+
+        model = OrtoolsModel(prep, fixed, base, by_duration)
+        left = params.time_limit_s - (time.perf_counter() - t0)
+        out = model.solve(left, first="PARALLEL_CHEAPEST_INSERTION", log=params.log)
+        seqs = out.sequences
+    elif engine == "pyvrp":
+        from postal.routing.pyvrp_engine import PyvrpModel
+
+        pmodel = PyvrpModel(prep, fixed, by_duration)
+        left = params.time_limit_s - (time.perf_counter() - t0)
+        seqs = pmodel.solve(left, params.seed).sequences
+    elif engine == "vroom":
+        from postal.routing.vroom_engine import solve_vroom
+
+        seqs = solve_vroom(prep, left, fixed, by_duration, threads=params.workers).sequences
+    else:
+        from postal.routing.errors import InvalidProblem
+
+        raise InvalidProblem(detail=f"unknown engine {engine!r}", field="engine")
+    fixed_seqs, dropped = repair(prep, seqs)
+    return Candidate(fixed_seqs, tuple(dropped), engine)
+
+
+def _portfolio(
+    prep: Prepared, params: SolveParams, fixed: int, base: int, by_duration: bool, t0: float
+) -> Candidate:
+    total = params.time_limit_s
+    exact = prep.single_window and not prep.has_breaks
+    margin = min(0.5, 0.03 * total + 0.05)
+    share = 0.8 if exact else 0.45
+    phase1 = max(total * share - (time.perf_counter() - t0), 0.1)
+    seed = params.seed
+    jobs: list[tuple[Callable[..., Sequences], tuple[Any, ...]]] = []
+    if params.use_pyvrp:
+        jobs.append((_job_pyvrp, (prep, phase1, seed, fixed, by_duration)))
+        if exact and len(prep.problem.couriers) > 1:
+            jobs.append((_job_fleet, (prep, phase1, seed + 1, fixed, by_duration)))
+        elif params.use_vroom:
+            jobs.append((_job_vroom_pyvrp, (prep, phase1, seed + 1, fixed, by_duration)))
+    elif params.use_vroom:
+        from postal.routing.vroom_engine import solve_vroom
+
+        def vroom_job(p: Prepared, s: float, f: int, b: bool) -> Sequences:
+            return solve_vroom(p, s, f, b, threads=1, with_breaks=False).sequences
+
+        jobs.append((vroom_job, (prep, phase1, fixed, by_duration)))
+    results = _run_jobs(jobs, params.workers) if jobs else []
+    candidates = []
+    for seqs, name in results:
+        fixed_seqs, dropped = repair(prep, seqs)
+        candidates.append(Candidate(fixed_seqs, tuple(dropped), name))
+        if params.log:
+            print(f"candidate {name}: {candidates[-1].score(prep, by_duration)}", flush=True)
+    best = min(candidates, key=lambda c: c.score(prep, by_duration)) if candidates else None
+
+    left = total - (time.perf_counter() - t0) - margin
+    if left > 0.2 and (best is None or best.dropped or not exact or left > 0.5):
+        from postal.routing.ortools_engine import OrtoolsModel
+
+        model = OrtoolsModel(prep, fixed, base, by_duration)
+        left = total - (time.perf_counter() - t0) - margin
+        if left > 0.1:
+            out = model.solve(
+                left,
+                initial=best.sequences if best else None,
+                first="LOCAL_CHEAPEST_INSERTION",
+                log=params.log,
+            )
+            if out.found:
+                seqs, dropped = repair(prep, out.sequences)
+                cand = Candidate(seqs, tuple(dropped), "ortools")
+                if best is None or cand.score(prep, by_duration) < best.score(prep, by_duration):
+                    best = cand
+    if best is None:
+        best = Candidate({}, tuple(prep.active), "none")
+    return replace(best, source=best.source)

@@ -1,0 +1,141 @@
+"""VROOM (pyvroom) as a component: shipments, several windows, breaks; returns stop sequences.
+
+Job and shipment-step ids are our stop indices, vehicle ids our courier indices. VROOM's own
+rounding of speed factors may differ from ours, so the caller re-checks every sequence.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import vroom
+
+from postal.routing.prep import Prepared
+
+Sequences = dict[int, list[int]]
+_UINT32 = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class VroomOutcome:
+    """Sequences found, stops VROOM left unassigned, and time used."""
+
+    sequences: Sequences
+    dropped: list[int]
+    seconds: float
+
+
+def _tw(lo: int, hi: int) -> vroom.TimeWindow:
+    return vroom.TimeWindow(max(lo, 0), min(hi, _UINT32 - 1))
+
+
+def build_input(
+    prep: Prepared, courier_cost: int, by_duration: bool, with_breaks: bool = True
+) -> vroom.Input:
+    """Translate the prepared problem into a pyvroom Input."""
+    problem = prep.problem
+    inp = vroom.Input()
+    durations = np.minimum(problem.durations, _UINT32 - 1).astype(np.uint32)
+    inp.set_durations_matrix(profile="car", matrix_input=durations)
+    costs = problem.durations if by_duration else problem.distances
+    inp.set_costs_matrix(
+        profile="car", matrix_input=np.minimum(costs, _UINT32 - 1).astype(np.uint32)
+    )
+    fixed = min(courier_cost, 2**31 - 1)
+    for c, courier in enumerate(problem.couriers):
+        breaks = []
+        if with_breaks and courier.break_ is not None:
+            b = courier.break_
+            breaks.append(
+                vroom.Break(
+                    id=c,
+                    time_windows=[_tw(b.earliest_start, b.latest_start)],
+                    service=b.duration,
+                )
+            )
+        inp.add_vehicle(
+            vroom.Vehicle(
+                id=c,
+                start=problem.depots[courier.start_depot].location,
+                end=problem.depots[courier.end_depot].location,
+                capacity=[courier.capacity],
+                time_window=_tw(*courier.shift),
+                breaks=breaks,
+                costs=vroom.VehicleCosts(fixed=fixed),
+                speed_factor=courier.speed_percent / 100.0,
+            )
+        )
+    for s in prep.active:
+        st = problem.stops[s]
+        windows = [_tw(lo, hi) for lo, hi in prep.windows[s]]
+        j = prep.partner[s]
+        if j < 0:
+            inp.add_job(
+                vroom.Job(
+                    id=s,
+                    location=st.location,
+                    default_service=st.service,
+                    delivery=vroom.Amount([prep.depot_load[s]]),
+                    pickup=vroom.Amount([max(prep.delta[s], 0)]),
+                    priority=min(max(st.priority, 0), 100),
+                    time_windows=windows,
+                )
+            )
+        elif prep.delta[s] > 0:
+            dst = problem.stops[j]
+            inp.add_shipment(
+                vroom.Shipment(
+                    pickup=vroom.ShipmentStep(
+                        id=s,
+                        location=st.location,
+                        default_service=st.service,
+                        time_windows=windows,
+                    ),
+                    delivery=vroom.ShipmentStep(
+                        id=j,
+                        location=dst.location,
+                        default_service=dst.service,
+                        time_windows=[_tw(lo, hi) for lo, hi in prep.windows[j]],
+                    ),
+                    amount=vroom.Amount([st.demand]),
+                    priority=min(max(st.priority, 0), 100),
+                )
+            )
+    return inp
+
+
+def solve_vroom(
+    prep: Prepared,
+    seconds: float,
+    courier_cost: int,
+    by_duration: bool,
+    threads: int = 2,
+    exploration: int = 5,
+    with_breaks: bool = True,
+) -> VroomOutcome:
+    """Run VROOM on the prepared problem and return courier -> stop sequences."""
+    t0 = time.perf_counter()
+    if not prep.active:
+        return VroomOutcome({}, [], 0.0)
+    inp = build_input(prep, courier_cost, by_duration, with_breaks)
+    sol = inp.solve(
+        exploration_level=exploration,
+        nb_threads=threads,
+        timeout=dt.timedelta(seconds=max(seconds, 0.05)),
+    )
+    data: dict[str, Any] = sol.to_dict()
+    sequences: Sequences = {}
+    for route in data.get("routes", []):
+        seq = [
+            int(step["id"])
+            for step in route["steps"]
+            if step["type"] in ("job", "pickup", "delivery")
+        ]
+        if seq:
+            sequences[int(route["vehicle"])] = seq
+    dropped = [int(u["id"]) for u in data.get("unassigned", [])]
+    return VroomOutcome(sequences, dropped, time.perf_counter() - t0)
