@@ -58,3 +58,34 @@ def test_book_confirm_reschedule_and_cancel(client: TestClient, session: Session
     assert "Yêu cầu đã được huỷ." in cancelled.text and "Đã huỷ" in cancelled.text
     assert 'action="' + url + "/cancel" not in cancelled.text
     assert client.get("/my-booking/cz_unknown").status_code == 404
+
+
+def test_staff_sign_in_sets_a_secure_session_cookie(client: TestClient, session: Session) -> None:
+    from postal.auth.models import Role
+    from postal.auth.service import create_user
+
+    create_user(
+        session,
+        username="hoa",
+        password="secret-pass-1",
+        role=Role.clerk,
+        full_name="Lê Thị Hoa",
+        desk_code="MC-00004",
+    )
+    session.commit()
+    assert client.post("/", data=_form(session), follow_redirects=False).status_code == 303
+    assert client.get("/staff", follow_redirects=False).headers["location"] == "/staff/login"
+    wrong = client.post("/staff/login", data={"username": "hoa", "password": "nope"})
+    assert wrong.status_code == 401 and "Tên đăng nhập hoặc mật khẩu không đúng." in wrong.text
+    ok = client.post(
+        "/staff/login",
+        data={"username": "hoa", "password": "secret-pass-1"},
+        follow_redirects=False,
+    )
+    cookie = ok.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    home = client.get("/staff?date=2026-12-08")
+    assert home.status_code == 200 and "1 yêu cầu" in home.text
+    assert re.search(r"EB\d{9}VN", home.text)
+    client.post("/staff/logout")
+    assert client.get("/staff", follow_redirects=False).status_code == 303

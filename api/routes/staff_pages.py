@@ -1,0 +1,95 @@
+"""Staff sign-in with a secure session cookie, and the staff's booking list."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from api.deps import SESSION_COOKIE, LangDep, NowDep, SessionDep, SettingsDep
+from api.routes.pages import _render
+from postal.auth import service as auth
+from postal.auth.models import Role
+from postal.booking import service as bookings
+from postal.calendar import to_local
+from postal.errors import PostalError, Unauthenticated
+from postal.i18n import message
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/staff/login", response_class=HTMLResponse)
+def login_form(request: Request, lang: LangDep) -> HTMLResponse:
+    """The staff sign-in form."""
+    return _render(request, "staff_login.html", lang, {"error": None, "username": ""})
+
+
+@router.post("/staff/login", response_class=HTMLResponse)
+async def login_submit(
+    request: Request, session: SessionDep, settings: SettingsDep, lang: LangDep
+) -> Response:
+    """Check the password and set the session cookie (HttpOnly, SameSite=Strict, Secure)."""
+    form = await request.form()
+    username = str(form.get("username", "")).strip()
+    try:
+        token, _ = auth.login(
+            session, username, str(form.get("password", "")), settings.token_ttl_hours
+        )
+        session.commit()
+    except Unauthenticated as exc:
+        ctx = {"error": message(exc.code, lang), "username": username}
+        return _render(request, "staff_login.html", lang, ctx, status=401)
+    response = RedirectResponse("/staff", status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=settings.token_ttl_hours * 3600,
+        httponly=True,
+        secure=settings.cookie_secure,
+        samesite="strict",
+    )
+    return response
+
+
+@router.post("/staff/logout")
+def logout(request: Request, session: SessionDep) -> Response:
+    """Revoke the session and drop the cookie."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        auth.logout(session, token)
+        session.commit()
+    response = RedirectResponse("/staff/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/staff", response_class=HTMLResponse)
+def staff_home(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    lang: LangDep,
+    now: NowDep,
+) -> Response:
+    """The bookings of a day that the signed-in staff member may see."""
+    token = request.cookies.get(SESSION_COOKIE)
+    try:
+        if not token:
+            raise Unauthenticated("missing_credentials")
+        principal = auth.staff_principal(session, token)
+    except PostalError:
+        return RedirectResponse("/staff/login", status_code=303)
+    raw_date = request.query_params.get("date")
+    try:
+        day = dt.date.fromisoformat(raw_date) if raw_date else to_local(now).date()
+    except ValueError:
+        day = to_local(now).date()
+    ctx: dict[str, Any] = {"principal": principal, "day": day, "page": None, "error": None}
+    if principal.role in (Role.admin, Role.dispatcher, Role.clerk):
+        criteria = bookings.BookingFilter(date=day)
+        ctx["page"] = bookings.search(session, settings, principal, criteria, limit=500)
+    else:
+        ctx["error"] = message("role_not_allowed", lang)
+    return _render(request, "staff_home.html", lang, ctx)
