@@ -127,7 +127,15 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """Build the application for ``settings`` (default: the environment's)."""
-    from api.routes import auth, bookings, catalogue, handover_records, pages, tracking
+    from api.routes import (
+        auth,
+        bookings,
+        catalogue,
+        handover_records,
+        pages,
+        staff_pages,
+        tracking,
+    )
     from postal.tracking.events import IllegalTransition
 
     settings = settings or get_settings()
@@ -156,5 +164,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(tracking.router, prefix="/api/v1")
     app.include_router(handover_records.router, prefix="/api/v1")
     app.include_router(pages.router)
+    app.include_router(staff_pages.router)
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
     return app

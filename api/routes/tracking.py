@@ -1,0 +1,161 @@
+"""Custody ledger: courier event batches, one-time codes, public tracking, EPCIS export, verify."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+
+from api.deps import LangDep, NowDep, SessionDep, SettingsDep, roles
+from postal.auth.models import Role
+from postal.auth.service import Principal
+from postal.errors import ValidationFailed
+from postal.tracking import epcis, events, ledger, public
+from postal.tracking.config import get_tracking_settings
+from postal.tracking.items import find_item
+from postal.tracking.schemas import BatchResult, EventBatch, OtpSent, TrackingPublic
+
+router = APIRouter(tags=["custody ledger"])
+
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or wrong credentials (`unauthenticated`)", **_PROBLEM},
+    403: {"description": "Role, holder or desk does not admit the action", **_PROBLEM},
+    404: {"description": "Unknown item (`unknown_item`)", **_PROBLEM},
+    409: {"description": "Illegal transition; `state` names the current state", **_PROBLEM},
+    422: {"description": "Invalid field, wrong check digit, reused event id", **_PROBLEM},
+}
+Staff = Annotated[Principal, Depends(roles(Role.courier, Role.clerk, Role.admin))]
+
+
+async def illegal_transition(request: Request, exc: Exception) -> Response:
+    """Problem details of a refused transition, with the item's current ``state``."""
+    from api.main import _postal_error
+
+    assert isinstance(exc, events.IllegalTransition)
+    response = await _postal_error(request, exc)
+    body = json.loads(bytes(response.body))
+    body["state"] = exc.current_state.value
+    return JSONResponse(body, status_code=exc.status, media_type="application/problem+json")
+
+
+@router.post(
+    "/events",
+    response_model=BatchResult,
+    summary="Record a batch of custody events (offline capture)",
+    description=(
+        "Couriers (and clerks for `result_ready`) send the events captured on the device, in "
+        "the order they happened. Each event's `event_id` (a UUID made on the device) is its "
+        "Idempotency-Key: re-sending it returns the stored outcome (`replayed`); the same id "
+        "with another body is refused with `idempotency_key_reused`. Each event is recorded or "
+        "refused on its own; the reply lists one outcome per event with its HTTP status, and the "
+        "current `state` when a transition is illegal. Handoffs to and from a desk go through "
+        "handover records, not this endpoint."
+    ),
+    responses={k: v for k, v in ERRORS.items() if k in (401, 403, 422)},
+)
+def post_events(
+    body: EventBatch,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    lang: LangDep,
+    principal: Staff,
+) -> BatchResult:
+    """Record each event of the batch; commit once."""
+    results = events.record_batch(
+        session, settings, get_tracking_settings(), principal, body.events, now, lang
+    )
+    session.commit()
+    return BatchResult(results=results)
+
+
+@router.post(
+    "/items/{number}/otp",
+    status_code=202,
+    response_model=OtpSent,
+    summary="Send a one-time code to the citizen",
+    description=(
+        "Queues an SMS with a 6-digit code to the booking's phone (notification outbox). The "
+        "citizen reads it to the courier, who sends it in the pickup or delivery event."
+    ),
+    responses=ERRORS,
+)
+def send_otp(
+    number: str,
+    session: SessionDep,
+    now: NowDep,
+    principal: Annotated[Principal, Depends(roles(Role.courier, Role.admin))],
+) -> OtpSent:
+    """Create a one-time code for an item."""
+    sent = events.request_otp(session, principal, get_tracking_settings(), number, now)
+    session.commit()
+    return sent
+
+
+@router.get(
+    "/items/{number}/tracking",
+    response_model=TrackingPublic,
+    summary="Public tracking by item number",
+    description=(
+        "Open to anyone holding the S10 number: the state and a timeline in local time "
+        "(Vietnamese by default, `Accept-Language: en` for English); name and phone masked."
+    ),
+    responses={k: v for k, v in ERRORS.items() if k in (404, 422)},
+)
+def track_item(
+    number: str, session: SessionDep, settings: SettingsDep, lang: LangDep
+) -> TrackingPublic:
+    """The public view of an item."""
+    return public.track(session, settings, number, lang)
+
+
+@router.get(
+    "/events/epcis",
+    summary="EPCIS 2.0 JSON-LD export",
+    description=(
+        "The custody events of one item (`item_number`) or of one local day (`date`), as a GS1 "
+        "EPCIS 2.0 EPCISDocument (ObjectEvents with bizStep, disposition, source and "
+        "destination parties, and the UPU event code)."
+    ),
+    responses={k: v for k, v in ERRORS.items() if k in (401, 403, 404, 422)},
+)
+def export_epcis(
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    principal: Annotated[
+        Principal, Depends(roles(Role.admin, Role.dispatcher, Role.integration, Role.clerk))
+    ],
+    item_number: str | None = None,
+    date: dt.date | None = None,
+) -> JSONResponse:
+    """Export events as JSON-LD."""
+    if item_number:
+        item = find_item(session, item_number)
+        assert item.id is not None
+        rows = epcis.events_of_item(session, item.id)
+    elif date:
+        rows = epcis.events_of_day(session, date, settings.timezone)
+    else:
+        raise ValidationFailed("epcis_query_required", field="item_number")
+    return JSONResponse(epcis.document(rows, now), media_type="application/ld+json")
+
+
+@router.get(
+    "/ledger/verify",
+    summary="Verify the ledger's hash chains (admin)",
+    description=(
+        "Recomputes every event hash and the per-item and whole-ledger links; `ok` is false "
+        "and `broken_seq` names the first broken link when a row was altered or removed."
+    ),
+    responses={k: v for k, v in ERRORS.items() if k in (401, 403)},
+)
+def verify_ledger(
+    session: SessionDep, principal: Annotated[Principal, Depends(roles(Role.admin))]
+) -> dict[str, Any]:
+    """Check the ledger."""
+    return ledger.verify(session).as_dict()

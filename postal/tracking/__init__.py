@@ -1,0 +1,1 @@
+"""Custody ledger: item state machine, append-only hash-chained events, handover records."""

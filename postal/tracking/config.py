@@ -1,0 +1,34 @@
+"""Settings of the custody ledger (environment, prefix POSTAL_), read on first use."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TrackingSettings(BaseSettings):
+    """Delivery attempt rule and one-time code lifetime."""
+
+    model_config = SettingsConfigDict(env_prefix="POSTAL_", env_file=".env", extra="ignore")
+
+    delivery_max_attempts: int = Field(
+        default=2, ge=1, description="Delivery attempts before a result returns to the desk."
+    )
+    delivery_attempt_gap_days: int = Field(
+        default=2, ge=1, description="Working days between two delivery attempts."
+    )
+    otp_ttl_minutes: int = Field(default=10, ge=1, description="Lifetime of a one-time code.")
+    device_clock_skew_minutes: int = Field(
+        default=10,
+        ge=1,
+        description="A device time this far ahead of the server is refused (offline capture "
+        "may send events late, never from the future).",
+    )
+
+
+@lru_cache
+def get_tracking_settings() -> TrackingSettings:
+    """The process-wide tracking settings."""
+    return TrackingSettings()

@@ -1,0 +1,609 @@
+"""Recording custody events: validate against the state machine, then chain into the ledger.
+
+Every check runs before the first write, so a refused event leaves nothing behind. Callers lock
+the item rows first (``ledger.lock_items``), then this module locks the chain head on append.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from postal import idempotency
+from postal.auth.models import Role
+from postal.auth.service import Principal
+from postal.booking.models import Booking, Item, ItemState
+from postal.catalogue import service as catalogue
+from postal.catalogue.models import DocumentKind, ItemKind
+from postal.config import Settings
+from postal.errors import Conflict, FieldErrors, Forbidden, PostalError, ValidationFailed
+from postal.i18n import message
+from postal.ids import IdNumberProtector, load_id_prefixes, parse_id_number
+from postal.notify import outbox, webhooks
+from postal.phone import mask_phone
+from postal.tracking import ledger, states
+from postal.tracking.config import TrackingSettings
+from postal.tracking.items import (
+    CITIZEN,
+    actor_of,
+    courier_party,
+    desk_party,
+    find_item,
+    holds,
+    post_office_party,
+)
+from postal.tracking.models import CustodyEvent, EventType, ItemCustody, OtpChallenge, SealState
+from postal.tracking.schemas import Acknowledgement, EventIn, EventResult, OtpSent
+
+# Handoffs between a courier and a desk are written only through handover records.
+RECORD_ONLY = frozenset(
+    {
+        EventType.receive_at_desk,
+        EventType.discrepancy,
+        EventType.hand_to_courier,
+        EventType.return_to_desk,
+    }
+)
+WEBHOOK_TYPES = {
+    EventType.receive_at_desk: "item.received_at_desk",
+    EventType.hand_to_courier: "item.handed_to_courier",
+    EventType.deliver: "item.delivered",
+    EventType.attempt_failed: "item.delivery_failed",
+}
+
+
+class IllegalTransition(Conflict):
+    """The event does not apply to the item's current state (409, the state is in the body)."""
+
+    def __init__(self, code: str, current_state: ItemState, **params: Any) -> None:
+        super().__init__(code, state=current_state.value, **params)
+        self.current_state = current_state
+
+
+@dataclass
+class Draft:
+    """A validated event, ready to be chained."""
+
+    type: EventType
+    to_party: str
+    device_time: dt.datetime
+    event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    request_hash: str = ""
+    lat: float | None = None
+    lon: float | None = None
+    accuracy_m: float | None = None
+    place_code: str | None = None
+    seal_number: str | None = None
+    seal_state: SealState | None = None
+    document_count: int | None = None
+    proof: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+    corrects_event_id: str | None = None
+    record_id: int | None = None
+
+
+def initial_holder(item: Item) -> str:
+    """Who holds an item before its first event: the citizen (dossier) or the desk (result)."""
+    return CITIZEN if item.kind == ItemKind.dossier else desk_party(item.desk_code)
+
+
+def _tz(settings: Settings) -> ZoneInfo:
+    return ZoneInfo(settings.timezone)
+
+
+def write(
+    session: Session,
+    principal: Principal,
+    item: Item,
+    custody: ItemCustody,
+    draft: Draft,
+    now: dt.datetime,
+) -> CustodyEvent:
+    """Chain a validated draft into the ledger and move the item (the item row is locked)."""
+    assert item.id is not None
+    if draft.type == EventType.correction:
+        step, disposition, upu = states.CORRECTION_STEP
+        target = item.state
+    else:
+        rule = states.transition(item.kind, draft.type)
+        assert rule is not None and item.state in rule.sources
+        step, disposition, upu, target = rule.biz_step, rule.disposition, rule.upu, rule.target
+    event = CustodyEvent(
+        seq=0,
+        event_id=draft.event_id,
+        request_hash=draft.request_hash or idempotency.request_fingerprint(draft.details),
+        type=draft.type,
+        item_id=item.id,
+        item_number=item.number,
+        state_before=item.state,
+        state_after=target,
+        from_party=custody.holder,
+        to_party=draft.to_party,
+        actor=actor_of(principal),
+        device_time=draft.device_time.astimezone(dt.UTC),
+        device_offset_minutes=_offset_minutes(draft.device_time),
+        recorded_at=now.astimezone(dt.UTC),
+        lat=draft.lat,
+        lon=draft.lon,
+        accuracy_m=draft.accuracy_m,
+        place_code=draft.place_code,
+        seal_number=draft.seal_number,
+        seal_state=draft.seal_state,
+        document_count=draft.document_count,
+        proof=json.dumps(draft.proof, sort_keys=True, ensure_ascii=False),
+        details=json.dumps(draft.details, sort_keys=True, ensure_ascii=False, default=str),
+        biz_step=step,
+        disposition=disposition,
+        upu_code=upu,
+        corrects_event_id=draft.corrects_event_id,
+        record_id=draft.record_id,
+        item_prev_hash="",
+        ledger_prev_hash="",
+        hash="",
+    )
+    ledger.append(session, event, custody)
+    item.state = target
+    custody.holder = draft.to_party
+    last = custody.last_device_time
+    if last is None or event.device_time > last:
+        custody.last_device_time = event.device_time
+    session.add(item)
+    session.add(custody)
+    hook = WEBHOOK_TYPES.get(draft.type)
+    if hook:
+        _enqueue_webhook(session, hook, item, event, now)
+    return event
+
+
+def _enqueue_webhook(
+    session: Session, hook: str, item: Item, event: CustodyEvent, now: dt.datetime
+) -> None:
+    booking = session.get(Booking, item.booking_id)
+    assert booking is not None
+    payload = {
+        "type": hook,
+        "event_id": event.event_id,
+        "item_number": item.number,
+        "item_kind": item.kind.value,
+        "booking_reference": booking.reference,
+        "external_reference": booking.external_reference,
+        "desk_code": item.desk_code,
+        "state": event.state_after.value,
+        "occurred_at": event.device_time.isoformat(),
+        "recorded_at": event.recorded_at.isoformat(),
+        "details": json.loads(event.details),
+    }
+    webhooks.enqueue(session, hook, payload, now)
+
+
+def _offset_minutes(value: dt.datetime) -> int:
+    offset = value.utcoffset()
+    return int(offset.total_seconds() // 60) if offset is not None else 0
+
+
+def _check_time(
+    body_time: dt.datetime, custody: ItemCustody, now: dt.datetime, skew_minutes: int
+) -> None:
+    if body_time > now + dt.timedelta(minutes=skew_minutes):
+        raise ValidationFailed("device_time_in_future", field="device_time")
+    last = custody.last_device_time
+    if last is not None and body_time < last:
+        raise Conflict("event_out_of_order", field="device_time", last=last.isoformat())
+
+
+def _require_holder(principal: Principal, custody: ItemCustody) -> None:
+    if not holds(principal, custody.holder):
+        raise Forbidden("not_item_holder", holder=custody.holder)
+
+
+def _check_ack(
+    session: Session, item: Item, ack: Acknowledgement | None, now: dt.datetime, field_: str
+) -> tuple[dict[str, Any], OtpChallenge | None]:
+    """Validate the citizen's acknowledgement; returns the proof and the code to mark used."""
+    if ack is None:
+        raise ValidationFailed("acknowledgement_required", field=field_)
+    if ack.method == "signature":
+        if not ack.signature_sha256:
+            raise ValidationFailed("signature_required", field=f"{field_}.signature_sha256")
+        return {"signature_sha256": ack.signature_sha256}, None
+    if not ack.otp_code:
+        raise ValidationFailed("otp_required", field=f"{field_}.otp_code")
+    challenge = session.exec(
+        select(OtpChallenge)
+        .where(
+            OtpChallenge.item_id == item.id,
+            col(OtpChallenge.used_at).is_(None),
+            col(OtpChallenge.expires_at) >= now,
+        )
+        .order_by(col(OtpChallenge.id).desc())
+        .limit(1)
+    ).first()
+    if challenge is None or not secrets.compare_digest(
+        challenge.code_hash, _otp_hash(item, ack.otp_code.strip())
+    ):
+        raise ValidationFailed("otp_invalid", field=f"{field_}.otp_code")
+    return {"otp": "verified", "otp_challenge_id": challenge.id}, challenge
+
+
+def _otp_hash(item: Item, code: str) -> str:
+    return hashlib.sha256(f"{item.id}:{code}".encode()).hexdigest()
+
+
+def _check_pickup(
+    session: Session, item: Item, booking: Booking, body: EventIn, draft: Draft
+) -> None:
+    errors = FieldErrors()
+    documents = catalogue.procedure_documents(session, item.procedure_code)
+    given = {entry.position: entry for entry in body.checklist or []}
+    if body.checklist is None:
+        errors.add("checklist", "checklist_required")
+    else:
+        for doc in documents:
+            entry = given.get(doc.position)
+            wrong_form = (
+                entry is not None
+                and doc.kind == DocumentKind.original
+                and entry.form == DocumentKind.copy
+            )
+            if entry is None or not entry.present or wrong_form:
+                code = "document_original_required" if wrong_form else "document_missing"
+                errors.add(f"checklist[{doc.position}]", code, name=doc.name)
+        known = {d.position for d in documents}
+        for position in given:
+            if position not in known:
+                errors.add(f"checklist[{position}]", "document_not_in_list")
+    if body.seal is None:
+        errors.add("seal", "seal_required")
+    expected_fee = booking.postal_fee_vnd + (
+        booking.procedure_fee_vnd if booking.fee_collection else 0
+    )
+    if body.fees is None:
+        if expected_fee:
+            errors.add("fees", "fees_required", amount=expected_fee)
+    else:
+        collected = body.fees.postal_fee_vnd + body.fees.procedure_fee_vnd
+        if collected != expected_fee:
+            errors.add("fees", "fee_mismatch", amount=expected_fee)
+        if collected and not body.fees.receipt_number:
+            errors.add("fees.receipt_number", "receipt_number_required")
+    errors.raise_if_any()
+    assert body.seal is not None
+    draft.seal_number, draft.seal_state = body.seal.number, body.seal.state
+    present = sum(d.quantity for d in documents if d.position in given)
+    draft.document_count = body.document_count if body.document_count is not None else present
+    draft.details["checklist"] = [
+        {
+            "position": d.position,
+            "name": d.name,
+            "present": bool(given.get(d.position) and given[d.position].present),
+            "form": (given[d.position].form or d.kind).value if d.position in given else None,
+        }
+        for d in documents
+    ]
+    if body.fees is not None:
+        draft.details["fees"] = body.fees.model_dump()
+
+
+def _check_delivery(
+    settings: Settings, booking: Booking, body: EventIn, now: dt.datetime, draft: Draft
+) -> None:
+    recipient = body.recipient
+    if recipient is None:
+        raise ValidationFailed("recipient_required", field="recipient")
+    protector = IdNumberProtector(settings.secret_key)
+    if recipient.id_number:
+        if not protector.matches(recipient.id_number, booking.id_number_hash):
+            raise ValidationFailed("identity_mismatch", field="recipient.id_number")
+        draft.details["recipient"] = {"kind": "citizen", "id_masked": booking.id_number_masked}
+        return
+    errors = FieldErrors()
+    if not recipient.authorisation_ref:
+        errors.add("recipient.authorisation_ref", "authorisation_ref_required")
+    if not recipient.proxy_name:
+        errors.add("recipient.proxy_name", "proxy_name_required")
+    digits: str | None = None
+    if not recipient.proxy_id_number:
+        errors.add("recipient.proxy_id_number", "proxy_id_required")
+    else:
+        try:
+            prefixes = load_id_prefixes(settings.data_dir)
+            local_today = now.astimezone(_tz(settings)).date()
+            digits = parse_id_number(
+                recipient.proxy_id_number, prefixes, local_today, field="recipient.proxy_id_number"
+            ).digits
+        except PostalError as exc:
+            errors.capture(exc)
+    errors.raise_if_any()
+    assert digits is not None
+    draft.details["recipient"] = {
+        "kind": "proxy",
+        "proxy_name": recipient.proxy_name,
+        "authorisation_ref": recipient.authorisation_ref,
+        "proxy_id_hash": protector.hash(digits),
+        "proxy_id_masked": protector.mask(digits),
+    }
+
+
+def _correction(
+    session: Session, principal: Principal, item: Item, custody: ItemCustody, body: EventIn
+) -> Draft:
+    if body.corrects_event_id is None:
+        raise ValidationFailed("corrects_event_id_required", field="corrects_event_id")
+    if not body.correction:
+        raise ValidationFailed("correction_required", field="correction")
+    target = session.exec(
+        select(CustodyEvent).where(CustodyEvent.event_id == str(body.corrects_event_id))
+    ).first()
+    if target is None or target.item_id != item.id:
+        raise ValidationFailed("unknown_corrected_event", field="corrects_event_id")
+    if principal.role != Role.admin and target.actor != actor_of(principal):
+        raise Forbidden("not_event_author")
+    return Draft(
+        type=EventType.correction,
+        to_party=custody.holder,
+        device_time=body.device_time,
+        corrects_event_id=target.event_id,
+        details={"correction": body.correction, "note": body.note},
+    )
+
+
+def prepare(
+    session: Session,
+    settings: Settings,
+    tsettings: TrackingSettings,
+    principal: Principal,
+    item: Item,
+    custody: ItemCustody,
+    body: EventIn,
+    now: dt.datetime,
+) -> tuple[Draft, OtpChallenge | None]:
+    """Check one courier or clerk event against the item; raise a PostalError to refuse it."""
+    booking = session.get(Booking, item.booking_id)
+    assert booking is not None
+    if body.type in RECORD_ONLY:
+        raise ValidationFailed("event_type_needs_record", field="type")
+    _check_time(body.device_time, custody, now, tsettings.device_clock_skew_minutes)
+    if body.type == EventType.correction:
+        draft = _correction(session, principal, item, custody, body)
+        return _with_common(draft, body), None
+    rule = states.transition(item.kind, body.type)
+    if rule is None:
+        raise IllegalTransition("event_not_for_item_kind", item.state, kind=item.kind.value)
+    if item.state not in rule.sources:
+        raise IllegalTransition("illegal_transition", item.state, event=body.type.value)
+    draft = Draft(type=body.type, to_party=custody.holder, device_time=body.device_time)
+    challenge: OtpChallenge | None = None
+    if body.type == EventType.pickup:
+        if principal.role != Role.courier or not principal.username:
+            raise Forbidden("role_not_allowed")
+        if booking.post_office_code not in principal.post_office_codes:
+            raise Forbidden("item_of_other_post_office")
+        _check_pickup(session, item, booking, body, draft)
+        draft.proof, challenge = _check_ack(
+            session, item, body.acknowledgement, now, "acknowledgement"
+        )
+        draft.to_party = courier_party(principal.username)
+    elif body.type == EventType.arrive_post_office:
+        _require_holder(principal, custody)
+        office = body.place_code or booking.post_office_code
+        if office not in principal.post_office_codes and principal.role != Role.admin:
+            raise ValidationFailed("post_office_not_yours", field="place_code")
+        draft.to_party = post_office_party(office)
+        draft.place_code = office
+    elif body.type == EventType.result_ready:
+        if principal.role not in (Role.clerk, Role.admin):
+            raise Forbidden("role_not_allowed")
+        if principal.role == Role.clerk and principal.desk_code != item.desk_code:
+            raise Forbidden("item_of_other_desk")
+        draft.place_code = item.desk_code
+    elif body.type == EventType.deliver:
+        _require_holder(principal, custody)
+        _check_delivery(settings, booking, body, now, draft)
+        draft.proof, challenge = _check_ack(
+            session, item, body.acknowledgement, now, "acknowledgement"
+        )
+        draft.to_party = CITIZEN
+    elif body.type == EventType.attempt_failed:
+        _require_holder(principal, custody)
+        if body.reason is None:
+            raise ValidationFailed("reason_required", field="reason")
+        attempts = custody.failed_attempts + 1
+        next_on: dt.date | None = None
+        if attempts < tsettings.delivery_max_attempts:
+            cal = catalogue.work_calendar(session)
+            local_day = body.device_time.astimezone(_tz(settings)).date()
+            next_on = cal.add_working_days(local_day, tsettings.delivery_attempt_gap_days)
+        draft.details.update(
+            {"reason": body.reason.value, "attempt": attempts, "next_attempt_on": next_on}
+        )
+    elif body.type == EventType.next_attempt:
+        _require_holder(principal, custody)
+        if custody.next_attempt_on is None:
+            raise IllegalTransition("attempts_exhausted", item.state)
+        local_day = body.device_time.astimezone(_tz(settings)).date()
+        if local_day < custody.next_attempt_on:
+            raise IllegalTransition(
+                "attempt_not_due", item.state, date=custody.next_attempt_on.isoformat()
+            )
+        draft.details["attempt"] = custody.failed_attempts + 1
+    return _with_common(draft, body), challenge
+
+
+def _with_common(draft: Draft, body: EventIn) -> Draft:
+    draft.event_id = str(body.event_id)
+    if body.location is not None:
+        draft.lat, draft.lon = body.location.lat, body.location.lon
+        draft.accuracy_m = body.location.accuracy_m
+    if body.place_code and draft.place_code is None:
+        draft.place_code = body.place_code
+    if body.seal is not None and draft.seal_number is None:
+        draft.seal_number, draft.seal_state = body.seal.number, body.seal.state
+    if body.document_count is not None and draft.document_count is None:
+        draft.document_count = body.document_count
+    if body.photo_sha256s:
+        draft.proof["photo_sha256s"] = list(body.photo_sha256s)
+    if body.note and "note" not in draft.details:
+        draft.details["note"] = body.note
+    return draft
+
+
+def _apply_side_effects(
+    custody: ItemCustody,
+    draft: Draft,
+    challenge: OtpChallenge | None,
+    now: dt.datetime,
+    session: Session,
+) -> None:
+    if challenge is not None:
+        challenge.used_at = now
+        session.add(challenge)
+    if draft.type == EventType.pickup:
+        fees = draft.details.get("fees") or {}
+        custody.fees_collected_vnd = int(fees.get("postal_fee_vnd", 0)) + int(
+            fees.get("procedure_fee_vnd", 0)
+        )
+        custody.receipt_number = fees.get("receipt_number")
+        custody.seal_number = draft.seal_number
+    elif draft.type == EventType.attempt_failed:
+        custody.failed_attempts = int(draft.details["attempt"])
+        custody.next_attempt_on = draft.details["next_attempt_on"]
+    elif draft.type == EventType.next_attempt:
+        custody.next_attempt_on = None
+
+
+def _replay(session: Session, event_id: str, fingerprint: str) -> CustodyEvent | None:
+    stored = session.exec(select(CustodyEvent).where(CustodyEvent.event_id == event_id)).first()
+    if stored is not None and stored.request_hash != fingerprint:
+        raise ValidationFailed("idempotency_key_reused", field="event_id")
+    return stored
+
+
+def _result(event: CustodyEvent, status: str, http_status: int) -> EventResult:
+    details = json.loads(event.details)
+    next_on = details.get("next_attempt_on")
+    return EventResult(
+        event_id=event.event_id,
+        status=status,
+        http_status=http_status,
+        item_number=event.item_number,
+        seq=event.seq,
+        state=event.state_after,
+        next_attempt_on=dt.date.fromisoformat(next_on) if next_on else None,
+    )
+
+
+def rejected(body: EventIn, exc: PostalError, lang: str) -> EventResult:
+    """The per-event reply for a refused event."""
+    state = getattr(exc, "current_state", None)
+    errors = [
+        {"field": e["field"], "code": e["code"], "message": message(e["code"], lang, **e["params"])}
+        for e in exc.errors
+    ] or None
+    return EventResult(
+        event_id=str(body.event_id),
+        status="rejected",
+        http_status=exc.status,
+        item_number=body.item_number,
+        state=state,
+        code=exc.code,
+        detail=message(exc.code, lang, **exc.params),
+        errors=errors,
+    )
+
+
+def record_batch(
+    session: Session,
+    settings: Settings,
+    tsettings: TrackingSettings,
+    principal: Principal,
+    events: list[EventIn],
+    now: dt.datetime,
+    lang: str = "vi",
+) -> list[EventResult]:
+    """Record a batch in order, each event on its own: one refusal does not stop the others.
+
+    Items are locked up front in id order, then the chain head on the first append; the caller
+    commits once for the whole batch.
+    """
+    results: list[EventResult | None] = [None] * len(events)
+    items: dict[int, Item] = {}
+    wanted: dict[int, int] = {}
+    for i, body in enumerate(events):
+        try:
+            item = find_item(session, body.item_number)
+            assert item.id is not None
+            wanted[i] = item.id
+        except PostalError as exc:
+            results[i] = rejected(body, exc, lang)
+    items = ledger.lock_items(session, wanted.values())
+    for i, body in enumerate(events):
+        if results[i] is not None:
+            continue
+        item = items[wanted[i]]
+        try:
+            results[i] = record_one(session, settings, tsettings, principal, item, body, now)
+        except PostalError as exc:
+            results[i] = rejected(body, exc, lang)
+    return [r for r in results if r is not None]
+
+
+def record_one(
+    session: Session,
+    settings: Settings,
+    tsettings: TrackingSettings,
+    principal: Principal,
+    item: Item,
+    body: EventIn,
+    now: dt.datetime,
+) -> EventResult:
+    """Record (or replay) one event on a locked item."""
+    fingerprint = idempotency.request_fingerprint(body.model_dump(mode="json"))
+    stored = _replay(session, str(body.event_id), fingerprint)
+    if stored is not None:
+        return _result(stored, "replayed", 200)
+    custody = ledger.custody_of(session, item, initial_holder(item))
+    draft, challenge = prepare(session, settings, tsettings, principal, item, custody, body, now)
+    draft.request_hash = fingerprint
+    _apply_side_effects(custody, draft, challenge, now, session)
+    event = write(session, principal, item, custody, draft, now)
+    return _result(event, "recorded", 201)
+
+
+def request_otp(
+    session: Session,
+    principal: Principal,
+    tsettings: TrackingSettings,
+    number: str,
+    now: dt.datetime,
+) -> OtpSent:
+    """Send a one-time code to the booking's phone through the notification outbox."""
+    item = find_item(session, number)
+    booking = session.get(Booking, item.booking_id)
+    assert booking is not None and item.id is not None
+    if (
+        principal.role == Role.courier
+        and booking.post_office_code not in principal.post_office_codes
+    ):
+        raise Forbidden("item_of_other_post_office")
+    if item.state not in (ItemState.booked, ItemState.with_courier):
+        raise IllegalTransition("otp_not_applicable", item.state)
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    expires = now + dt.timedelta(minutes=tsettings.otp_ttl_minutes)
+    session.add(
+        OtpChallenge(
+            item_id=item.id, code_hash=_otp_hash(item, code), expires_at=expires, created_at=now
+        )
+    )
+    body = message("sms.otp", "vi", otp=code, number=item.number, minutes=tsettings.otp_ttl_minutes)
+    outbox.enqueue_sms(session, booking.phone, "otp", body, now)
+    return OtpSent(
+        item_number=item.number, phone_masked=mask_phone(booking.phone), expires_at=expires
+    )
