@@ -109,7 +109,9 @@ def pg_database(worker_id: str) -> Iterator[str]:
     from postal.db import make_engine, session_scope
     from postal.migrations import upgrade
 
-    name = f"postal_test_{worker_id}".replace("-", "_")
+    # Unique per test run, so that two runs on one server (CI and a developer) never collide.
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", str(os.getpid()))[:8]
+    name = f"postal_test_{run}_{worker_id}".replace("-", "_")
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
