@@ -533,8 +533,9 @@ def record_batch(
     Items are locked up front in id order, then the chain head on the first append; the caller
     commits once for the whole batch.
     """
-    results: list[EventResult | None] = [None] * len(events)
+    results: list[EventResult | CustodyEvent | int | None] = [None] * len(events)
     items: dict[int, Item] = {}
+    in_batch: dict[str, tuple[str, int]] = {}
     wanted: dict[int, int] = {}
     for i, body in enumerate(events):
         try:
@@ -548,11 +549,35 @@ def record_batch(
         if results[i] is not None:
             continue
         item = items[wanted[i]]
+        key = str(body.event_id)
+        fingerprint = idempotency.request_fingerprint(body.model_dump(mode="json"))
         try:
-            results[i] = record_one(session, settings, tsettings, principal, item, body, now)
+            if key in in_batch:
+                # The same event twice in one batch: the second is a replay of the first.
+                if in_batch[key][0] != fingerprint:
+                    raise ValidationFailed("idempotency_key_reused", field="event_id")
+                results[i] = in_batch[key][1]
+                continue
+            results[i] = record_one(
+                session, settings, tsettings, principal, item, body, now, fingerprint
+            )
+            if isinstance(results[i], CustodyEvent):
+                in_batch[key] = (fingerprint, i)
         except PostalError as exc:
             results[i] = rejected(body, exc, lang)
-    return [r for r in results if r is not None]
+    ledger.seal(session)
+    out: list[EventResult] = []
+    for i, value in enumerate(results):
+        if isinstance(value, int):  # a duplicate inside the batch
+            first = results[value]
+            assert isinstance(first, CustodyEvent)
+            out.append(_result(first, "replayed", 200))
+        elif isinstance(value, CustodyEvent):
+            out.append(_result(value, "recorded", 201))
+        else:
+            assert value is not None, i
+            out.append(value)
+    return out
 
 
 def record_one(
@@ -563,9 +588,9 @@ def record_one(
     item: Item,
     body: EventIn,
     now: dt.datetime,
-) -> EventResult:
-    """Record (or replay) one event on a locked item."""
-    fingerprint = idempotency.request_fingerprint(body.model_dump(mode="json"))
+    fingerprint: str,
+) -> EventResult | CustodyEvent:
+    """Replay a stored event, or queue a new one on a locked item (sealed by the caller)."""
     stored = _replay(session, str(body.event_id), fingerprint)
     if stored is not None:
         return _result(stored, "replayed", 200)
@@ -573,8 +598,7 @@ def record_one(
     draft, challenge = prepare(session, settings, tsettings, principal, item, custody, body, now)
     draft.request_hash = fingerprint
     _apply_side_effects(custody, draft, challenge, now, session)
-    event = write(session, principal, item, custody, draft, now)
-    return _result(event, "recorded", 201)
+    return write(session, principal, item, custody, draft, now)
 
 
 def request_otp(

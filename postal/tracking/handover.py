@@ -279,6 +279,7 @@ def confirm_line(
     line.confirmed_at = now
     line.confirmed_by = actor_of(principal)
     session.add(line)
+    ledger.seal(session)
     session.flush()
     return line
 
@@ -311,6 +312,7 @@ def close_record(
     record.closed_at = now
     record.closed_by = actor_of(principal)
     session.add(record)
+    ledger.seal(session)
     session.flush()
     return record
 

@@ -117,22 +117,49 @@ def lock_head(session: Session) -> LedgerHead:
     return head
 
 
+_PENDING = "ledger_pending"
+
+
 def append(session: Session, event: CustodyEvent, custody: ItemCustody) -> CustodyEvent:
-    """Chain ``event`` after the item's and the ledger's last events, and insert it."""
-    head = lock_head(session)
-    event.seq = head.last_seq + 1
-    event.ledger_prev_hash = head.last_hash
-    event.item_prev_hash = custody.last_hash
-    event.hash = event_hash(event)
-    session.add(event)
-    head.last_seq = event.seq
-    head.last_hash = event.hash
-    custody.last_hash = event.hash
+    """Queue ``event`` for chaining; ``seal`` links and inserts the queue before the commit.
+
+    Validation of a whole batch runs without the chain head lock; only ``seal`` (a handful of
+    statements) and the commit run under it, so concurrent writers wait as little as possible.
+    """
+    pending: list[tuple[CustodyEvent, ItemCustody]] = session.info.setdefault(_PENDING, [])
+    pending.append((event, custody))
     custody.event_count += 1
-    session.add(head)
-    session.add(custody)
-    session.flush()
     return event
+
+
+def pending_count(session: Session) -> int:
+    """Events queued in this session and not yet sealed."""
+    return len(session.info.get(_PENDING, []))
+
+
+def seal(session: Session) -> None:
+    """Lock the chain head, chain every queued event in order and insert them (no-op if none)."""
+    pending: list[tuple[CustodyEvent, ItemCustody]] = session.info.pop(_PENDING, [])
+    if not pending:
+        return
+    head = lock_head(session)
+    for event, custody in pending:
+        event.seq = head.last_seq + 1
+        event.ledger_prev_hash = head.last_hash
+        event.item_prev_hash = custody.last_hash
+        event.hash = event_hash(event)
+        session.add(event)
+        head.last_seq = event.seq
+        head.last_hash = event.hash
+        custody.last_hash = event.hash
+        session.add(custody)
+    session.add(head)
+    session.flush()
+
+
+def discard(session: Session) -> None:
+    """Forget queued events (after a rollback)."""
+    session.info.pop(_PENDING, None)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,338 @@
+"""The ledger bench: concurrent couriers post event batches to a real server, with re-sends.
+
+Each item gets two events (pickup, then arrival at the post office). Clients re-send 10% of
+their batches after the reply (replays) and drop 2% of their connections before the reply
+(timeouts), re-sending those. Afterwards the database is compared with what was acknowledged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import func, insert, text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from postal.auth.models import Role
+from postal.auth.service import create_user, login
+from postal.booking.models import Booking, Item, ItemState
+from postal.catalogue import service as catalogue
+from postal.catalogue.models import Desk, Procedure
+from postal.config import REPO_ROOT
+from postal.db import make_engine, utcnow
+from postal.ids import format_s10
+from postal.tracking import ledger
+from postal.tracking.models import CustodyEvent
+
+BATCH_ITEMS = 5  # five items, two events each: ten events per request
+RESEND_RATE = 0.10
+DISCONNECT_RATE = 0.02
+SIGNATURE = "5e" * 32
+
+
+@dataclass
+class ClientStats:
+    """What one client saw."""
+
+    latencies_ms: list[float] = field(default_factory=list)
+    acknowledged: set[str] = field(default_factory=set)
+    resent: int = 0
+    disconnects: int = 0
+    errors: int = 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def prepare(engine: Engine, items: int) -> tuple[list[str], str, dict[str, Any]]:
+    """Create ``items`` booked dossiers and a courier; returns the numbers, token, template."""
+    from postal.catalogue.load import load_locality
+    from postal.migrations import upgrade
+
+    upgrade(engine)
+    with Session(engine, expire_on_commit=False) as session:
+        if session.exec(select(func.count()).select_from(Desk)).one() == 0:
+            load_locality(session, REPO_ROOT / "data", "hanoi")
+            session.commit()
+        desk = session.get(Desk, "MC-00004")
+        assert desk is not None
+        office = catalogue.serving_post_office(session, desk.commune_code)
+        assert office is not None
+        proc = session.exec(
+            select(Procedure)
+            .where(col(Procedure.dossier_pickup), col(Procedure.in_person_only).is_(False))
+            .order_by(col(Procedure.code))
+        ).first()
+        assert proc is not None
+        docs = catalogue.procedure_documents(session, proc.code)
+        checklist = [{"position": d.position, "present": True, "form": d.kind.value} for d in docs]
+        name = f"bench-{uuid.uuid4().hex[:8]}"
+        create_user(
+            session,
+            username=name,
+            password="bench-password",
+            role=Role.courier,
+            full_name="Bench Courier",
+            post_office_codes=[office.code],
+        )
+        session.commit()
+        token, _ = login(session, name, "bench-password", 24)
+        session.commit()
+        now = utcnow()
+        run = random.randrange(10_000_000, 90_000_000 - items)
+        numbers: list[str] = []
+        booking_rows: list[dict[str, Any]] = []
+        for k in range(items):
+            booking_rows.append(
+                {
+                    "reference": f"HS-B{uuid.uuid4().hex[:10].upper()}",
+                    "service_form": "dossier_pickup",
+                    "status": "booked",
+                    "channel": "staff",
+                    "procedure_code": proc.code,
+                    "desk_code": desk.code,
+                    "post_office_code": office.code,
+                    "citizen_name": "Bench Citizen",
+                    "phone": "+84912345678",
+                    "id_number_hash": "0" * 64,
+                    "id_number_masked": "001*******99",
+                    "address_text": "Bench address",
+                    "commune_code": desk.commune_code,
+                    "location_approximate": True,
+                    "date": now.date(),
+                    "slot": "morning",
+                    "zone": "same_commune",
+                    "fee_collection": False,
+                    "postal_fee_vnd": 0,
+                    "procedure_fee_vnd": 0,
+                    "access_token_hash": uuid.uuid4().hex,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            numbers.append(format_s10("BB", run + k, "VN"))
+        for start in range(0, items, 5000):
+            chunk = booking_rows[start : start + 5000]
+            session.execute(insert(Booking), chunk)
+        refs = [r["reference"] for r in booking_rows]
+        ids: dict[str, int] = {}
+        for start in range(0, items, 5000):
+            part = refs[start : start + 5000]
+            for ref, bid in session.execute(
+                select(Booking.reference, Booking.id).where(col(Booking.reference).in_(part))
+            ).all():
+                ids[ref] = int(bid)
+        item_rows = [
+            {
+                "number": numbers[k],
+                "booking_id": ids[refs[k]],
+                "kind": "dossier",
+                "procedure_code": proc.code,
+                "desk_code": desk.code,
+                "state": "booked",
+                "created_at": now,
+            }
+            for k in range(items)
+        ]
+        for start in range(0, items, 5000):
+            session.execute(insert(Item), item_rows[start : start + 5000])
+        session.commit()
+    template = {"checklist": checklist, "office": office.code}
+    return numbers, token, template
+
+
+def _events_for(numbers: list[str], template: dict[str, Any]) -> list[dict[str, Any]]:
+    now = dt.datetime.now(dt.timezone(dt.timedelta(hours=7)))
+    out: list[dict[str, Any]] = []
+    for number in numbers:
+        out.append(
+            {
+                "event_id": str(uuid.uuid4()),
+                "type": "pickup",
+                "item_number": number,
+                "device_time": (now - dt.timedelta(minutes=2)).isoformat(),
+                "seal": {"number": "S-1", "state": "intact"},
+                "checklist": template["checklist"],
+                "acknowledgement": {"method": "signature", "signature_sha256": SIGNATURE},
+            }
+        )
+    for number in numbers:
+        out.append(
+            {
+                "event_id": str(uuid.uuid4()),
+                "type": "arrive_post_office",
+                "item_number": number,
+                "device_time": (now - dt.timedelta(minutes=1)).isoformat(),
+            }
+        )
+    return out
+
+
+def _client(
+    base: str, token: str, numbers: list[str], template: dict[str, Any], stats: ClientStats
+) -> None:
+    rng = random.Random()
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
+        for start in range(0, len(numbers), BATCH_ITEMS):
+            batch = _events_for(numbers[start : start + BATCH_ITEMS], template)
+            while True:
+                if rng.random() < DISCONNECT_RATE:
+                    # Drop the connection before the reply: the outcome is unknown, so re-send.
+                    stats.disconnects += 1
+                    with contextlib.suppress(httpx.HTTPError):
+                        client.post("/api/v1/events", json={"events": batch}, timeout=0.002)
+                started = time.perf_counter()
+                try:
+                    reply = client.post("/api/v1/events", json={"events": batch})
+                except httpx.HTTPError:
+                    stats.errors += 1
+                    continue
+                stats.latencies_ms.append((time.perf_counter() - started) * 1000)
+                if reply.status_code != 200:
+                    stats.errors += 1
+                    time.sleep(0.05)
+                    continue
+                results = reply.json()["results"]
+                stats.acknowledged.update(
+                    r["event_id"] for r in results if r["status"] in ("recorded", "replayed")
+                )
+                rejected = [r for r in results if r["status"] == "rejected"]
+                if rejected:
+                    stats.errors += len(rejected)
+                if rng.random() < RESEND_RATE:
+                    stats.resent += 1
+                    again = client.post("/api/v1/events", json={"events": batch})
+                    if again.status_code == 200:
+                        stats.acknowledged.update(
+                            r["event_id"]
+                            for r in again.json()["results"]
+                            if r["status"] == "replayed"
+                        )
+                break
+
+
+def _start_server(url: str, port: int) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, POSTAL_DATABASE_URL=url)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.main:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/api/v1/openapi.json", timeout=1)
+            return proc
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    proc.kill()
+    raise RuntimeError("the server did not start")
+
+
+def run(database_url: str, clients: int, events: int, out: Path | None) -> dict[str, Any]:
+    """Run the bench and return its figures (also written as CSV under ``out``)."""
+    engine = make_engine(database_url)
+    items = max(clients, events // 2)
+    numbers, token, template = prepare(engine, items)
+    port = _free_port()
+    server = _start_server(database_url, port)
+    base = f"http://127.0.0.1:{port}"
+    stats = [ClientStats() for _ in range(clients)]
+    shares = [numbers[k::clients] for k in range(clients)]
+    threads = [
+        threading.Thread(target=_client, args=(base, token, shares[k], template, stats[k]))
+        for k in range(clients)
+    ]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    server.terminate()
+    server.wait(timeout=30)
+    acknowledged = set().union(*(s.acknowledged for s in stats))
+    latencies = sorted(x for s in stats for x in s.latencies_ms)
+    with Session(engine) as session:
+        stored_ids: set[str] = set()
+        wanted = list(acknowledged)
+        for start in range(0, len(wanted), 5000):
+            stored_ids.update(
+                session.exec(
+                    select(CustodyEvent.event_id).where(
+                        col(CustodyEvent.event_id).in_(wanted[start : start + 5000])
+                    )
+                ).all()
+            )
+        rows = session.execute(
+            text(
+                "SELECT i.state, count(e.seq) FROM item i LEFT JOIN custody_event e "
+                "ON e.item_id = i.id WHERE i.number = ANY(:n) GROUP BY i.id, i.state"
+                if engine.dialect.name == "postgresql"
+                else "SELECT 1, 1 WHERE 0"
+            ),
+            {"n": numbers},
+        ).all()
+        duplicated = sum(max(0, int(n) - 2) for _, n in rows)
+        inconsistent = sum(
+            1 for state, n in rows if state != ItemState.at_post_office.value or int(n) != 2
+        )
+        report = ledger.verify(session)
+    figures: dict[str, Any] = {
+        "clients": clients,
+        "events": 2 * items,
+        "seconds": round(elapsed, 2),
+        "events_per_s": round(2 * items / elapsed, 1),
+        "batch_p50_ms": round(statistics.median(latencies), 1) if latencies else None,
+        "batch_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 1) if latencies else None,
+        "requests": len(latencies),
+        "resent_batches": sum(s.resent for s in stats),
+        "disconnects": sum(s.disconnects for s in stats),
+        "acknowledged": len(acknowledged),
+        "lost": len(acknowledged - stored_ids),
+        "duplicated": duplicated,
+        "inconsistent_items": inconsistent,
+        "rejected_or_errors": sum(s.errors for s in stats),
+        "ledger_ok": report.ok,
+        "ledger_events": report.events,
+    }
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / "ledger_bench.csv"
+        new = not path.exists()
+        with path.open("a", encoding="utf-8") as fh:
+            if new:
+                fh.write(",".join(figures) + "\n")
+            fh.write(",".join(str(v) for v in figures.values()) + "\n")
+    engine.dispose()
+    return figures
