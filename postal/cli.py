@@ -22,11 +22,21 @@ app.add_typer(bench_app, name="bench")
 
 
 def _mount_optional() -> None:
-    """Mount the bench and solve commands of the geo and routing packages."""
+    """Mount the commands of the geo, tracking and routing packages."""
     from postal.geo.cli import app as geo_bench
 
     for command in geo_bench.registered_commands:
         bench_app.registered_commands.append(command)
+    try:
+        from postal.tracking.cli import app as tracking_app
+    except ImportError:  # the ledger is being built in its own issue
+        pass
+    else:
+        for command in tracking_app.registered_commands:
+            if command.name == "verify":
+                app.registered_commands.append(command)
+            else:
+                bench_app.registered_commands.append(command)
     try:
         from postal.routing.cli import bench_app as routing_bench
         from postal.routing.cli import solve_command
