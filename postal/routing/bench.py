@@ -131,7 +131,7 @@ def _table_line(name: str, best: Bks | None, line: Sequence[BenchRow]) -> str:
     for r in line:
         gap = "-"
         if best and r.vehicles == best.vehicles and r.feasible:
-            gap = f"{100 * (r.distance / best.distance - 1):.2f}"
+            gap = f"{round(100 * (r.distance / best.distance - 1), 2) + 0.0:.2f}"
         ok = "y" if r.feasible else f"n{r.unassigned}"
         cells.append(f" | {r.vehicles:>8} {r.distance:>9.2f} {gap:>6} {r.seconds:>5.1f} {ok}")
     return head + "".join(cells)

@@ -67,6 +67,12 @@ def check_plan(problem: Problem, plan: Plan) -> list[Violation]:
     used_couriers: set[int] = set()
 
     for r_idx, route in enumerate(plan.routes):
+        for pos, visit in enumerate(route.visits):
+            if not 0 <= visit.stop < n:
+                out.append(Violation(ViolationKind.UNKNOWN_STOP, f"stop {visit.stop}", r_idx))
+                continue
+            seen[visit.stop] = seen.get(visit.stop, 0) + 1
+            where[visit.stop] = (r_idx, pos)
         if not 0 <= route.courier < len(problem.couriers):
             out.append(Violation(ViolationKind.UNKNOWN_COURIER, f"courier {route.courier}", r_idx))
             continue
@@ -76,12 +82,6 @@ def check_plan(problem: Problem, plan: Plan) -> list[Violation]:
             )
         if route.visits:
             used_couriers.add(route.courier)
-        for pos, visit in enumerate(route.visits):
-            if not 0 <= visit.stop < n:
-                out.append(Violation(ViolationKind.UNKNOWN_STOP, f"stop {visit.stop}", r_idx))
-                continue
-            seen[visit.stop] = seen.get(visit.stop, 0) + 1
-            where[visit.stop] = (r_idx, pos)
         out.extend(_check_route(problem, r_idx, route))
 
     for u in plan.unassigned:

@@ -206,30 +206,31 @@ def _screen_reachability(prep: Prepared) -> None:
 
     problem = prep.problem
     reasons = prep.reasons
+
+    def alone(k: int) -> bool:
+        return any(
+            earliest_schedule(prep, c, [k], check_load=False) is not None
+            for c in prep.compatible[k]
+        )
+
     for i, s in enumerate(problem.stops):
         if i in reasons:
             continue
         j = prep.partner[i]
-        if j >= 0 and j in reasons:
-            continue
-        if j >= 0 and s.kind is StopKind.DELIVERY:
-            continue  # the pickup of the pair screens both
+        if j >= 0 and (j in reasons or s.kind is StopKind.DELIVERY):
+            continue  # the pickup of a pair screens both halves
         seq = [i] if j < 0 else [i, j]
-        if any(earliest_schedule(prep, c, seq) is not None for c in prep.compatible[i]):
+        both = [c for c in prep.compatible[i] if j < 0 or c in set(prep.compatible[j])]
+        if any(earliest_schedule(prep, c, seq) is not None for c in both):
             continue
-        if (
-            j >= 0
-            and any(earliest_schedule(prep, c, [i]) is not None for c in prep.compatible[i])
-            and any(earliest_schedule(prep, c, [j]) is not None for c in prep.compatible[j])
-        ):
+        if j >= 0 and alone(i) and alone(j):
             reasons[i] = reasons[j] = UnassignedReason.PAIR_UNSERVABLE
             continue
         for k in seq:
-            if all(earliest_schedule(prep, c, [k]) is None for c in prep.compatible[k]):
+            if not alone(k):
                 reasons[k] = _why_unreachable(prep, k)
-        if j >= 0:
-            for k in seq:
-                reasons.setdefault(k, UnassignedReason.PAIR_UNSERVABLE)
+        for k in seq:
+            reasons.setdefault(k, UnassignedReason.PAIR_UNSERVABLE)
 
 
 def _why_unreachable(prep: Prepared, i: int) -> UnassignedReason:

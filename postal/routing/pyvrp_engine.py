@@ -9,6 +9,7 @@ forbidden locations are prohibitively far.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -245,13 +246,16 @@ class PyvrpModel:
         """Run PyVRP's iterated local search for ``seconds``."""
         t0 = time.perf_counter()
         init = self.from_sequences(initial) if initial else None
-        res = pyvrp.solve(
-            self.data,
-            stop=MaxRuntime(max(seconds, 0.01)),
-            seed=seed,
-            collect_stats=False,
-            initial_solution=init,
-        )
+        with warnings.catch_warnings():
+            # PyVRP warns when penalties saturate (e.g. not every stop fits); we repair that.
+            warnings.simplefilter("ignore")
+            res = pyvrp.solve(
+                self.data,
+                stop=MaxRuntime(max(seconds, 0.01)),
+                seed=seed,
+                collect_stats=False,
+                initial_solution=init,
+            )
         best = res.best
         return PyvrpOutcome(
             sequences=self.to_sequences(best),

@@ -93,13 +93,18 @@ def _forward(
     return times, end, b_start
 
 
-def earliest_schedule(prep: Prepared, courier: int, seq: Sequence[int]) -> Route | None:
-    """Schedule ``seq`` for ``courier`` as early as possible; None when infeasible."""
+def earliest_schedule(
+    prep: Prepared, courier: int, seq: Sequence[int], check_load: bool = True
+) -> Route | None:
+    """Schedule ``seq`` for ``courier`` as early as possible; None when infeasible.
+
+    ``check_load=False`` checks times only (for half of a pair examined alone).
+    """
     problem = prep.problem
     c = problem.couriers[courier]
     if not seq:
         return Route(courier=courier, visits=(), start=c.shift[0], end=c.shift[0], distance=0)
-    loads = _loads(prep, courier, seq)
+    loads = _loads(prep, courier, seq) if check_load else [0] * (len(seq) + 1)
     if loads is None or not _precedence_ok(prep, seq):
         return None
     plain = _forward(prep, courier, seq, None)

@@ -15,6 +15,7 @@ The portfolio ('ours'):
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, replace
@@ -186,73 +187,60 @@ def _job_pyvrp(
 def _job_fleet(
     prep: Prepared, seconds: float, seed: int, fixed: int, by_duration: bool
 ) -> Sequences:
-    """Fleet minimisation: ask PyVRP for one courier fewer until it fails, then polish."""
+    """Fleet minimisation: drop the smallest route and ask PyVRP to fit its stops elsewhere
+    (warm start, stop at the first feasible answer); repeat until it fails, then polish."""
     import pyvrp
     from pyvrp.stop import FirstFeasible, MaxRuntime, MultipleCriteria
 
     from postal.routing.pyvrp_engine import PyvrpModel
 
     deadline = time.perf_counter() + seconds
+    reserve = 0.3 * seconds
     model = PyvrpModel(prep, fixed, by_duration)
-    first = model.solve(min(seconds * 0.15, max(seconds * 0.05, 0.3)), seed)
-    best = first.sequences if first.feasible else None
+    first = model.solve(min(max(0.08 * seconds, 0.3), 1.5), seed)
+    if not first.feasible:
+        return first.sequences
+    best = first.sequences
     data = model.data
     types = [data.vehicle_type(t) for t in range(data.num_vehicle_types)]
+    type_of = {c: t for t, g in enumerate(model.type_couriers) for c in g}
     counts = [vt.num_available for vt in types]
-    if best is not None:
-        for t in range(len(counts)):
-            counts[t] = sum(1 for c in best if c in set(model.type_couriers[t]))
-    while best is not None:
-        left = deadline - time.perf_counter()
-        if left < seconds * 0.3:
-            break
-        # Remove one courier from the type whose smallest route is smallest.
-        sizes = {
-            t: min(
-                (len(seq) for c, seq in best.items() if c in set(model.type_couriers[t])),
-                default=10**9,
-            )
-            for t in range(len(counts))
-            if counts[t] > 0
-        }
-        if not sizes:
-            break
-        t_cut = min(sizes, key=lambda t: sizes[t])
+    while deadline - time.perf_counter() > reserve + 0.2 and len(best) > 1:
+        smallest = min(best, key=lambda c: (len(best[c]), c))
         trial = list(counts)
-        trial[t_cut] -= 1
-        if sum(trial) == 0:
-            break
+        used_of_type = sum(1 for c in best if type_of[c] == type_of[smallest])
+        trial[type_of[smallest]] = used_of_type - 1
         trial_types = [
             vt.replace(num_available=max(k, 1)) for vt, k in zip(types, trial, strict=True)
         ]
-        trial_data = data.replace(vehicle_types=trial_types)
-        res = pyvrp.solve(
-            trial_data,
-            stop=MultipleCriteria([FirstFeasible(), MaxRuntime(left - seconds * 0.25)]),
-            seed=seed,
-            collect_stats=False,
-        )
-        if not res.best.is_feasible():
-            break
-        saved = model.data
-        model.data = trial_data
+        model.data = data.replace(vehicle_types=trial_types)
+        init = model.from_sequences({c: q for c, q in best.items() if c != smallest})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = pyvrp.solve(
+                model.data,
+                stop=MultipleCriteria(
+                    [FirstFeasible(), MaxRuntime(deadline - time.perf_counter() - reserve)]
+                ),
+                seed=seed,
+                collect_stats=False,
+                initial_solution=init,
+            )
         found = model.to_sequences(res.best)
-        model.data = saved
-        if sum(1 for s in found.values() if s) > sum(trial) or any(
-            k == 0 and any(c in found for c in model.type_couriers[t]) for t, k in enumerate(trial)
+        if not res.best.is_feasible() or any(
+            trial[t] == 0 and any(type_of[c] == t for c in found) for t in range(len(trial))
         ):
             break
-        counts = trial
-        best = found
-    if best is None:
-        return first.sequences
+        counts, best = trial, found
     left = deadline - time.perf_counter()
     if left > 0.05:
-        # Polish with the reduced fleet only.
-        types2 = [vt.replace(num_available=max(k, 1)) for vt, k in zip(types, counts, strict=True)]
-        model.data = data.replace(vehicle_types=types2)
+        model.data = data.replace(
+            vehicle_types=[
+                vt.replace(num_available=max(k, 1)) for vt, k in zip(types, counts, strict=True)
+            ]
+        )
         polished = model.solve(left, seed + 7, best)
-        if polished.feasible and sum(1 for s in polished.sequences.values() if s) <= sum(counts):
+        if polished.feasible and len(polished.sequences) <= len(best):
             return polished.sequences
     return best
 

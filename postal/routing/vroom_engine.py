@@ -88,22 +88,20 @@ def build_input(
         elif prep.delta[s] > 0:
             dst = problem.stops[j]
             inp.add_shipment(
-                vroom.Shipment(
-                    pickup=vroom.ShipmentStep(
-                        id=s,
-                        location=st.location,
-                        default_service=st.service,
-                        time_windows=windows,
-                    ),
-                    delivery=vroom.ShipmentStep(
-                        id=j,
-                        location=dst.location,
-                        default_service=dst.service,
-                        time_windows=[_tw(lo, hi) for lo, hi in prep.windows[j]],
-                    ),
-                    amount=vroom.Amount([st.demand]),
-                    priority=min(max(st.priority, 0), 100),
-                )
+                pickup=vroom.ShipmentStep(
+                    id=s,
+                    location=st.location,
+                    default_service=st.service,
+                    time_windows=windows,
+                ),
+                delivery=vroom.ShipmentStep(
+                    id=j,
+                    location=dst.location,
+                    default_service=dst.service,
+                    time_windows=[_tw(lo, hi) for lo, hi in prep.windows[j]],
+                ),
+                amount=vroom.Amount([st.demand]),
+                priority=min(max(st.priority, 0), 100),
             )
     return inp
 

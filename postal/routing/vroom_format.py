@@ -325,19 +325,33 @@ def plan_to_vroom(problem: Problem, ids: VroomIds, plan: Plan) -> dict[str, Any]
             }
         for v in route.visits:
             st = problem.stops[v.stop]
+            arrival = v.arrival
             if (
                 break_step is not None
+                and brk is not None
                 and route.break_start is not None
                 and (route.break_start < v.start)
             ):
-                break_step.update({"load": [load], "duration": travelled, "distance": distance})
+                # VROOM shows a break taken while waiting at a stop as: arrive, wait, break,
+                # then the stop "arrives" when the break ends.
+                b_arrival = min(route.break_start, v.arrival)
+                break_step.update(
+                    {
+                        "arrival": b_arrival,
+                        "waiting_time": route.break_start - b_arrival,
+                        "load": [load],
+                        "duration": travelled,
+                        "distance": distance,
+                    }
+                )
                 steps.append(break_step)
                 break_step = None
+                arrival = max(arrival, route.break_start + brk.duration)
             travelled += -((-int(problem.durations[prev_loc, st.location]) * 100) // speed)
             distance += v.distance_from_previous
             load = v.load_after
             service += st.service
-            waiting += v.start - v.arrival
+            waiting += v.start - arrival
             priority += st.priority
             if st.kind is StopKind.PICKUP:
                 pickup += st.demand
@@ -350,9 +364,9 @@ def plan_to_vroom(problem: Problem, ids: VroomIds, plan: Plan) -> dict[str, Any]
                     **_loc_fields(ids, st.location),
                     "setup": 0,
                     "service": st.service,
-                    "waiting_time": v.start - v.arrival,
+                    "waiting_time": v.start - arrival,
                     "load": [load],
-                    "arrival": v.arrival,
+                    "arrival": arrival,
                     "duration": travelled,
                     "distance": distance,
                 }
