@@ -86,10 +86,9 @@ def world(
 
 def checklist(session: Session, item: Item) -> list[dict[str, Any]]:
     """A complete checklist for the item's procedure."""
-    return [
-        {"position": d.position, "present": True, "form": d.kind.value}
-        for d in catalogue.procedure_documents(session, item.procedure_code)
-    ]
+    docs = catalogue.procedure_documents(session, item.procedure_code)
+    session.commit()  # end the read: the API client shares the in-memory SQLite connection
+    return [{"position": d.position, "present": True, "form": d.kind.value} for d in docs]
 
 
 def at(hour: int, minute: int = 0, day: int = 8) -> str:
