@@ -56,9 +56,8 @@ def test_verify_reports_a_direct_update(
     session.rollback()
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
-            with pytest.raises(DBAPIError, match="append-only"):
-                with conn.begin_nested():
-                    conn.execute(text("UPDATE custody_event SET seal_number = 'S-9' WHERE seq = 2"))
+            with pytest.raises(DBAPIError, match="append-only"), conn.begin_nested():
+                conn.execute(text("UPDATE custody_event SET seal_number = 'S-9' WHERE seq = 2"))
             conn.execute(text("ALTER TABLE custody_event DISABLE TRIGGER USER"))
         conn.execute(text("UPDATE custody_event SET document_count = 7 WHERE seq = 2"))
         if engine.dialect.name == "postgresql":
@@ -119,7 +118,7 @@ def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     received: list[dict[str, Any]] = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
             received.append({"headers": dict(self.headers), "body": body})
             self.send_response(500 if len(received) == 1 else 204)
