@@ -14,11 +14,13 @@ The portfolio ('ours'):
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, replace
+from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
@@ -173,19 +175,21 @@ def build_plan(
 
 def _job_pyvrp(
     prep: Prepared,
-    seconds: float,
+    deadline: float,
     seed: int,
     fixed: int,
     by_duration: bool,
     initial: Sequences | None = None,
 ) -> Sequences:
+    """PyVRP's iterated local search until the (monotonic) deadline."""
     from postal.routing.pyvrp_engine import PyvrpModel
 
-    return PyvrpModel(prep, fixed, by_duration).solve(seconds, seed, initial).sequences
+    model = PyvrpModel(prep, fixed, by_duration)
+    return model.solve(deadline - time.monotonic(), seed, initial).sequences
 
 
 def _job_fleet(
-    prep: Prepared, seconds: float, seed: int, fixed: int, by_duration: bool
+    prep: Prepared, deadline_at: float, seed: int, fixed: int, by_duration: bool
 ) -> Sequences:
     """Fleet minimisation: drop the smallest route and ask PyVRP to fit its stops elsewhere
     (warm start, stop at the first feasible answer); repeat until it fails, then polish."""
@@ -194,9 +198,10 @@ def _job_fleet(
 
     from postal.routing.pyvrp_engine import PyvrpModel
 
-    deadline = time.perf_counter() + seconds
-    reserve = 0.3 * seconds
+    seconds = deadline_at - time.monotonic()
     model = PyvrpModel(prep, fixed, by_duration)
+    deadline = time.perf_counter() + deadline_at - time.monotonic()
+    reserve = 0.3 * seconds
     first = model.solve(min(max(0.08 * seconds, 0.3), 1.5), seed)
     if not first.feasible:
         return first.sequences
@@ -245,39 +250,80 @@ def _job_fleet(
     return best
 
 
-def _job_vroom_pyvrp(
-    prep: Prepared, seconds: float, seed: int, fixed: int, by_duration: bool
-) -> Sequences:
+def _job_vroom(prep: Prepared, deadline: float, fixed: int, by_duration: bool) -> Sequences:
+    """VROOM alone (breaks left to the repair and OR-Tools)."""
     from postal.routing.vroom_engine import solve_vroom
 
-    t0 = time.perf_counter()
-    v = solve_vroom(prep, min(seconds * 0.3, 5.0), fixed, by_duration, threads=1, with_breaks=False)
-    left = seconds - (time.perf_counter() - t0)
-    if left < 0.2:
+    seconds = deadline - time.monotonic()
+    return solve_vroom(prep, seconds, fixed, by_duration, threads=1, with_breaks=False).sequences
+
+
+def _job_vroom_pyvrp(
+    prep: Prepared, deadline: float, seed: int, fixed: int, by_duration: bool
+) -> Sequences:
+    """VROOM (without breaks, a fast construction) warm-starting PyVRP until the deadline."""
+    from postal.routing.vroom_engine import solve_vroom
+
+    seconds = deadline - time.monotonic()
+    v = solve_vroom(
+        prep,
+        min(seconds * 0.3, 5.0),
+        fixed,
+        by_duration,
+        threads=1,
+        with_breaks=False,
+        exploration=3,
+    )
+    if deadline - time.monotonic() < 0.2:
         return v.sequences
-    return _job_pyvrp(prep, left, seed, fixed, by_duration, v.sequences)
+    return _job_pyvrp(prep, deadline, seed, fixed, by_duration, v.sequences)
 
 
-def _run_jobs(
-    jobs: list[tuple[Callable[..., Sequences], tuple[Any, ...]]], workers: int
-) -> list[tuple[Sequences, str]]:
+Job = tuple[Callable[..., Sequences], tuple[Any, ...]]
+
+
+def _job_process(conn: Connection, fn: Callable[..., Sequences], args: tuple[Any, ...]) -> None:
+    """Worker process body: run one job and send back its sequences (or nothing on error)."""
+    try:
+        conn.send(fn(*args))
+    except Exception:
+        conn.send(None)
+    finally:
+        conn.close()
+
+
+def _run_jobs(jobs: list[Job], workers: int, deadline: float) -> list[tuple[Sequences, str]]:
+    """Run jobs until the monotonic ``deadline``: in parallel processes, or only the first
+    job in-process when a single worker is allowed. A process still running a second after
+    the deadline (VROOM does not always honour its timeout) is terminated."""
     out: list[tuple[Sequences, str]] = []
     if workers <= 1 or len(jobs) <= 1:
-        for fn, args in jobs:
-            try:
-                out.append((fn(*args), fn.__name__))
-            except (RuntimeError, ValueError):
-                continue
+        fn, args = jobs[0]
+        with contextlib.suppress(RuntimeError, ValueError):
+            out.append((fn(*args), fn.__name__))
         return out
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-        futures: list[tuple[Future[Sequences], str]] = [
-            (pool.submit(fn, *args), fn.__name__) for fn, args in jobs
-        ]
-        for fut, name in futures:
-            try:
-                out.append((fut.result(), name))
-            except (RuntimeError, ValueError):
-                continue
+    ctx = multiprocessing.get_context("fork")
+    running = []
+    for fn, args in jobs[:workers]:
+        receiver, sender = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_job_process, args=(sender, fn, args), daemon=True)
+        proc.start()
+        sender.close()
+        running.append((proc, receiver, fn.__name__))
+    for proc, receiver, name in running:
+        try:
+            if receiver.poll(max(deadline + 1.0 - time.monotonic(), 0.0)):
+                value = receiver.recv()
+                if value is not None:
+                    out.append((value, name))
+        except (EOFError, OSError):
+            pass
+        finally:
+            receiver.close()
+            proc.join(timeout=0.2)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join()
     return out
 
 
@@ -304,18 +350,20 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Plan:
         return _checked(problem, plan)
 
     engine = params.engine
-    budget = params.time_limit_s
+    _log(params, t0, f"prepared: {len(prep.active)} stops to route, {len(prep.reasons)} screened")
     if engine == "ours":
         best = _portfolio(prep, params, fixed, base, by_duration, t0)
         timed_out = True
     else:
         best = _single_engine(prep, params, fixed, base, by_duration, t0)
         timed_out = True
+    _log(params, t0, f"best from {best.source}")
     plan = build_plan(
         prep, best.sequences, best.dropped, engine, time.perf_counter() - t0, timed_out
     )
-    del budget
-    return _checked(problem, plan)
+    checked = _checked(problem, plan)
+    _log(params, t0, "plan built and checked")
+    return checked
 
 
 def _checked(problem: Problem, plan: Plan) -> Plan:
@@ -359,6 +407,11 @@ def _single_engine(
     return Candidate(fixed_seqs, tuple(dropped), engine)
 
 
+def _log(params: SolveParams, t0: float, msg: str) -> None:
+    if params.log:
+        print(f"[{time.perf_counter() - t0:6.2f}s] {msg}", flush=True)
+
+
 def _portfolio(
     prep: Prepared, params: SolveParams, fixed: int, base: int, by_duration: bool, t0: float
 ) -> Candidate:
@@ -367,28 +420,26 @@ def _portfolio(
     margin = min(0.5, 0.03 * total + 0.05)
     share = 0.8 if exact else 0.45
     phase1 = max(total * share - (time.perf_counter() - t0), 0.1)
+    # Worker processes share the monotonic clock: each job stops at the same instant.
+    until = time.monotonic() + phase1 - 0.05
     seed = params.seed
-    jobs: list[tuple[Callable[..., Sequences], tuple[Any, ...]]] = []
+    jobs: list[Job] = []
     if params.use_pyvrp:
-        jobs.append((_job_pyvrp, (prep, phase1, seed, fixed, by_duration)))
-        if exact and len(prep.problem.couriers) > 1:
-            jobs.append((_job_fleet, (prep, phase1, seed + 1, fixed, by_duration)))
-        elif params.use_vroom:
-            jobs.append((_job_vroom_pyvrp, (prep, phase1, seed + 1, fixed, by_duration)))
+        # First job = the one to keep when only one worker is allowed.
+        if len(prep.problem.couriers) > 1:
+            jobs.append((_job_fleet, (prep, until, seed + 1, fixed, by_duration)))
+        if exact or not params.use_vroom:
+            jobs.append((_job_pyvrp, (prep, until, seed, fixed, by_duration)))
+        else:
+            jobs.append((_job_vroom_pyvrp, (prep, until, seed, fixed, by_duration)))
     elif params.use_vroom:
-        from postal.routing.vroom_engine import solve_vroom
-
-        def vroom_job(p: Prepared, s: float, f: int, b: bool) -> Sequences:
-            return solve_vroom(p, s, f, b, threads=1, with_breaks=False).sequences
-
-        jobs.append((vroom_job, (prep, phase1, fixed, by_duration)))
-    results = _run_jobs(jobs, params.workers) if jobs else []
+        jobs.append((_job_vroom, (prep, until, fixed, by_duration)))
+    results = _run_jobs(jobs, params.workers, until) if jobs else []
     candidates = []
     for seqs, name in results:
         fixed_seqs, dropped = repair(prep, seqs)
         candidates.append(Candidate(fixed_seqs, tuple(dropped), name))
-        if params.log:
-            print(f"candidate {name}: {candidates[-1].score(prep, by_duration)}", flush=True)
+        _log(params, t0, f"candidate {name}: {candidates[-1].score(prep, by_duration)}")
     best = min(candidates, key=lambda c: c.score(prep, by_duration)) if candidates else None
 
     left = total - (time.perf_counter() - t0) - margin
@@ -407,6 +458,7 @@ def _portfolio(
             if out.found:
                 seqs, dropped = repair(prep, out.sequences)
                 cand = Candidate(seqs, tuple(dropped), "ortools")
+                _log(params, t0, f"candidate ortools: {cand.score(prep, by_duration)}")
                 if best is None or cand.score(prep, by_duration) < best.score(prep, by_duration):
                     best = cand
     if best is None:
