@@ -133,6 +133,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         catalogue,
         handover_records,
         pages,
+        planning,
         staff_pages,
         tracking,
     )
@@ -163,6 +164,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(catalogue.router, prefix="/api/v1")
     app.include_router(tracking.router, prefix="/api/v1")
     app.include_router(handover_records.router, prefix="/api/v1")
+    app.include_router(planning.router, prefix="/api/v1")
     app.include_router(pages.router)
     app.include_router(staff_pages.router)
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")

@@ -49,6 +49,19 @@ class Settings(BaseSettings):
         description="Road over geodesic distance, measured by `postal bench circuity` (1.38-1.42).",
     )
     speed_kmh: float = Field(default=22.0, description="Courier motorbike speed in the city.")
+    plan_time_limit_s: float = Field(default=30.0, description="Solver budget of one plan.")
+    courier_capacity: int = Field(default=40, description="Items a courier's box holds.")
+    courier_shift: str = Field(default="07:30-17:30", description="Courier shift, local time.")
+    courier_break: str = Field(
+        default="11:30-13:00/30",
+        description="Courier lunch break: earliest-latest start / minutes.",
+    )
+    courier_fleet_factor: float = Field(
+        default=1.5,
+        description="Couriers offered to the optimiser per post office: stops / 12 times this.",
+    )
+    service_citizen_s: int = Field(default=420, description="Time at a citizen's door.")
+    service_desk_s: int = Field(default=180, description="Time per item at a desk.")
     token_ttl_hours: int = Field(default=12, description="Lifetime of a staff bearer token.")
     cookie_secure: bool = Field(
         default=True, description="Send the session cookie over HTTPS only."

@@ -21,6 +21,7 @@ from postal.catalogue.models import (
 )
 from postal.idempotency import IdempotencyRecord
 from postal.notify.models import Notification, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from postal.planning.models import PlannedRoute, PlannedStop, PlanRun, UnassignedStop
 from postal.tracking.models import (
     CustodyEvent,
     HandoverLine,
@@ -52,6 +53,9 @@ __all__ = [
     "Locality",
     "Notification",
     "OtpChallenge",
+    "PlanRun",
+    "PlannedRoute",
+    "PlannedStop",
     "PostOffice",
     "Procedure",
     "ProcedureDocument",
@@ -61,6 +65,7 @@ __all__ = [
     "StaffPostOffice",
     "StaffUser",
     "Tariff",
+    "UnassignedStop",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",

@@ -52,6 +52,10 @@ MUTABLE_TABLES = (
     "webhook_attempt",
     "webhook_delivery",
     "webhook_endpoint",
+    "planned_stop",
+    "unassigned_stop",
+    "planned_route",
+    "plan_run",
 )
 
 

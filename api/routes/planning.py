@@ -1,0 +1,340 @@
+"""Plans and routes: dispatchers plan a day and re-plan; couriers read their own route."""
+
+from __future__ import annotations
+
+import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import NowDep, PrincipalDep, SessionDep, SettingsDep, roles
+from postal.auth.models import Role
+from postal.auth.service import Principal
+from postal.calendar import to_local
+from postal.catalogue.models import PostOffice
+from postal.errors import NotFound
+from postal.planning import service
+from postal.planning.models import PlannedRoute, PlannedStop, PlanRun, PlanStatus
+
+router = APIRouter(tags=["planning"])
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing or wrong credentials", **_PROBLEM},
+    403: {"description": "The role or post office does not admit this", **_PROBLEM},
+    404: {"description": "Unknown plan or route", **_PROBLEM},
+    409: {"description": "A plan runs for this date and area (`plan_running`)", **_PROBLEM},
+    422: {"description": "An invalid field", **_PROBLEM},
+}
+Dispatcher = Annotated[Principal, Depends(roles(Role.dispatcher, Role.admin))]
+
+
+class PlanCreate(BaseModel):
+    """Plan a date for some post offices."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"date": "2026-12-08", "post_office_codes": ["115100"]}]},
+    )
+    date: dt.date
+    post_office_codes: list[str] = Field(min_length=1, max_length=50)
+    time_limit_s: float | None = Field(default=None, gt=0, le=600)
+
+
+class Replan(BaseModel):
+    """Re-plan what is not locked, e.g. without couriers who dropped out."""
+
+    model_config = ConfigDict(extra="forbid")
+    unavailable_courier_ids: list[int] = Field(default_factory=list, max_length=200)
+    time_limit_s: float | None = Field(default=None, gt=0, le=600)
+
+
+class PlanPublic(BaseModel):
+    """A plan's status and totals."""
+
+    id: int
+    date: dt.date
+    post_office_codes: list[str]
+    status: PlanStatus
+    progress: int
+    message: str
+    replans_id: int | None
+    couriers_used: int
+    distance_m: int
+    duration_s: int
+    stop_count: int
+    unassigned_count: int
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+
+
+class StopPublic(BaseModel):
+    """One stop of a route with its times (local time)."""
+
+    sequence: int
+    kind: str
+    place: str
+    item_number: str
+    booking_reference: str
+    desk_code: str
+    lat: float
+    lon: float
+    arrival_at: dt.datetime
+    start_at: dt.datetime
+    departure_at: dt.datetime
+    window_start: dt.datetime | None
+    window_end: dt.datetime | None
+    load_after: int
+
+
+class RoutePublic(BaseModel):
+    """A courier's route."""
+
+    id: int
+    plan_id: int
+    post_office_code: str
+    courier_user_id: int | None
+    courier_label: str
+    color: str
+    locked: bool
+    start_at: dt.datetime
+    end_at: dt.datetime
+    break_at: dt.datetime | None
+    distance_m: int
+    duration_s: int
+    stop_count: int
+    stops: list[StopPublic] = []
+
+
+class UnassignedPublic(BaseModel):
+    """A stop left out, with the reason."""
+
+    item_number: str
+    booking_reference: str
+    kind: str
+    place: str
+    lat: float
+    lon: float
+    reason: str
+
+
+class PlanRoutes(BaseModel):
+    """A plan's routes and left-out stops."""
+
+    plan: PlanPublic
+    routes: list[RoutePublic]
+    unassigned: list[UnassignedPublic]
+
+
+def plan_public(plan: PlanRun) -> PlanPublic:
+    """The public view of a plan."""
+    assert plan.id is not None
+    data = plan.model_dump(exclude={"post_office_codes", "created_by", "time_limit_s"})
+    return PlanPublic(**data, post_office_codes=plan.offices())
+
+
+def _local(value: dt.datetime | None) -> dt.datetime | None:
+    return to_local(value) if value else None
+
+
+def route_public(route: PlannedRoute, stops: list[PlannedStop] | None = None) -> RoutePublic:
+    """The public view of a route, times in local time."""
+    assert route.id is not None
+    data = route.model_dump()
+    for key in ("start_at", "end_at", "break_at"):
+        data[key] = _local(data[key])
+    out = RoutePublic(**data)
+    for s in stops or []:
+        d = s.model_dump(exclude={"id", "route_id", "plan_id"})
+        for key in ("arrival_at", "start_at", "departure_at", "window_start", "window_end"):
+            d[key] = _local(d[key])
+        d["place"] = str(s.place)
+        out.stops.append(StopPublic(**d))
+    return out
+
+
+def _executor(request: Request) -> ThreadPoolExecutor:
+    state = request.app.state
+    if getattr(state, "plan_executor", None) is None:
+        # One planning job at a time per process: the solver itself uses both cores.
+        state.plan_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plan")
+    executor: ThreadPoolExecutor = state.plan_executor
+    return executor
+
+
+def _submit(request: Request, settings: SettingsDep, plan: PlanRun, unavailable: set[int]) -> None:
+    engine = request.app.state.engine
+    assert plan.id is not None
+    plan_id = plan.id
+    if getattr(request.app.state, "plan_inline", False):  # tests: run before replying
+        service.run_plan(engine, settings, plan_id, unavailable)
+        return
+    _executor(request).submit(service.run_plan, engine, settings, plan_id, unavailable)
+
+
+@router.post(
+    "/plans",
+    status_code=202,
+    response_model=PlanPublic,
+    summary="Plan a day",
+    description=(
+        "Builds the optimiser problem from the date's bookings at the given post offices "
+        "and solves it in the background. Poll the Location for status and progress."
+    ),
+    responses=ERRORS,
+)
+def create_plan(
+    request: Request,
+    body: PlanCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Dispatcher,
+) -> JSONResponse:
+    """Start planning (dispatcher of those post offices, or admin)."""
+    limit = body.time_limit_s or settings.plan_time_limit_s
+    plan = service.start_plan(session, principal, body.date, body.post_office_codes, limit)
+    session.commit()
+    _submit(request, settings, plan, set())
+    session.refresh(plan)
+    return JSONResponse(
+        plan_public(plan).model_dump(mode="json"),
+        status_code=202,
+        headers={"Location": f"/api/v1/plans/{plan.id}"},
+    )
+
+
+@router.get(
+    "/plans",
+    response_model=list[PlanPublic],
+    summary="Plans of a date",
+    responses={k: v for k, v in ERRORS.items() if k in (401, 403)},
+)
+def list_plans(session: SessionDep, principal: Dispatcher, date: dt.date) -> list[PlanPublic]:
+    """Plans of a date visible to the dispatcher, newest first."""
+    from sqlmodel import col, select
+
+    rows = session.exec(
+        select(PlanRun).where(PlanRun.date == date).order_by(col(PlanRun.id).desc())
+    ).all()
+    visible = []
+    for p in rows:
+        try:
+            service.authorise_plan(principal, p)
+        except NotFound:  # another post office's plan
+            continue
+        visible.append(plan_public(p))
+    return visible
+
+
+@router.get("/plans/{plan_id}", response_model=PlanPublic, summary="A plan's status",
+            responses=ERRORS)  # fmt: skip
+def read_plan(plan_id: int, session: SessionDep, principal: Dispatcher) -> PlanPublic:
+    """Status, progress and totals of a plan."""
+    plan = service.get_plan(session, plan_id)
+    service.authorise_plan(principal, plan)
+    return plan_public(plan)
+
+
+@router.post("/plans/{plan_id}/cancel", response_model=PlanPublic, summary="Cancel a plan",
+             responses=ERRORS)  # fmt: skip
+def cancel_plan(plan_id: int, session: SessionDep, principal: Dispatcher) -> PlanPublic:
+    """Cancel a queued or running plan."""
+    plan = service.get_plan(session, plan_id)
+    service.authorise_plan(principal, plan)
+    service.cancel_plan(session, plan)
+    session.commit()
+    return plan_public(plan)
+
+
+@router.get("/plans/{plan_id}/routes", response_model=PlanRoutes,
+            summary="A plan's routes and unassigned stops", responses=ERRORS)  # fmt: skip
+def read_plan_routes(plan_id: int, session: SessionDep, principal: Dispatcher) -> PlanRoutes:
+    """Every route with its stops, and the stops left out with reasons."""
+    plan = service.get_plan(session, plan_id)
+    service.authorise_plan(principal, plan)
+    assert plan.id is not None
+    return PlanRoutes(
+        plan=plan_public(plan),
+        routes=[
+            route_public(r, service.route_stops(session, r.id or 0))
+            for r in service.plan_routes(session, plan.id)
+        ],
+        unassigned=[
+            UnassignedPublic(**u.model_dump(exclude={"id", "plan_id", "place"}), place=str(u.place))
+            for u in service.unassigned(session, plan.id)
+        ],
+    )
+
+
+@router.post("/plans/{plan_id}/replan", status_code=202, response_model=PlanPublic,
+             summary="Re-plan what is not locked", responses=ERRORS,
+             description="Locked (dispatched) routes are kept; everything else, including "
+             "bookings made since, is planned again, without the couriers listed.")  # fmt: skip
+def replan(
+    request: Request,
+    plan_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Dispatcher,
+    body: Replan | None = None,
+) -> JSONResponse:
+    """Start a new plan from this one's locked routes."""
+    body = body or Replan()
+    old = service.get_plan(session, plan_id)
+    service.authorise_plan(principal, old)
+    limit = body.time_limit_s or settings.plan_time_limit_s
+    plan = service.start_plan(session, principal, old.date, old.offices(), limit, replans=old)
+    session.commit()
+    _submit(request, settings, plan, set(body.unavailable_courier_ids))
+    session.refresh(plan)
+    return JSONResponse(
+        plan_public(plan).model_dump(mode="json"),
+        status_code=202,
+        headers={"Location": f"/api/v1/plans/{plan.id}"},
+    )
+
+
+@router.get("/routes/{route_id}", response_model=RoutePublic, summary="One route with its stops",
+            description="For its courier, a dispatcher of its post office, or an admin.",
+            responses=ERRORS)  # fmt: skip
+def read_route(route_id: int, session: SessionDep, principal: PrincipalDep) -> RoutePublic:
+    """A route and its stops in visit order."""
+    route = service.get_route(session, principal, route_id)
+    return route_public(route, service.route_stops(session, route_id))
+
+
+@router.get("/routes/{route_id}/geojson", summary="One route as GeoJSON", responses=ERRORS)
+def read_route_geojson(route_id: int, session: SessionDep, principal: PrincipalDep) -> JSONResponse:
+    """The route as a FeatureCollection ([lon, lat])."""
+    route = service.get_route(session, principal, route_id)
+    office = session.get(PostOffice, route.post_office_code)
+    assert office is not None
+    body = service.route_geojson(route, service.route_stops(session, route_id), office)
+    return JSONResponse(body, media_type="application/geo+json")
+
+
+@router.post("/routes/{route_id}/lock", response_model=RoutePublic,
+             summary="Lock a dispatched route", responses=ERRORS)  # fmt: skip
+def lock_route(route_id: int, session: SessionDep, principal: Dispatcher) -> RoutePublic:
+    """Keep this route as it is when re-planning."""
+    route = service.get_route(session, principal, route_id)
+    service.lock_route(session, route)
+    session.commit()
+    return route_public(route, service.route_stops(session, route_id))
+
+
+@router.get("/couriers/me/route", response_model=RoutePublic, summary="My route (courier)",
+            responses=ERRORS)  # fmt: skip
+def my_route(
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(roles(Role.courier))],
+    now: NowDep,
+    date: dt.date | None = None,
+) -> RoutePublic:
+    """The signed-in courier's route on a date (default today)."""
+    day = date or to_local(now).date()
+    route = service.courier_route(session, principal, day)
+    assert route.id is not None
+    return route_public(route, service.route_stops(session, route.id))

@@ -1,0 +1,1 @@
+"""The planner: bookings of a date -> optimiser problem -> persisted plan, routes and stops."""

@@ -1,0 +1,235 @@
+"""Turn the bookings of a date and a post office into the optimiser's problem.
+
+A dossier becomes a pickup at the citizen's address (in the booked half day) paired with a
+delivery to its desk (in the desk's opening windows, the same day). A result that is ready at
+the desk becomes a pickup at the desk paired with a delivery to the citizen. Times are seconds
+since local midnight of the plan date; every desk handover must end before the desk closes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from sqlmodel import Session, col, select
+
+from postal.auth.models import Role, StaffUser
+from postal.booking.models import Booking, BookingStatus, Item, ItemState
+from postal.calendar import WorkCalendar, desk_windows, slot_window
+from postal.catalogue import service as catalogue
+from postal.catalogue.models import Desk, ItemKind, PostOffice
+from postal.config import Settings
+from postal.geo.matrix import TravelModel
+from postal.planning.models import StopPlace
+from postal.routing import model as rm
+
+
+@dataclass(frozen=True)
+class StopInfo:
+    """What a problem stop stands for, to persist the plan."""
+
+    item_number: str
+    booking_reference: str
+    desk_code: str
+    place: StopPlace
+    lat: float
+    lon: float
+
+
+@dataclass(frozen=True)
+class CourierSlot:
+    """A courier offered to the optimiser: a staff account, or an unnamed extra courier."""
+
+    user_id: int | None
+    label: str
+
+
+@dataclass(frozen=True)
+class OfficeProblem:
+    """The problem of one post office with the meaning of its stops and couriers."""
+
+    office: PostOffice
+    problem: rm.Problem
+    stops: tuple[StopInfo, ...]
+    couriers: tuple[CourierSlot, ...]
+
+
+def _seconds(t: dt.time) -> int:
+    return t.hour * 3600 + t.minute * 60
+
+
+def _parse_span(text: str) -> tuple[int, int]:
+    start, end = text.split("-")
+    return _seconds(dt.time.fromisoformat(start)), _seconds(dt.time.fromisoformat(end))
+
+
+def plannable_items(
+    session: Session, day: dt.date, office_code: str, exclude: set[str]
+) -> list[tuple[Booking, Item]]:
+    """Items of the date's live bookings at this post office that a courier must carry."""
+    rows = session.exec(
+        select(Booking, Item)
+        .join(Item, col(Item.booking_id) == col(Booking.id))
+        .where(
+            Booking.date == day,
+            Booking.post_office_code == office_code,
+            Booking.status == BookingStatus.booked,
+        )
+        .order_by(col(Booking.id), col(Item.id))
+    ).all()
+    wanted = {ItemKind.dossier: ItemState.booked, ItemKind.result: ItemState.ready_at_desk}
+    return [(b, i) for b, i in rows if wanted[i.kind] == i.state and i.number not in exclude]
+
+
+def build_office_problem(
+    session: Session,
+    settings: Settings,
+    office: PostOffice,
+    day: dt.date,
+    cal: WorkCalendar,
+    exclude_items: set[str],
+    unavailable_couriers: set[int],
+) -> OfficeProblem:
+    """The optimiser's problem for one post office on one date."""
+    pairs = plannable_items(session, day, office.code, exclude_items)
+    points: list[tuple[float, float]] = [(office.lat, office.lon)]
+    desks: list[rm.Desk] = []
+    desk_index: dict[str, int] = {}
+    stops: list[rm.Stop] = []
+    infos: list[StopInfo] = []
+    hours_cache: dict[str, object] = {}
+
+    def desk_of(code: str) -> tuple[int, Desk]:
+        desk = session.get(Desk, code)
+        assert desk is not None
+        if code not in desk_index:
+            hours = catalogue.desk_hours(session, code)
+            hours_cache[code] = hours
+            windows = tuple(
+                (_seconds(w.start), _seconds(w.end)) for w in desk_windows(hours, cal, day)
+            )
+            points.append((desk.lat, desk.lon))
+            desk_index[code] = len(desks)
+            desks.append(rm.Desk(id=code, location=len(points) - 1, opening=((day, windows),)))
+        return desk_index[code], desk
+
+    for booking, item in pairs:
+        d_idx, desk = desk_of(booking.desk_code)
+        hours = hours_cache[desk.code]
+        window = slot_window(hours, cal, day, booking.slot)  # type: ignore[arg-type]
+        citizen_windows: tuple[rm.Window, ...] = ()
+        if window is not None:
+            start, end = _seconds(window.start), _seconds(window.end)
+            citizen_windows = ((start, max(start, end - settings.service_citizen_s)),)
+        points.append((booking.lat or desk.lat, booking.lon or desk.lon))
+        citizen_loc = len(points) - 1
+        desk_loc = desks[d_idx].location
+        citizen = StopInfo(
+            item.number,
+            booking.reference,
+            desk.code,
+            StopPlace.citizen,
+            points[citizen_loc][0],
+            points[citizen_loc][1],
+        )
+        at_desk = StopInfo(
+            item.number, booking.reference, desk.code, StopPlace.desk, desk.lat, desk.lon
+        )
+        if item.kind == ItemKind.dossier:
+            first = rm.Stop(
+                id=f"{item.number}:pickup",
+                kind=rm.StopKind.PICKUP,
+                location=citizen_loc,
+                windows=citizen_windows,
+                service=settings.service_citizen_s,
+                demand=1,
+                pair=item.number,
+                area=office.code,
+            )
+            second = rm.Stop(
+                id=f"{item.number}:delivery",
+                kind=rm.StopKind.DELIVERY,
+                location=desk_loc,
+                service=settings.service_desk_s,
+                demand=1,
+                pair=item.number,
+                desk=d_idx,
+                area=office.code,
+            )
+            infos.extend([citizen, at_desk])
+        else:
+            first = rm.Stop(
+                id=f"{item.number}:pickup",
+                kind=rm.StopKind.PICKUP,
+                location=desk_loc,
+                service=settings.service_desk_s,
+                demand=1,
+                pair=item.number,
+                desk=d_idx,
+                area=office.code,
+            )
+            second = rm.Stop(
+                id=f"{item.number}:delivery",
+                kind=rm.StopKind.DELIVERY,
+                location=citizen_loc,
+                windows=citizen_windows,
+                service=settings.service_citizen_s,
+                demand=1,
+                pair=item.number,
+                area=office.code,
+            )
+            infos.extend([at_desk, citizen])
+        stops.extend([first, second])
+
+    couriers = _courier_slots(session, settings, office, len(pairs), unavailable_couriers)
+    shift = _parse_span(settings.courier_shift)
+    span, minutes = settings.courier_break.split("/")
+    earliest, latest = _parse_span(span)
+    brk = rm.CourierBreak(earliest, latest, int(minutes) * 60)
+    distances, durations = TravelModel.from_settings(settings).matrices(points)
+    problem = rm.Problem(
+        durations=rm.Problem.matrix(durations),
+        distances=rm.Problem.matrix(distances),
+        depots=(rm.Depot(id=office.code, location=0, areas=(office.code,)),),
+        couriers=tuple(
+            rm.Courier(
+                id=f"{office.code}-{k}",
+                start_depot=0,
+                end_depot=0,
+                shift=shift,
+                capacity=settings.courier_capacity,
+                break_=brk,
+            )
+            for k in range(len(couriers))
+        ),
+        stops=tuple(stops),
+        desks=tuple(desks),
+        date=day,
+        coordinates=np.array([(lon, lat) for lat, lon in points], dtype=np.float64),
+        name=f"{office.code} {day.isoformat()}",
+    )
+    return OfficeProblem(office, problem, tuple(infos), tuple(couriers))
+
+
+def _courier_slots(
+    session: Session, settings: Settings, office: PostOffice, tasks: int, unavailable: set[int]
+) -> list[CourierSlot]:
+    """Named couriers of the post office first, then unnamed extras up to the fleet size."""
+    fleet = max(1, math.ceil(tasks / 12 * settings.courier_fleet_factor)) if tasks else 0
+    accounts = session.exec(
+        select(StaffUser)
+        .where(
+            StaffUser.role == Role.courier,
+            StaffUser.post_office_code == office.code,
+            col(StaffUser.active).is_(True),
+        )
+        .order_by(col(StaffUser.id))
+    ).all()
+    slots = [CourierSlot(u.id, u.full_name) for u in accounts if u.id not in unavailable][:fleet]
+    extra = 1
+    while len(slots) < fleet:
+        slots.append(CourierSlot(None, f"Bưu tá {office.code}-{extra}"))
+        extra += 1
+    return slots

@@ -1,0 +1,393 @@
+"""Planning jobs: start, run in the background, persist; read routes; lock and re-plan."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from postal.auth.models import Role
+from postal.auth.service import Principal
+from postal.catalogue import service as catalogue
+from postal.catalogue.models import PostOffice
+from postal.config import Settings
+from postal.db import utcnow
+from postal.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from postal.planning.models import (
+    PlannedRoute,
+    PlannedStop,
+    PlanRun,
+    PlanStatus,
+    UnassignedStop,
+)
+from postal.planning.problem import OfficeProblem, build_office_problem
+from postal.routing import model as rm
+from postal.routing.solver import solve
+
+log = logging.getLogger("postal.planning")
+
+# Distinct, print-safe colours for couriers' routes on maps.
+PALETTE = (
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
+    "#e377c2", "#bcbd22", "#7f7f7f", "#393b79", "#637939", "#8c6d31", "#843c39",
+)  # fmt: skip
+ACTIVE = (PlanStatus.queued, PlanStatus.running)
+
+
+def _dispatcher_offices(principal: Principal, codes: list[str]) -> None:
+    if principal.role == Role.admin:
+        return
+    if principal.role != Role.dispatcher:
+        raise Forbidden("role_not_allowed")
+    if not set(codes) <= principal.post_office_codes:
+        raise Forbidden("post_office_not_yours")
+
+
+def start_plan(
+    session: Session,
+    principal: Principal,
+    day: dt.date,
+    post_office_codes: list[str],
+    time_limit_s: float,
+    replans: PlanRun | None = None,
+) -> PlanRun:
+    """Queue a plan for a date and post offices; 409 while another one runs for them."""
+    codes = sorted(set(post_office_codes))
+    if not codes:
+        raise ValidationFailed("post_office_codes_required", field="post_office_codes")
+    for code in codes:
+        if session.get(PostOffice, code) is None:
+            raise ValidationFailed("unknown_post_office", field="post_office_codes")
+    _dispatcher_offices(principal, codes)
+    running = session.exec(
+        select(PlanRun).where(PlanRun.date == day, col(PlanRun.status).in_(ACTIVE))
+    ).all()
+    if any(set(p.offices()) & set(codes) for p in running):
+        raise Conflict("plan_running")
+    plan = PlanRun(
+        date=day,
+        post_office_codes=",".join(codes),
+        status=PlanStatus.queued,
+        replans_id=replans.id if replans else None,
+        created_by=principal.user_id,
+        time_limit_s=time_limit_s,
+    )
+    session.add(plan)
+    session.flush()
+    return plan
+
+
+def _local_dt(day: dt.date, seconds: int, tz: ZoneInfo) -> dt.datetime:
+    midnight = dt.datetime.combine(day, dt.time(0), tzinfo=tz)
+    return (midnight + dt.timedelta(seconds=seconds)).astimezone(dt.UTC)
+
+
+def _locked_routes(session: Session, plan: PlanRun) -> list[PlannedRoute]:
+    if plan.replans_id is None:
+        return []
+    return list(
+        session.exec(
+            select(PlannedRoute).where(
+                PlannedRoute.plan_id == plan.replans_id, col(PlannedRoute.locked).is_(True)
+            )
+        ).all()
+    )
+
+
+def _copy_locked(session: Session, plan: PlanRun, routes: list[PlannedRoute]) -> set[str]:
+    """Carry dispatched routes over unchanged; return their item numbers."""
+    carried: set[str] = set()
+    assert plan.id is not None
+    for old in routes:
+        new = PlannedRoute(
+            **old.model_dump(exclude={"id", "plan_id"}),
+            plan_id=plan.id,
+        )
+        session.add(new)
+        session.flush()
+        assert new.id is not None
+        for stop in session.exec(select(PlannedStop).where(PlannedStop.route_id == old.id)).all():
+            carried.add(stop.item_number)
+            session.add(
+                PlannedStop(
+                    **stop.model_dump(exclude={"id", "route_id", "plan_id"}),
+                    route_id=new.id,
+                    plan_id=plan.id,
+                )
+            )
+    return carried
+
+
+def persist_office_plan(
+    session: Session,
+    plan: PlanRun,
+    office_problem: OfficeProblem,
+    result: rm.Plan,
+    tz: ZoneInfo,
+    colour_offset: int,
+) -> int:
+    """Write one post office's routes, stops and unassigned stops; return routes written."""
+    assert plan.id is not None
+    problem = office_problem.problem
+    written = 0
+    for route in result.routes:
+        if not route.visits:
+            continue
+        slot = office_problem.couriers[route.courier]
+        row = PlannedRoute(
+            plan_id=plan.id,
+            post_office_code=office_problem.office.code,
+            courier_user_id=slot.user_id,
+            courier_label=slot.label,
+            color=PALETTE[(colour_offset + written) % len(PALETTE)],
+            start_at=_local_dt(plan.date, route.start, tz),
+            end_at=_local_dt(plan.date, route.end, tz),
+            break_at=_local_dt(plan.date, route.break_start, tz)
+            if route.break_start is not None
+            else None,
+            distance_m=route.distance,
+            duration_s=route.end - route.start,
+            stop_count=len(route.visits),
+        )
+        session.add(row)
+        session.flush()
+        assert row.id is not None
+        for seq, visit in enumerate(route.visits, start=1):
+            stop = problem.stops[visit.stop]
+            info = office_problem.stops[visit.stop]
+            window = stop.windows[0] if stop.windows else None
+            session.add(
+                PlannedStop(
+                    route_id=row.id,
+                    plan_id=plan.id,
+                    sequence=seq,
+                    kind=str(stop.kind),
+                    place=info.place,
+                    item_number=info.item_number,
+                    booking_reference=info.booking_reference,
+                    desk_code=info.desk_code,
+                    lat=info.lat,
+                    lon=info.lon,
+                    arrival_at=_local_dt(plan.date, visit.arrival, tz),
+                    start_at=_local_dt(plan.date, visit.start, tz),
+                    departure_at=_local_dt(plan.date, visit.departure, tz),
+                    window_start=_local_dt(plan.date, window[0], tz) if window else None,
+                    window_end=_local_dt(plan.date, window[1], tz) if window else None,
+                    load_after=visit.load_after,
+                )
+            )
+        plan.couriers_used += 1
+        plan.distance_m += route.distance
+        plan.duration_s += route.end - route.start
+        written += 1
+    for left in result.unassigned:
+        stop = problem.stops[left.stop]
+        info = office_problem.stops[left.stop]
+        session.add(
+            UnassignedStop(
+                plan_id=plan.id,
+                item_number=info.item_number,
+                booking_reference=info.booking_reference,
+                kind=str(stop.kind),
+                place=info.place,
+                lat=info.lat,
+                lon=info.lon,
+                reason=str(left.reason),
+            )
+        )
+    plan.stop_count += len(problem.stops)
+    plan.unassigned_count += len(result.unassigned)
+    return written
+
+
+def run_plan(engine: Engine, settings: Settings, plan_id: int, unavailable: set[int]) -> None:
+    """Build and solve each post office's problem, persisting as it goes (the job body)."""
+    tz = ZoneInfo(settings.timezone)
+    with Session(engine, expire_on_commit=False) as session:
+        plan = session.get(PlanRun, plan_id)
+        if plan is None or plan.status != PlanStatus.queued:
+            return
+        plan.status = PlanStatus.running
+        session.add(plan)
+        session.commit()
+        try:
+            cal = catalogue.work_calendar(session)
+            locked = _locked_routes(session, plan)
+            locked_couriers = {r.courier_user_id for r in locked if r.courier_user_id}
+            carried = _copy_locked(session, plan, locked)
+            plan.couriers_used = len(locked)
+            offices = plan.offices()
+            budget = max(1.0, plan.time_limit_s / max(1, len(offices)))
+            colours = len(locked)
+            for n, code in enumerate(offices, start=1):
+                session.refresh(plan, attribute_names=["status"])
+                if plan.status == PlanStatus.cancelled:
+                    session.rollback()
+                    return
+                office = session.get(PostOffice, code)
+                assert office is not None
+                built = build_office_problem(
+                    session, settings, office, plan.date, cal, carried,
+                    unavailable | locked_couriers,
+                )  # fmt: skip
+                result = solve(built.problem, rm.SolveParams(time_limit_s=budget, seed=plan_id))
+                colours += persist_office_plan(session, plan, built, result, tz, colours)
+                plan.progress = int(100 * n / len(offices))
+                plan.message = f"{n}/{len(offices)}"
+                session.add(plan)
+                session.commit()
+            plan.status = PlanStatus.done
+            plan.finished_at = utcnow()
+            session.add(plan)
+            session.commit()
+        except Exception as exc:  # a failed job is reported on the plan, never lost
+            log.exception("plan %s failed", plan_id)
+            session.rollback()
+            failed = session.get(PlanRun, plan_id)
+            if failed is not None:
+                failed.status = PlanStatus.failed
+                failed.message = f"{type(exc).__name__}: {exc}"[:500]
+                failed.finished_at = utcnow()
+                session.add(failed)
+                session.commit()
+
+
+Runner = Callable[[Callable[[], None]], Any]
+
+
+def get_plan(session: Session, plan_id: int) -> PlanRun:
+    """A plan by id; 404 when unknown."""
+    plan = session.get(PlanRun, plan_id)
+    if plan is None:
+        raise NotFound("unknown_plan")
+    return plan
+
+
+def authorise_plan(principal: Principal, plan: PlanRun) -> None:
+    """Dispatchers see the plans of their post offices; admins all."""
+    if principal.role == Role.admin:
+        return
+    if principal.role == Role.dispatcher and set(plan.offices()) & principal.post_office_codes:
+        return
+    raise NotFound("unknown_plan")
+
+
+def cancel_plan(session: Session, plan: PlanRun) -> PlanRun:
+    """Cancel a queued or running plan; 409 once it has finished."""
+    if plan.status not in ACTIVE:
+        raise Conflict("plan_finished")
+    plan.status = PlanStatus.cancelled
+    plan.finished_at = utcnow()
+    session.add(plan)
+    return plan
+
+
+def plan_routes(session: Session, plan_id: int) -> list[PlannedRoute]:
+    """The routes of a plan, in order."""
+    return list(
+        session.exec(
+            select(PlannedRoute)
+            .where(PlannedRoute.plan_id == plan_id)
+            .order_by(col(PlannedRoute.id))
+        ).all()
+    )
+
+
+def route_stops(session: Session, route_id: int) -> list[PlannedStop]:
+    """The stops of a route in visit order."""
+    return list(
+        session.exec(
+            select(PlannedStop)
+            .where(PlannedStop.route_id == route_id)
+            .order_by(col(PlannedStop.sequence))
+        ).all()
+    )
+
+
+def unassigned(session: Session, plan_id: int) -> list[UnassignedStop]:
+    """The stops a plan left out, with reasons."""
+    return list(session.exec(select(UnassignedStop).where(UnassignedStop.plan_id == plan_id)).all())
+
+
+def get_route(session: Session, principal: Principal, route_id: int) -> PlannedRoute:
+    """A route for its courier, a dispatcher of its post office or an admin; 404 otherwise."""
+    route = session.get(PlannedRoute, route_id)
+    if route is None:
+        raise NotFound("unknown_route")
+    if principal.role == Role.admin:
+        return route
+    if principal.role == Role.dispatcher and route.post_office_code in principal.post_office_codes:
+        return route
+    if principal.role == Role.courier and route.courier_user_id == principal.user_id:
+        return route
+    raise NotFound("unknown_route")
+
+
+def lock_route(session: Session, route: PlannedRoute) -> PlannedRoute:
+    """Mark a route dispatched: re-planning keeps it as it is."""
+    route.locked = True
+    session.add(route)
+    return route
+
+
+def courier_route(session: Session, principal: Principal, day: dt.date) -> PlannedRoute:
+    """A courier's route on ``day`` in the newest finished plan; 404 when none."""
+    if principal.role != Role.courier:
+        raise Forbidden("role_not_allowed")
+    row = session.exec(
+        select(PlannedRoute)
+        .join(PlanRun, col(PlanRun.id) == col(PlannedRoute.plan_id))
+        .where(
+            PlanRun.date == day,
+            PlanRun.status == PlanStatus.done,
+            PlannedRoute.courier_user_id == principal.user_id,
+        )
+        .order_by(col(PlanRun.id).desc())
+    ).first()
+    if row is None:
+        raise NotFound("no_route_today")
+    return row
+
+
+def route_geojson(
+    route: PlannedRoute, stops: list[PlannedStop], office: PostOffice
+) -> dict[str, Any]:
+    """The route as a GeoJSON FeatureCollection: the line and a point per stop ([lon, lat])."""
+    line = [[office.lon, office.lat], *[[s.lon, s.lat] for s in stops], [office.lon, office.lat]]
+    features: list[dict[str, Any]] = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "LineString", "coordinates": line},
+            "properties": {
+                "route_id": route.id,
+                "courier": route.courier_label,
+                "color": route.color,
+                "distance_m": route.distance_m,
+            },
+        },
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [office.lon, office.lat]},
+            "properties": {"role": "post_office", "code": office.code, "name": office.name},
+        },
+    ]
+    for s in stops:
+        features.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": [s.lon, s.lat]},
+                "properties": {
+                    "sequence": s.sequence,
+                    "kind": s.kind,
+                    "place": str(s.place),
+                    "item_number": s.item_number,
+                    "arrival_at": s.arrival_at.isoformat(),
+                },
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}

@@ -1,0 +1,165 @@
+"""Planner on SQLite and PostgreSQL: bookings -> plan -> routes; roles, 409, lock and re-plan."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from postal.auth.models import Role
+from postal.auth.service import create_api_key, create_user
+from tests.booking.helpers import booking_body
+from tests.conftest import NEXT_DAY
+
+PASSWORD = "correct-horse-1"
+DAY = NEXT_DAY.isoformat()
+
+
+@pytest.fixture
+def planner(client: TestClient, session: Session) -> dict[str, dict[str, str]]:
+    """Staff of post office 115100 (Ba Đình) and a day with bookings to plan."""
+    client.app.state.plan_inline = True  # type: ignore[attr-defined]
+    for username, role, binding in (
+        ("disp", Role.dispatcher, {"post_office_codes": ["115100"]}),
+        ("other", Role.dispatcher, {"post_office_codes": ["116500"]}),
+        ("courier", Role.courier, {"post_office_codes": ["115100"]}),
+        ("courier2", Role.courier, {"post_office_codes": ["115100"]}),
+    ):
+        create_user(
+            session,
+            username=username,
+            password=PASSWORD,
+            role=role,
+            full_name=username,
+            **binding,  # type: ignore[arg-type]
+        )
+    key = create_api_key(session, "one-stop")
+    session.commit()
+    bodies: list[dict[str, Any]] = [
+        booking_body(session, service_form="dossier_pickup", phone="0912000001"),
+        booking_body(
+            session,
+            service_form="dossier_pickup",
+            phone="0912000002",
+            slot="afternoon",
+            commune_code="00008",
+        ),
+        booking_body(session, service_form="result_delivery", phone="0912000003"),
+    ]
+    for body in bodies[:2]:
+        assert client.post("/api/v1/bookings", json=body).status_code == 201
+    ready = client.post("/api/v1/bookings", json=bodies[2], headers={"X-API-Key": key})
+    assert ready.status_code == 201
+    tokens = {}
+    for username in ("disp", "other", "courier", "courier2"):
+        r = client.post("/api/v1/auth/token", data={"username": username, "password": PASSWORD})
+        tokens[username] = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    return tokens
+
+
+def _plan(client: TestClient, auth: dict[str, str], **extra: Any) -> dict[str, Any]:
+    body = {"date": DAY, "post_office_codes": ["115100"], "time_limit_s": 2, **extra}
+    r = client.post("/api/v1/plans", json=body, headers=auth)
+    assert r.status_code == 202, r.text
+    plan = client.get(r.headers["location"], headers=auth).json()
+    assert plan["status"] == "done", plan
+    return plan
+
+
+def test_plan_serves_every_item_in_order_and_in_hours(
+    client: TestClient, planner: dict[str, dict[str, str]]
+) -> None:
+    plan = _plan(client, planner["disp"])
+    assert plan["stop_count"] == 6 and plan["unassigned_count"] == 0
+    detail = client.get(f"/api/v1/plans/{plan['id']}/routes", headers=planner["disp"]).json()
+    stops = [s for r in detail["routes"] for s in r["stops"]]
+    assert len(stops) == 6
+    by_item: dict[str, list[dict[str, Any]]] = {}
+    for route in detail["routes"]:
+        for s in route["stops"]:
+            by_item.setdefault(s["item_number"], []).append(s)
+    for item_stops in by_item.values():
+        assert [s["kind"] for s in item_stops] == ["pickup", "delivery"]
+        assert item_stops[0]["departure_at"] <= item_stops[1]["arrival_at"]
+    for s in stops:
+        hour = int(s["start_at"][11:13]) + int(s["start_at"][14:16]) / 60
+        if s["place"] == "desk":  # Ba Đình desks: 08:00-12:00 and 13:30-17:00
+            assert 8 <= hour < 12 or 13.5 <= hour < 17
+        if s["window_start"]:
+            assert s["window_start"] <= s["start_at"] <= s["window_end"]
+    route_id = detail["routes"][0]["id"]
+    geo = client.get(f"/api/v1/routes/{route_id}/geojson", headers=planner["disp"]).json()
+    assert geo["type"] == "FeatureCollection"
+    assert geo["features"][0]["geometry"]["type"] == "LineString"
+
+
+def test_roles_conflicts_and_the_couriers_own_route(
+    client: TestClient, planner: dict[str, dict[str, str]]
+) -> None:
+    body = {"date": DAY, "post_office_codes": ["115100"], "time_limit_s": 2}
+    assert client.post("/api/v1/plans", json=body).status_code == 401
+    assert client.post("/api/v1/plans", json=body, headers=planner["courier"]).status_code == 403
+    assert client.post("/api/v1/plans", json=body, headers=planner["other"]).status_code == 403
+    bad = dict(body, post_office_codes=["999999"])
+    assert client.post("/api/v1/plans", json=bad, headers=planner["disp"]).status_code == 422
+    # While a plan runs for this date and area, a second request is refused.
+    client.app.state.plan_inline = False  # type: ignore[attr-defined]
+    client.app.state.plan_executor = _Paused()  # type: ignore[attr-defined]
+    first = client.post("/api/v1/plans", json=body, headers=planner["disp"])
+    assert first.status_code == 202
+    again = client.post("/api/v1/plans", json=body, headers=planner["disp"])
+    assert again.status_code == 409 and again.json()["code"] == "plan_running"
+    cancel = client.post(f"{first.headers['location']}/cancel", headers=planner["disp"])
+    assert cancel.json()["status"] == "cancelled"
+    client.app.state.plan_inline = True  # type: ignore[attr-defined]
+    plan = _plan(client, planner["disp"])
+    assert client.get(f"/api/v1/plans/{plan['id']}", headers=planner["other"]).status_code == 404
+    mine = client.get("/api/v1/couriers/me/route", params={"date": DAY},
+                      headers=planner["courier"])  # fmt: skip
+    assert mine.status_code == 200 and mine.json()["stops"]
+    route_id = mine.json()["id"]
+    other = client.get(f"/api/v1/routes/{route_id}", headers=planner["courier2"])
+    assert other.status_code == 404
+    empty = client.post(
+        "/api/v1/plans",
+        json={"date": "2026-12-09", "post_office_codes": ["115100"], "time_limit_s": 1},
+        headers=planner["disp"],
+    )
+    done = client.get(empty.headers["location"], headers=planner["disp"]).json()
+    assert done["status"] == "done" and done["stop_count"] == 0 and done["couriers_used"] == 0
+
+
+def test_lock_and_replan_keep_the_dispatched_route(
+    client: TestClient, session: Session, planner: dict[str, dict[str, str]]
+) -> None:
+    plan = _plan(client, planner["disp"])
+    routes = client.get(f"/api/v1/plans/{plan['id']}/routes", headers=planner["disp"]).json()
+    locked = routes["routes"][0]
+    r = client.post(f"/api/v1/routes/{locked['id']}/lock", headers=planner["disp"])
+    assert r.json()["locked"] is True
+    # An urgent booking arrives, then the dispatcher re-plans.
+    urgent = booking_body(session, service_form="dossier_pickup", phone="0912000009")
+    assert client.post("/api/v1/bookings", json=urgent).status_code == 201
+    replan = client.post(
+        f"/api/v1/plans/{plan['id']}/replan", json={"time_limit_s": 2}, headers=planner["disp"]
+    )
+    assert replan.status_code == 202
+    new = client.get(replan.headers["location"], headers=planner["disp"]).json()
+    assert new["status"] == "done" and new["replans_id"] == plan["id"]
+    detail = client.get(f"/api/v1/plans/{new['id']}/routes", headers=planner["disp"]).json()
+    kept = [r for r in detail["routes"] if r["locked"]]
+    assert len(kept) == 1
+    assert [s["item_number"] for s in kept[0]["stops"]] == [
+        s["item_number"] for s in locked["stops"]
+    ]
+    items = [s["item_number"] for r in detail["routes"] for s in r["stops"]]
+    assert len(items) == 8 and len(set(items)) == 4  # 3 earlier items + the urgent one
+
+
+class _Paused:
+    """An executor that never runs the job: the plan stays queued."""
+
+    def submit(self, *args: Any, **kwargs: Any) -> None:
+        return None
