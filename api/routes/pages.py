@@ -104,8 +104,7 @@ async def booking_submit(
             code = "field_required" if err["type"] == "missing" else "invalid_value"
             errors.setdefault(field, message(code, lang))
     except ValidationFailed as exc:
-        for e in exc.errors or [{"field": exc.field, "code": exc.code, "params": exc.params}]:
-            errors.setdefault(str(e["field"]), message(e["code"], lang, **e.get("params", {})))
+        errors.update(_error_texts(exc, lang, "body"))
     except Conflict as exc:
         form_error = message(exc.code, lang, **exc.params)
         if exc.field:
@@ -131,28 +130,52 @@ def _my_context(
     return booking, {"b": public, "token": token}
 
 
+def _error_texts(exc: PostalError, lang: str, default_field: str) -> dict[str, str]:
+    """Message per field of a domain error, for inline display."""
+    texts: dict[str, str] = {}
+    for e in exc.errors or [
+        {"field": exc.field or default_field, "code": exc.code, "params": exc.params}
+    ]:
+        texts.setdefault(str(e["field"]), message(e["code"], lang, **e.get("params", {})))
+    return texts
+
+
+def _my_booking_page(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    lang: str,
+    token: str,
+    *,
+    new: bool = False,
+    notice: str | None = None,
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> HTMLResponse:
+    """Render "my booking" (404 page for an unknown token)."""
+    try:
+        _, ctx = _my_context(session, settings, token)
+    except NotFound:
+        return _render(request, "not_found.html", lang, {}, status=404)
+    ctx.update(new=new, notice=notice, errors=errors or {}, ServiceForm=ServiceForm)
+    return _render(request, "my_booking.html", lang, ctx, status=status)
+
+
 @router.get("/my-booking/{token}", response_class=HTMLResponse)
 def my_booking(
     request: Request, token: str, session: SessionDep, settings: SettingsDep, lang: LangDep
 ) -> HTMLResponse:
     """A citizen's booking: confirmation, status, reschedule and cancel forms."""
-    try:
-        _, ctx = _my_context(session, settings, token)
-    except NotFound:
-        return _render(request, "not_found.html", lang, {}, status=404)
-    notice = {"1": "", "rescheduled": "ui.rescheduled", "cancelled": "ui.cancelled_ok"}
-    flag = request.query_params.get("done", "")
-    return _render(
+    notices = {"rescheduled": "ui.rescheduled", "cancelled": "ui.cancelled_ok"}
+    key = notices.get(request.query_params.get("done", ""))
+    return _my_booking_page(
         request,
-        "my_booking.html",
+        session,
+        settings,
         lang,
-        {
-            **ctx,
-            "new": request.query_params.get("new") == "1",
-            "notice": message(notice[flag], lang) if notice.get(flag) else None,
-            "errors": {},
-            "ServiceForm": ServiceForm,
-        },
+        token,
+        new=request.query_params.get("new") == "1",
+        notice=message(key, lang) if key else None,
     )
 
 
@@ -167,7 +190,6 @@ async def my_booking_reschedule(
 ) -> Response:
     """Reschedule from the page."""
     form = await request.form()
-    errors: dict[str, str] = {}
     try:
         booking, _ = _my_context(session, settings, token)
         try:
@@ -185,15 +207,9 @@ async def my_booking_reschedule(
         return _render(request, "not_found.html", lang, {}, status=404)
     except PostalError as exc:
         session.rollback()
-        for e in exc.errors or [{"field": exc.field or "date", "code": exc.code, "params": {}}]:
-            errors.setdefault(str(e["field"]), message(e["code"], lang, **e.get("params", {})))
-        _, ctx = _my_context(session, settings, token)
-        return _render(
-            request,
-            "my_booking.html",
-            lang,
-            {**ctx, "new": False, "notice": None, "errors": errors, "ServiceForm": ServiceForm},
-            status=exc.status,
+        errors = _error_texts(exc, lang, "date")
+        return _my_booking_page(
+            request, session, settings, lang, token, errors=errors, status=exc.status
         )
 
 
@@ -218,12 +234,7 @@ async def my_booking_cancel(
         return _render(request, "not_found.html", lang, {}, status=404)
     except PostalError as exc:
         session.rollback()
-        _, ctx = _my_context(session, settings, token)
         errors = {"cancel": message(exc.code, lang, **exc.params)}
-        return _render(
-            request,
-            "my_booking.html",
-            lang,
-            {**ctx, "new": False, "notice": None, "errors": errors, "ServiceForm": ServiceForm},
-            status=exc.status,
+        return _my_booking_page(
+            request, session, settings, lang, token, errors=errors, status=exc.status
         )

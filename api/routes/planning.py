@@ -228,8 +228,9 @@ def list_plans(session: SessionDep, principal: Dispatcher, date: dt.date) -> lis
     return visible
 
 
-@router.get("/plans/{plan_id}", response_model=PlanPublic, summary="A plan's status",
-            responses=ERRORS)  # fmt: skip
+@router.get(
+    "/plans/{plan_id}", response_model=PlanPublic, summary="A plan's status", responses=ERRORS
+)
 def read_plan(plan_id: int, session: SessionDep, principal: Dispatcher) -> PlanPublic:
     """Status, progress and totals of a plan."""
     plan = service.get_plan(session, plan_id)
@@ -237,8 +238,9 @@ def read_plan(plan_id: int, session: SessionDep, principal: Dispatcher) -> PlanP
     return plan_public(plan)
 
 
-@router.post("/plans/{plan_id}/cancel", response_model=PlanPublic, summary="Cancel a plan",
-             responses=ERRORS)  # fmt: skip
+@router.post(
+    "/plans/{plan_id}/cancel", response_model=PlanPublic, summary="Cancel a plan", responses=ERRORS
+)
 def cancel_plan(plan_id: int, session: SessionDep, principal: Dispatcher) -> PlanPublic:
     """Cancel a queued or running plan."""
     plan = service.get_plan(session, plan_id)
@@ -248,8 +250,12 @@ def cancel_plan(plan_id: int, session: SessionDep, principal: Dispatcher) -> Pla
     return plan_public(plan)
 
 
-@router.get("/plans/{plan_id}/routes", response_model=PlanRoutes,
-            summary="A plan's routes and unassigned stops", responses=ERRORS)  # fmt: skip
+@router.get(
+    "/plans/{plan_id}/routes",
+    response_model=PlanRoutes,
+    summary="A plan's routes and unassigned stops",
+    responses=ERRORS,
+)
 def read_plan_routes(plan_id: int, session: SessionDep, principal: Dispatcher) -> PlanRoutes:
     """Every route with its stops, and the stops left out with reasons."""
     plan = service.get_plan(session, plan_id)
@@ -268,10 +274,15 @@ def read_plan_routes(plan_id: int, session: SessionDep, principal: Dispatcher) -
     )
 
 
-@router.post("/plans/{plan_id}/replan", status_code=202, response_model=PlanPublic,
-             summary="Re-plan what is not locked", responses=ERRORS,
-             description="Locked (dispatched) routes are kept; everything else, including "
-             "bookings made since, is planned again, without the couriers listed.")  # fmt: skip
+@router.post(
+    "/plans/{plan_id}/replan",
+    status_code=202,
+    response_model=PlanPublic,
+    summary="Re-plan what is not locked",
+    responses=ERRORS,
+    description="Locked (dispatched) routes are kept; everything else, including "
+    "bookings made since, is planned again, without the couriers listed.",
+)
 def replan(
     request: Request,
     plan_id: int,
@@ -296,9 +307,13 @@ def replan(
     )
 
 
-@router.get("/routes/{route_id}", response_model=RoutePublic, summary="One route with its stops",
-            description="For its courier, a dispatcher of its post office, or an admin.",
-            responses=ERRORS)  # fmt: skip
+@router.get(
+    "/routes/{route_id}",
+    response_model=RoutePublic,
+    summary="One route with its stops",
+    description="For its courier, a dispatcher of its post office, or an admin.",
+    responses=ERRORS,
+)
 def read_route(route_id: int, session: SessionDep, principal: PrincipalDep) -> RoutePublic:
     """A route and its stops in visit order."""
     route = service.get_route(session, principal, route_id)
@@ -315,8 +330,12 @@ def read_route_geojson(route_id: int, session: SessionDep, principal: PrincipalD
     return JSONResponse(body, media_type="application/geo+json")
 
 
-@router.post("/routes/{route_id}/lock", response_model=RoutePublic,
-             summary="Lock a dispatched route", responses=ERRORS)  # fmt: skip
+@router.post(
+    "/routes/{route_id}/lock",
+    response_model=RoutePublic,
+    summary="Lock a dispatched route",
+    responses=ERRORS,
+)
 def lock_route(route_id: int, session: SessionDep, principal: Dispatcher) -> RoutePublic:
     """Keep this route as it is when re-planning."""
     route = service.get_route(session, principal, route_id)
@@ -325,8 +344,9 @@ def lock_route(route_id: int, session: SessionDep, principal: Dispatcher) -> Rou
     return route_public(route, service.route_stops(session, route_id))
 
 
-@router.get("/couriers/me/route", response_model=RoutePublic, summary="My route (courier)",
-            responses=ERRORS)  # fmt: skip
+@router.get(
+    "/couriers/me/route", response_model=RoutePublic, summary="My route (courier)", responses=ERRORS
+)
 def my_route(
     session: SessionDep,
     principal: Annotated[Principal, Depends(roles(Role.courier))],

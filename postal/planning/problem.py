@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sqlmodel import Session, col, select
@@ -137,51 +138,34 @@ def build_office_problem(
         at_desk = StopInfo(
             item.number, booking.reference, desk.code, StopPlace.desk, desk.lat, desk.lon
         )
-        if item.kind == ItemKind.dossier:
-            first = rm.Stop(
-                id=f"{item.number}:pickup",
-                kind=rm.StopKind.PICKUP,
-                location=citizen_loc,
-                windows=citizen_windows,
-                service=settings.service_citizen_s,
-                demand=1,
-                pair=item.number,
-                area=office.code,
+        at_citizen: dict[str, Any] = {
+            "location": citizen_loc,
+            "windows": citizen_windows,
+            "service": settings.service_citizen_s,
+        }
+        at_the_desk: dict[str, Any] = {
+            "location": desk_loc,
+            "service": settings.service_desk_s,
+            "desk": d_idx,
+        }
+        # A dossier goes citizen -> desk; a result desk -> citizen.
+        legs = [(at_citizen, citizen), (at_the_desk, at_desk)]
+        if item.kind == ItemKind.result:
+            legs.reverse()
+        for kind, (fields, info) in zip(
+            (rm.StopKind.PICKUP, rm.StopKind.DELIVERY), legs, strict=True
+        ):
+            stops.append(
+                rm.Stop(
+                    id=f"{item.number}:{kind}",
+                    kind=kind,
+                    demand=1,
+                    pair=item.number,
+                    area=office.code,
+                    **fields,
+                )
             )
-            second = rm.Stop(
-                id=f"{item.number}:delivery",
-                kind=rm.StopKind.DELIVERY,
-                location=desk_loc,
-                service=settings.service_desk_s,
-                demand=1,
-                pair=item.number,
-                desk=d_idx,
-                area=office.code,
-            )
-            infos.extend([citizen, at_desk])
-        else:
-            first = rm.Stop(
-                id=f"{item.number}:pickup",
-                kind=rm.StopKind.PICKUP,
-                location=desk_loc,
-                service=settings.service_desk_s,
-                demand=1,
-                pair=item.number,
-                desk=d_idx,
-                area=office.code,
-            )
-            second = rm.Stop(
-                id=f"{item.number}:delivery",
-                kind=rm.StopKind.DELIVERY,
-                location=citizen_loc,
-                windows=citizen_windows,
-                service=settings.service_citizen_s,
-                demand=1,
-                pair=item.number,
-                area=office.code,
-            )
-            infos.extend([at_desk, citizen])
-        stops.extend([first, second])
+            infos.append(info)
 
     couriers = _courier_slots(session, settings, office, len(pairs), unavailable_couriers)
     shift = _parse_span(settings.courier_shift)

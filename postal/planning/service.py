@@ -33,9 +33,21 @@ log = logging.getLogger("postal.planning")
 
 # Distinct, print-safe colours for couriers' routes on maps.
 PALETTE = (
-    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
-    "#e377c2", "#bcbd22", "#7f7f7f", "#393b79", "#637939", "#8c6d31", "#843c39",
-)  # fmt: skip
+    "#1f77b4",
+    "#d62728",
+    "#2ca02c",
+    "#9467bd",
+    "#ff7f0e",
+    "#17becf",
+    "#8c564b",
+    "#e377c2",
+    "#bcbd22",
+    "#7f7f7f",
+    "#393b79",
+    "#637939",
+    "#8c6d31",
+    "#843c39",
+)
 ACTIVE = (PlanStatus.queued, PlanStatus.running)
 
 
@@ -232,9 +244,14 @@ def run_plan(engine: Engine, settings: Settings, plan_id: int, unavailable: set[
                 office = session.get(PostOffice, code)
                 assert office is not None
                 built = build_office_problem(
-                    session, settings, office, plan.date, cal, carried,
+                    session,
+                    settings,
+                    office,
+                    plan.date,
+                    cal,
+                    carried,
                     unavailable | locked_couriers,
-                )  # fmt: skip
+                )
                 result = solve(built.problem, rm.SolveParams(time_limit_s=budget, seed=plan_id))
                 colours += persist_office_plan(session, plan, built, result, tz, colours)
                 plan.progress = int(100 * n / len(offices))

@@ -116,8 +116,7 @@ def test_roles_conflicts_and_the_couriers_own_route(
     client.app.state.plan_inline = True  # type: ignore[attr-defined]
     plan = _plan(client, planner["disp"])
     assert client.get(f"/api/v1/plans/{plan['id']}", headers=planner["other"]).status_code == 404
-    mine = client.get("/api/v1/couriers/me/route", params={"date": DAY},
-                      headers=planner["courier"])  # fmt: skip
+    mine = client.get("/api/v1/couriers/me/route", params={"date": DAY}, headers=planner["courier"])
     assert mine.status_code == 200 and mine.json()["stops"]
     route_id = mine.json()["id"]
     other = client.get(f"/api/v1/routes/{route_id}", headers=planner["courier2"])
