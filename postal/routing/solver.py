@@ -201,7 +201,9 @@ def _job_fleet(
     seconds = deadline_at - time.monotonic()
     model = PyvrpModel(prep, fixed, by_duration)
     deadline = time.perf_counter() + deadline_at - time.monotonic()
-    reserve = 0.3 * seconds
+    # A failing attempt at one courier fewer must not eat the polishing time.
+    reserve = 0.25 * seconds
+    trial_cap = 0.3 * seconds
     first = model.solve(min(max(0.08 * seconds, 0.3), 1.5), seed)
     if not first.feasible:
         return first.sequences
@@ -225,7 +227,10 @@ def _job_fleet(
             res = pyvrp.solve(
                 model.data,
                 stop=MultipleCriteria(
-                    [FirstFeasible(), MaxRuntime(deadline - time.perf_counter() - reserve)]
+                    [
+                        FirstFeasible(),
+                        MaxRuntime(min(deadline - time.perf_counter() - reserve, trial_cap)),
+                    ]
                 ),
                 seed=seed,
                 collect_stats=False,
@@ -244,9 +249,21 @@ def _job_fleet(
                 vt.replace(num_available=max(k, 1)) for vt, k in zip(types, counts, strict=True)
             ]
         )
-        polished = model.solve(left, seed + 7, best)
-        if polished.feasible and len(polished.sequences) <= len(best):
-            return polished.sequences
+        # Two shorter polishing runs from the same start: at a reduced fleet the search is
+        # basin-bound, and a second seed doubles the chances of the good basin.
+        start = best
+        best_cost: int | None = None
+        for k in range(2):
+            chunk = (deadline - time.perf_counter()) / (2 - k)
+            if chunk < 0.05:
+                break
+            polished = model.solve(chunk, seed + 7 + k, start)
+            if (
+                polished.feasible
+                and len(polished.sequences) <= len(start)
+                and (best_cost is None or polished.cost < best_cost)
+            ):
+                best, best_cost = polished.sequences, polished.cost
     return best
 
 
@@ -417,11 +434,13 @@ def _portfolio(
 ) -> Candidate:
     total = params.time_limit_s
     exact = prep.single_window and not prep.has_breaks
-    margin = min(0.5, 0.03 * total + 0.05)
-    share = 0.8 if exact else 0.45
+    margin = min(0.5, 0.02 * total + 0.05)
+    # Exact models: PyVRP is the workhorse and gets (almost) everything; otherwise the
+    # relaxed candidates need OR-Tools to restore the rules PyVRP cannot see.
+    share = 0.99 if exact else 0.45
     phase1 = max(total * share - (time.perf_counter() - t0), 0.1)
     # Worker processes share the monotonic clock: each job stops at the same instant.
-    until = time.monotonic() + phase1 - 0.05
+    until = time.monotonic() + phase1 - 0.1
     seed = params.seed
     jobs: list[Job] = []
     if params.use_pyvrp:
@@ -443,7 +462,7 @@ def _portfolio(
     best = min(candidates, key=lambda c: c.score(prep, by_duration)) if candidates else None
 
     left = total - (time.perf_counter() - t0) - margin
-    if left > 0.2 and (best is None or best.dropped or not exact or left > 0.5):
+    if left > 0.2 and (best is None or best.dropped or not exact):
         from postal.routing.ortools_engine import OrtoolsModel
 
         model = OrtoolsModel(prep, fixed, base, by_duration)
