@@ -22,11 +22,18 @@ from postal.auth.models import Role
 from postal.auth.service import Principal
 from postal.booking.models import Booking, Item, ItemState
 from postal.catalogue import service as catalogue
-from postal.catalogue.models import DocumentKind, ItemKind
+from postal.catalogue.models import DocumentKind, ItemKind, ProcedureDocument
 from postal.config import Settings
-from postal.errors import Conflict, FieldErrors, Forbidden, PostalError, ValidationFailed
+from postal.errors import (
+    Conflict,
+    FieldErrors,
+    Forbidden,
+    NotFound,
+    PostalError,
+    ValidationFailed,
+)
 from postal.i18n import message
-from postal.ids import IdNumberProtector, load_id_prefixes, parse_id_number
+from postal.ids import IdNumberProtector, load_id_prefixes, parse_id_number, parse_s10
 from postal.notify import outbox, webhooks
 from postal.phone import mask_phone
 from postal.tracking import ledger, states
@@ -216,6 +223,8 @@ def _check_ack(
         return {"signature_sha256": ack.signature_sha256}, None
     if not ack.otp_code:
         raise ValidationFailed("otp_required", field=f"{field_}.otp_code")
+    # A code used by an earlier event of the same batch must read as used (no autoflush here).
+    session.flush()
     challenge = session.exec(
         select(OtpChallenge)
         .where(
@@ -237,11 +246,19 @@ def _otp_hash(item: Item, code: str) -> str:
     return hashlib.sha256(f"{item.id}:{code}".encode()).hexdigest()
 
 
+def _documents(session: Session, code: str) -> list[ProcedureDocument]:
+    """A procedure's document list, read once per session (a batch picks up many dossiers)."""
+    cache: dict[str, list[ProcedureDocument]] = session.info.setdefault("tracking_documents", {})
+    if code not in cache:
+        cache[code] = catalogue.procedure_documents(session, code)
+    return cache[code]
+
+
 def _check_pickup(
     session: Session, item: Item, booking: Booking, body: EventIn, draft: Draft
 ) -> None:
     errors = FieldErrors()
-    documents = catalogue.procedure_documents(session, item.procedure_code)
+    documents = _documents(session, item.procedure_code)
     given = {entry.position: entry for entry in body.checklist or []}
     if body.checklist is None:
         errors.add("checklist", "checklist_required")
@@ -479,13 +496,6 @@ def _apply_side_effects(
         custody.next_attempt_on = None
 
 
-def _replay(session: Session, event_id: str, fingerprint: str) -> CustodyEvent | None:
-    stored = session.exec(select(CustodyEvent).where(CustodyEvent.event_id == event_id)).first()
-    if stored is not None and stored.request_hash != fingerprint:
-        raise ValidationFailed("idempotency_key_reused", field="event_id")
-    return stored
-
-
 def _result(event: CustodyEvent, status: str, http_status: int) -> EventResult:
     details = json.loads(event.details)
     next_on = details.get("next_attempt_on")
@@ -530,41 +540,59 @@ def record_batch(
 ) -> list[EventResult]:
     """Record a batch in order, each event on its own: one refusal does not stop the others.
 
-    Items are locked up front in id order, then the chain head on the first append; the caller
-    commits once for the whole batch.
+    The batch reads in a handful of statements: items locked by number in id order, then the
+    stored events of its keys, custody rows and bookings. Checks run in memory (no autoflush);
+    the chain head is locked only at the seal, and the caller commits once for the batch.
     """
     results: list[EventResult | CustodyEvent | int | None] = [None] * len(events)
-    items: dict[int, Item] = {}
+    numbers: dict[int, str] = {}
+    for i, body in enumerate(events):
+        try:
+            numbers[i] = str(parse_s10(body.item_number, "item_number"))
+        except PostalError as exc:
+            results[i] = rejected(body, exc, lang)
+    items = ledger.lock_items_by_number(session, numbers.values())
+    for i, number in numbers.items():
+        if number not in items:
+            unknown = NotFound("unknown_item", field="item_number", number=number)
+            results[i] = rejected(events[i], unknown, lang)
+    live = [i for i, r in enumerate(results) if r is None]
+    # Read after the item locks: a concurrent copy of the same batch has committed by now.
+    stored = _stored_events(session, [str(events[i].event_id) for i in live])
+    custodies = ledger.custodies_of(session, [it.id for it in items.values() if it.id])
+    # Held in session.info: the session's identity map keeps only weak references.
+    session.info["tracking_bookings"] = _load_bookings(
+        session, [it.booking_id for it in items.values()]
+    )
     in_batch: dict[str, tuple[str, int]] = {}
-    wanted: dict[int, int] = {}
-    for i, body in enumerate(events):
-        try:
-            item = find_item(session, body.item_number)
+    with session.no_autoflush:
+        for i in live:
+            body = events[i]
+            item = items[numbers[i]]
             assert item.id is not None
-            wanted[i] = item.id
-        except PostalError as exc:
-            results[i] = rejected(body, exc, lang)
-    items = ledger.lock_items(session, wanted.values())
-    for i, body in enumerate(events):
-        if results[i] is not None:
-            continue
-        item = items[wanted[i]]
-        key = str(body.event_id)
-        fingerprint = idempotency.request_fingerprint(body.model_dump(mode="json"))
-        try:
-            if key in in_batch:
-                # The same event twice in one batch: the second is a replay of the first.
-                if in_batch[key][0] != fingerprint:
-                    raise ValidationFailed("idempotency_key_reused", field="event_id")
-                results[i] = in_batch[key][1]
-                continue
-            results[i] = record_one(
-                session, settings, tsettings, principal, item, body, now, fingerprint
-            )
-            if isinstance(results[i], CustodyEvent):
+            key = str(body.event_id)
+            fingerprint = idempotency.request_fingerprint(body.model_dump(mode="json"))
+            try:
+                if key in in_batch:
+                    # The same event twice in one batch: the second is a replay of the first.
+                    if in_batch[key][0] != fingerprint:
+                        raise ValidationFailed("idempotency_key_reused", field="event_id")
+                    results[i] = in_batch[key][1]
+                    continue
+                if key in stored:
+                    results[i] = _replayed(stored[key], fingerprint)
+                    continue
+                custody = custodies.get(item.id)
+                if custody is None:
+                    custody = custodies[item.id] = ItemCustody(
+                        item_id=item.id, holder=initial_holder(item)
+                    )
+                results[i] = _record_new(
+                    session, settings, tsettings, principal, item, custody, body, now, fingerprint
+                )
                 in_batch[key] = (fingerprint, i)
-        except PostalError as exc:
-            results[i] = rejected(body, exc, lang)
+            except PostalError as exc:
+                results[i] = rejected(body, exc, lang)
     ledger.seal(session)
     out: list[EventResult] = []
     for i, value in enumerate(results):
@@ -580,21 +608,38 @@ def record_batch(
     return out
 
 
-def record_one(
+def _stored_events(session: Session, keys: list[str]) -> dict[str, CustodyEvent]:
+    """The already recorded events among ``keys`` (replays), in one statement."""
+    if not keys:
+        return {}
+    rows = session.exec(select(CustodyEvent).where(col(CustodyEvent.event_id).in_(keys))).all()
+    return {row.event_id: row for row in rows}
+
+
+def _load_bookings(session: Session, ids: list[int]) -> list[Booking]:
+    """Bring the batch's bookings into the session at once; ``session.get`` then finds them."""
+    if not ids:
+        return []
+    return list(session.exec(select(Booking).where(col(Booking.id).in_(sorted(set(ids))))).all())
+
+
+def _replayed(stored: CustodyEvent, fingerprint: str) -> EventResult:
+    if stored.request_hash != fingerprint:
+        raise ValidationFailed("idempotency_key_reused", field="event_id")
+    return _result(stored, "replayed", 200)
+
+
+def _record_new(
     session: Session,
     settings: Settings,
     tsettings: TrackingSettings,
     principal: Principal,
     item: Item,
+    custody: ItemCustody,
     body: EventIn,
     now: dt.datetime,
     fingerprint: str,
-) -> EventResult | CustodyEvent:
-    """Replay a stored event, or queue a new one on a locked item (sealed by the caller)."""
-    stored = _replay(session, str(body.event_id), fingerprint)
-    if stored is not None:
-        return _result(stored, "replayed", 200)
-    custody = ledger.custody_of(session, item, initial_holder(item))
+) -> CustodyEvent:
     draft, challenge = prepare(session, settings, tsettings, principal, item, custody, body, now)
     draft.request_hash = fingerprint
     _apply_side_effects(custody, draft, challenge, now, session)

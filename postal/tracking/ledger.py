@@ -14,7 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import insert as sa_insert
+from sqlalchemy import select as sa_select
 from sqlalchemy import text
+from sqlalchemy import update as sa_update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -53,6 +56,7 @@ HASHED = (
     "item_prev_hash",
     "ledger_prev_hash",
 )
+_COLUMNS = (*HASHED, "hash")
 
 
 def _canonical(value: Any) -> Any:
@@ -86,6 +90,41 @@ def lock_items(session: Session, item_ids: Iterable[int]) -> dict[int, Item]:
     return {item.id: item for item in session.exec(query).all() if item.id is not None}
 
 
+def lock_items_by_number(session: Session, numbers: Iterable[str]) -> dict[str, Item]:
+    """Lock every item carrying one of ``numbers`` in id order; returns the newest per number.
+
+    One statement for a whole batch. Numbers may be reissued, so older items with the same
+    number are locked too (harmless: the order is still by id, as in ``lock_items``).
+    """
+    wanted = sorted(set(numbers))
+    if not wanted:
+        return {}
+    query = (
+        select(Item)
+        .where(col(Item.number).in_(wanted))
+        .order_by(col(Item.id))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    newest: dict[str, Item] = {}
+    for item in session.exec(query).all():
+        newest[item.number] = item  # ascending ids: the last one wins
+    return newest
+
+
+def custodies_of(session: Session, item_ids: Iterable[int]) -> dict[int, ItemCustody]:
+    """The custody rows of (locked) items, read in one statement; items without one are absent."""
+    ids = sorted(set(item_ids))
+    if not ids:
+        return {}
+    query = (
+        select(ItemCustody)
+        .where(col(ItemCustody.item_id).in_(ids))
+        .execution_options(populate_existing=True)
+    )
+    return {row.item_id: row for row in session.exec(query).all()}
+
+
 def custody_of(session: Session, item: Item, holder: str) -> ItemCustody:
     """The custody row of a (locked) item; a new one (not yet added) before its first event."""
     assert item.id is not None
@@ -93,28 +132,22 @@ def custody_of(session: Session, item: Item, holder: str) -> ItemCustody:
     return row if row is not None else ItemCustody(item_id=item.id, holder=holder)
 
 
-def lock_head(session: Session) -> LedgerHead:
-    """Lock the chain head row (created if missing); held until the transaction ends."""
+def lock_head(session: Session) -> tuple[int, str]:
+    """Lock the chain head row (created if missing) and return its (last_seq, last_hash).
+
+    The lock is held until the transaction ends; Core statements keep the hold short.
+    """
     table = LedgerHead.__table__  # type: ignore[attr-defined]
-    dialect = session.get_bind().dialect.name
-    ins = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    head = session.exec(
-        select(LedgerHead)
-        .where(LedgerHead.id == 1)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
-    if head is None:
+    query = sa_select(table.c.last_seq, table.c.last_hash).where(table.c.id == 1).with_for_update()
+    row = session.execute(query).first()
+    if row is None:
+        dialect = session.get_bind().dialect.name
+        ins = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
         session.execute(
             ins.values(id=1, last_seq=0, last_hash=GENESIS_HASH).on_conflict_do_nothing()
         )
-        head = session.exec(
-            select(LedgerHead)
-            .where(LedgerHead.id == 1)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).one()
-    return head
+        row = session.execute(query).one()
+    return int(row[0]), str(row[1])
 
 
 _PENDING = "ledger_pending"
@@ -138,22 +171,33 @@ def pending_count(session: Session) -> int:
 
 
 def seal(session: Session) -> None:
-    """Lock the chain head, chain every queued event in order and insert them (no-op if none)."""
+    """Lock the chain head, chain every queued event in order and insert them (no-op if none).
+
+    Everything else the transaction wrote (item states, custody rows, outbox rows) is flushed
+    before the head is locked, so the lock covers only the head read, one multi-row INSERT of
+    the events, the custody hash links, the head update and the commit.
+    """
     pending: list[tuple[CustodyEvent, ItemCustody]] = session.info.pop(_PENDING, [])
     if not pending:
         return
-    head = lock_head(session)
+    session.flush()
+    last_seq, last_hash = lock_head(session)
+    rows: list[dict[str, Any]] = []
     for event, custody in pending:
-        event.seq = head.last_seq + 1
-        event.ledger_prev_hash = head.last_hash
+        last_seq += 1
+        event.seq = last_seq
+        event.ledger_prev_hash = last_hash
         event.item_prev_hash = custody.last_hash
         event.hash = event_hash(event)
-        session.add(event)
-        head.last_seq = event.seq
-        head.last_hash = event.hash
-        custody.last_hash = event.hash
+        last_hash = custody.last_hash = event.hash
+        rows.append({name: getattr(event, name) for name in _COLUMNS})
         session.add(custody)
-    session.add(head)
+    events_table = CustodyEvent.__table__  # type: ignore[attr-defined]
+    head = LedgerHead.__table__  # type: ignore[attr-defined]
+    session.execute(sa_insert(events_table), rows)
+    session.execute(
+        sa_update(head).where(head.c.id == 1).values(last_seq=last_seq, last_hash=last_hash)
+    )
     session.flush()
 
 
