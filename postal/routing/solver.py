@@ -27,6 +27,7 @@ import numpy as np
 
 from postal.routing.checker import check_plan
 from postal.routing.errors import SolverFailure
+from postal.routing.insertion import reinsert
 from postal.routing.model import (
     Plan,
     Problem,
@@ -424,6 +425,16 @@ def _single_engine(
     return Candidate(fixed_seqs, tuple(dropped), engine)
 
 
+def _repaired(
+    prep: Prepared, sequences: Sequences, fixed: int, by_duration: bool
+) -> tuple[Sequences, list[int]]:
+    """Repair an engine's sequences by our rules, then greedily put back what was removed."""
+    seqs, dropped = repair(prep, sequences)
+    if dropped:
+        seqs, dropped = reinsert(prep, seqs, dropped, fixed, by_duration)
+    return seqs, dropped
+
+
 def _log(params: SolveParams, t0: float, msg: str) -> None:
     if params.log:
         print(f"[{time.perf_counter() - t0:6.2f}s] {msg}", flush=True)
@@ -456,7 +467,7 @@ def _portfolio(
     results = _run_jobs(jobs, params.workers, until) if jobs else []
     candidates = []
     for seqs, name in results:
-        fixed_seqs, dropped = repair(prep, seqs)
+        fixed_seqs, dropped = _repaired(prep, seqs, fixed, by_duration)
         candidates.append(Candidate(fixed_seqs, tuple(dropped), name))
         _log(params, t0, f"candidate {name}: {candidates[-1].score(prep, by_duration)}")
     best = min(candidates, key=lambda c: c.score(prep, by_duration)) if candidates else None
@@ -475,7 +486,7 @@ def _portfolio(
                 log=params.log,
             )
             if out.found:
-                seqs, dropped = repair(prep, out.sequences)
+                seqs, dropped = _repaired(prep, out.sequences, fixed, by_duration)
                 cand = Candidate(seqs, tuple(dropped), "ortools")
                 _log(params, t0, f"candidate ortools: {cand.score(prep, by_duration)}")
                 if best is None or cand.score(prep, by_duration) < best.score(prep, by_duration):
