@@ -4,19 +4,18 @@ creates result deliveries."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 
 from api.deps import NowDep, PrincipalDep, SessionDep, SettingsDep, roles
-from postal import idempotency
+from api.idempotent import run_idempotent
 from postal.auth.models import Role
 from postal.auth.service import Principal, integration_principal
 from postal.booking import service
-from postal.booking.models import BookingChannel, BookingStatus
+from postal.booking.models import Booking, BookingChannel, BookingStatus
 from postal.booking.schemas import (
     BookingCancel,
     BookingCreate,
@@ -38,23 +37,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"description": "An invalid field; `errors` names each one", **_PROBLEM},
 }
 _optional_key = APIKeyHeader(name="X-API-Key", auto_error=False)
-
-
-def _idempotent(
-    session: SessionDep, scope: str, key: str | None, payload: Any
-) -> tuple[str | None, JSONResponse | None]:
-    """Replay a stored reply for a known key; returns the fingerprint to store otherwise."""
-    if key is None:
-        return None, None
-    fp = idempotency.request_fingerprint(payload)
-    stored = idempotency.lookup(session, scope, key, fp)
-    if stored is None:
-        return fp, None
-    headers = {"Idempotent-Replayed": "true"}
-    body = json.loads(stored.body)
-    if stored.status_code == 201 and isinstance(body, dict) and "reference" in body:
-        headers["Location"] = f"/api/v1/bookings/{body['reference']}"
-    return fp, JSONResponse(body, status_code=stored.status_code, headers=headers)
 
 
 @router.post(
@@ -85,17 +67,14 @@ def create_booking(
     if api_key:
         integration_principal(session, api_key)
         channel = BookingChannel.integration
-    scope = f"booking.create:{channel.value}"
-    fp, replay = _idempotent(session, scope, idempotency_key, body.model_dump(mode="json"))
-    if replay is not None:
-        return replay
-    created = service.create_booking(session, settings, body, channel=channel, now=now)
-    payload = created.model_dump(mode="json")
-    if idempotency_key and fp:
-        idempotency.store(session, scope, idempotency_key, fp, 201, payload)
-    session.commit()
-    return JSONResponse(
-        payload, status_code=201, headers={"Location": f"/api/v1/bookings/{created.reference}"}
+    return run_idempotent(
+        session,
+        f"booking.create:{channel}",
+        idempotency_key,
+        body.model_dump(mode="json"),
+        201,
+        lambda: service.create_booking(session, settings, body, channel=channel, now=now),
+        lambda data: f"/api/v1/bookings/{data['reference']}",
     )
 
 
@@ -150,19 +129,12 @@ def _may_change(principal: Principal, reference: str) -> None:
     raise Forbidden("role_not_allowed")
 
 
-def _change(
-    request: Request,
-    session: SessionDep,
-    principal: Principal,
-    reference: str,
-    key: str | None,
-    payload: dict[str, Any],
-    action: str,
-) -> tuple[str | None, JSONResponse | None]:
+def _changeable(session: SessionDep, principal: Principal, reference: str) -> Booking:
+    """The booking, if the caller may see it (else 404) and change it (else 403)."""
     booking = service.get_by_reference(session, reference)
     service.authorise_read(session, principal, booking)
     _may_change(principal, reference)
-    return _idempotent(session, f"booking.{action}:{booking.reference}", key, payload)
+    return booking
 
 
 @router.post(
@@ -173,7 +145,6 @@ def _change(
     responses=ERRORS,
 )
 def reschedule_booking(
-    request: Request,
     reference: str,
     body: BookingReschedule,
     session: SessionDep,
@@ -183,21 +154,15 @@ def reschedule_booking(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
     """Reschedule (citizen or dispatcher)."""
-    payload = body.model_dump(mode="json")
-    fp, replay = _change(
-        request, session, principal, reference, idempotency_key, payload, "reschedule"
+    booking = _changeable(session, principal, reference)
+    return run_idempotent(
+        session,
+        f"booking.reschedule:{booking.reference}",
+        idempotency_key,
+        body.model_dump(mode="json"),
+        200,
+        lambda: service.reschedule(session, settings, booking, body.date, body.slot, now),
     )
-    if replay is not None:
-        return replay
-    booking = service.get_by_reference(session, reference)
-    result = service.reschedule(session, settings, booking, body.date, body.slot, now)
-    data = result.model_dump(mode="json")
-    if idempotency_key and fp:
-        idempotency.store(
-            session, f"booking.reschedule:{booking.reference}", idempotency_key, fp, 200, data
-        )
-    session.commit()
-    return JSONResponse(data)
 
 
 @router.post(
@@ -208,7 +173,6 @@ def reschedule_booking(
     responses=ERRORS,
 )
 def cancel_booking(
-    request: Request,
     reference: str,
     session: SessionDep,
     settings: SettingsDep,
@@ -218,17 +182,13 @@ def cancel_booking(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
     """Cancel (citizen or dispatcher); 409 when already cancelled."""
-    body = body or BookingCancel()
-    payload = body.model_dump(mode="json")
-    fp, replay = _change(request, session, principal, reference, idempotency_key, payload, "cancel")
-    if replay is not None:
-        return replay
-    booking = service.get_by_reference(session, reference)
-    result = service.cancel(session, settings, booking, body.reason, now)
-    data = result.model_dump(mode="json")
-    if idempotency_key and fp:
-        idempotency.store(
-            session, f"booking.cancel:{booking.reference}", idempotency_key, fp, 200, data
-        )
-    session.commit()
-    return JSONResponse(data)
+    reason = (body or BookingCancel()).reason
+    booking = _changeable(session, principal, reference)
+    return run_idempotent(
+        session,
+        f"booking.cancel:{booking.reference}",
+        idempotency_key,
+        {"reason": reason},
+        200,
+        lambda: service.cancel(session, settings, booking, reason, now),
+    )

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header
 from fastapi.responses import JSONResponse, Response
 
 from api.deps import LangDep, NowDep, SessionDep, SettingsDep, roles
-from postal import idempotency
+from api.idempotent import run_idempotent
 from postal.auth.models import Role
 from postal.auth.service import Principal
 from postal.catalogue import service as catalogue
@@ -31,32 +30,8 @@ Party = Annotated[Principal, Depends(roles(Role.courier, Role.clerk, Role.admin,
 IdemKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
-def _run(
-    session: SessionDep,
-    scope: str,
-    key: str | None,
-    payload: Any,
-    status: int,
-    action: Any,
-    location: bool = False,
-) -> JSONResponse:
-    """Replay a stored reply for a known Idempotency-Key, else run ``action`` and store it."""
-    fp = idempotency.request_fingerprint(payload)
-    if key is not None:
-        stored = idempotency.lookup(session, scope, key, fp)
-        if stored is not None:
-            return JSONResponse(
-                json.loads(stored.body),
-                status_code=stored.status_code,
-                headers={"Idempotent-Replayed": "true"},
-            )
-    result: RecordPublic = action()
-    data = result.model_dump(mode="json")
-    if key is not None:
-        idempotency.store(session, scope, key, fp, status, data)
-    session.commit()
-    headers = {"Location": f"/api/v1/handover-records/{result.id}"} if location else None
-    return JSONResponse(data, status_code=status, headers=headers)
+def _location(record: dict[str, Any]) -> str:
+    return f"/api/v1/handover-records/{record['id']}"
 
 
 @router.post(
@@ -86,7 +61,9 @@ def open_record(
         return handover.to_public(session, settings, record)
 
     scope = f"handover.open:{principal.username}"
-    return _run(session, scope, idempotency_key, body.model_dump(mode="json"), 201, action, True)
+    return run_idempotent(
+        session, scope, idempotency_key, body.model_dump(mode="json"), 201, action, _location
+    )
 
 
 @router.get(
@@ -134,7 +111,9 @@ def confirm_line(
         return handover.to_public(session, settings, handover.get_record(session, record_id))
 
     scope = f"handover.line:{record_id}"
-    return _run(session, scope, idempotency_key, body.model_dump(mode="json"), 200, action)
+    return run_idempotent(
+        session, scope, idempotency_key, body.model_dump(mode="json"), 200, action
+    )
 
 
 @router.post(
@@ -159,7 +138,7 @@ def close_record(
         return handover.to_public(session, settings, record)
 
     scope = f"handover.close:{record_id}"
-    return _run(session, scope, idempotency_key, {}, 200, action)
+    return run_idempotent(session, scope, idempotency_key, {}, 200, action)
 
 
 @router.post(

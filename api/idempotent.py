@@ -1,0 +1,41 @@
+"""Idempotent writes for routes: replay a stored reply, or run the action and store its reply."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlmodel import Session
+
+from postal import idempotency
+
+
+def run_idempotent(
+    session: Session,
+    scope: str,
+    key: str | None,
+    payload: Any,
+    status: int,
+    action: Callable[[], BaseModel],
+    location: Callable[[dict[str, Any]], str] | None = None,
+) -> JSONResponse:
+    """Replay the stored reply of a known Idempotency-Key (422 if the body differs), else run
+    ``action``, store its reply in the same transaction and commit."""
+    fp = idempotency.request_fingerprint(payload)
+    if key is not None:
+        stored = idempotency.lookup(session, scope, key, fp)
+        if stored is not None:
+            body = json.loads(stored.body)
+            headers = {"Idempotent-Replayed": "true"}
+            if location is not None and stored.status_code == 201:
+                headers["Location"] = location(body)
+            return JSONResponse(body, status_code=stored.status_code, headers=headers)
+    data = action().model_dump(mode="json")
+    if key is not None:
+        idempotency.store(session, scope, key, fp, status, data)
+    session.commit()
+    created = {"Location": location(data)} if location is not None else None
+    return JSONResponse(data, status_code=status, headers=created)
