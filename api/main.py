@@ -135,6 +135,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         pages,
         planning,
         staff_pages,
+        staff_ui,
         tracking,
     )
     from postal.tracking.events import IllegalTransition
@@ -167,5 +168,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(planning.router, prefix="/api/v1")
     app.include_router(pages.router)
     app.include_router(staff_pages.router)
+    app.include_router(staff_ui.router)
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
     return app

@@ -1,0 +1,53 @@
+"""The citizen's tracking page: enter an item number, see the timeline and the map."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from api.deps import LangDep, SessionDep, SettingsDep
+from api.routes.pages import _render
+from api.routes.ui_common import error_text, map_page, translator
+from maps.render import tracking_map
+from maps.types import Point
+from postal.booking.models import Booking
+from postal.catalogue.models import Desk
+from postal.errors import NotFound, PostalError
+from postal.tracking import public
+from postal.tracking.items import find_item
+
+router = APIRouter(include_in_schema=False)
+# The public map shows the address to about 100 m: enough to recognise, not to locate a door.
+_PUBLIC_DECIMALS = 3
+
+
+@router.get("/track", response_class=HTMLResponse)
+def track_page(
+    request: Request, session: SessionDep, settings: SettingsDep, lang: LangDep
+) -> HTMLResponse:
+    """The lookup form; with ``?number=`` the item's state, timeline and map."""
+    number = (request.query_params.get("number") or "").strip().upper().replace(" ", "")
+    ctx: dict[str, object] = {"number": number, "tracking": None, "error": None}
+    status = 200
+    if number:
+        try:
+            ctx["tracking"] = public.track(session, settings, number, lang)
+        except PostalError as exc:
+            ctx["error"] = error_text(exc, lang)
+            status = exc.status
+    return _render(request, "track.html", lang, ctx, status=status)
+
+
+@router.get("/track/{number}/map", response_class=HTMLResponse)
+def track_map(number: str, session: SessionDep, lang: LangDep) -> Response:
+    """The item's map: the citizen's address (rounded) and the desk, never a courier."""
+    try:
+        item = find_item(session, number)
+    except PostalError:
+        return HTMLResponse("", status_code=404)
+    booking = session.get(Booking, item.booking_id)
+    desk = session.get(Desk, item.desk_code)
+    if booking is None or desk is None or booking.lat is None or booking.lon is None:
+        raise NotFound("unknown_item")
+    home = Point(round(booking.lat, _PUBLIC_DECIMALS), round(booking.lon, _PUBLIC_DECIMALS))
+    return map_page(tracking_map(home, Point(desk.lat, desk.lon), desk.name, translator(lang)))

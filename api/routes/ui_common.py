@@ -1,0 +1,54 @@
+"""Helpers shared by the staff and tracking pages: the signed-in principal, map pages, flashes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import folium
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlmodel import Session
+
+from api.deps import SESSION_COOKIE
+from postal.auth import service as auth
+from postal.auth.models import Role
+from postal.auth.service import Principal
+from postal.errors import PostalError
+from postal.i18n import message
+
+
+def page_principal(request: Request, session: Session, *allowed: Role) -> Principal | None:
+    """The staff member signed in with the page cookie, if any and of an allowed role."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    try:
+        principal = auth.staff_principal(session, token)
+    except PostalError:
+        return None
+    session.commit()  # end the read transaction (in-memory SQLite shares one connection)
+    if allowed and principal.role not in allowed:
+        return None
+    return principal
+
+
+def to_login(request: Request) -> RedirectResponse:
+    """Send an anonymous visitor to the sign-in page."""
+    return RedirectResponse(f"/staff/login?next={request.url.path}", status_code=303)
+
+
+def translator(lang: str) -> Callable[[str], str]:
+    """A one-argument message lookup in ``lang`` for the map functions."""
+    return lambda key: message(key, lang)
+
+
+def map_page(m: folium.Map) -> HTMLResponse:
+    """A folium map as a standalone HTML page (the pages embed it in an iframe)."""
+    return HTMLResponse(m.get_root().render())
+
+
+def error_text(exc: PostalError, lang: str) -> str:
+    """A PostalError's message in ``lang``, with each field error appended."""
+    parts = [message(exc.code, lang, **exc.params)]
+    parts += [message(e["code"], lang, **e.get("params", {})) for e in exc.errors]
+    return " — ".join(dict.fromkeys(parts))

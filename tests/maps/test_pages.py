@@ -1,0 +1,129 @@
+"""The staff and tracking pages server-side (no browser): plan, route, pickup, desk, tracking."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from postal.auth.models import Role
+from postal.auth.service import create_user
+from postal.booking.models import Item
+from postal.catalogue import service as catalogue
+from postal.catalogue.models import ItemKind
+from postal.tracking.models import CustodyEvent
+from tests.booking.helpers import booking_body
+from tests.conftest import NEXT_DAY
+
+PASSWORD = "correct-horse-1"
+
+
+def _login(client: TestClient, username: str) -> None:
+    client.cookies.clear()
+    r = client.post(
+        "/staff/login", data={"username": username, "password": PASSWORD}, follow_redirects=False
+    )
+    assert r.status_code == 303, r.text
+
+
+def _staff(session: Session, desk_code: str) -> None:
+    for username, role, binding in (
+        ("disp", Role.dispatcher, {"post_office_codes": ["115100"]}),
+        ("courier", Role.courier, {"post_office_codes": ["115100"]}),
+        ("clerk", Role.clerk, {"desk_code": desk_code}),
+    ):
+        create_user(
+            session,
+            username=username,
+            password=PASSWORD,
+            role=role,
+            full_name=username.title(),
+            **binding,  # type: ignore[arg-type]
+        )
+    session.commit()
+
+
+def test_plan_pickup_handover_and_tracking_pages(client: TestClient, session: Session) -> None:
+    client.app.state.plan_inline = True  # type: ignore[attr-defined]
+    body = booking_body(session, service_form="dossier_pickup", phone="0912000001")
+    created = client.post("/api/v1/bookings", json=body)
+    assert created.status_code == 201, created.text
+    item = session.exec(select(Item).where(Item.kind == ItemKind.dossier)).one()
+    docs = catalogue.procedure_documents(session, item.procedure_code)
+    _staff(session, item.desk_code)
+
+    assert client.get("/courier", follow_redirects=False).status_code == 303  # signed out
+    _login(client, "disp")
+    page = client.get(f"/dispatcher?date={NEXT_DAY}")
+    assert page.status_code == 200 and "115100" in page.text
+    form = {"date": str(NEXT_DAY), "post_office_codes": "115100", "time_limit_s": "2"}
+    r = client.post("/dispatcher/plans", data=form, follow_redirects=False)
+    plan_url = r.headers["location"]
+    plan = client.get(plan_url)
+    assert 'data-status="done"' in plan.text and "Refresh" not in plan.headers
+    assert client.get(plan_url + "/map").status_code == 200
+
+    _login(client, "courier")
+    route = client.get(f"/courier?date={NEXT_DAY}")
+    assert route.status_code == 200 and item.number in route.text
+    event_id = re.search(r'name="event_id" value="([0-9a-f-]{36})"', route.text)
+    assert event_id is not None
+    assert "<script" in client.get(f"/courier/map?date={NEXT_DAY}").text
+    pickup = {
+        "event_id": event_id.group(1),
+        "type": "pickup",
+        "item_number": item.number,
+        "seal_number": "S-1",
+        "signature_sha256": "ab" * 32,
+        **{f"doc_{d.position}_present": "on" for d in docs},
+        **{f"doc_{d.position}_form": d.kind.value for d in docs},
+    }
+    fee = re.search(r'name="fee_vnd" value="(\d+)"', route.text)
+    if fee:
+        pickup.update(fee_vnd=fee.group(1), receipt_number="BL-1")
+    missing = client.post(f"/courier/event?date={NEXT_DAY}", data={**pickup, "seal_number": ""})
+    assert missing.status_code == 422  # nothing recorded: no seal
+    done = client.post(f"/courier/event?date={NEXT_DAY}", data=pickup, follow_redirects=False)
+    assert done.status_code == 303, done.text
+    again = client.post(f"/courier/event?date={NEXT_DAY}", data=pickup, follow_redirects=False)
+    assert again.status_code == 303  # the same event id: replayed, stored once
+    assert (
+        len(
+            session.exec(
+                select(CustodyEvent).where(CustodyEvent.event_id == pickup["event_id"])
+            ).all()
+        )
+        == 1
+    )
+    session.commit()
+    opened = client.post(
+        f"/courier/handover?date={NEXT_DAY}",
+        data={"desk_code": item.desk_code, "item_numbers": item.number},
+        follow_redirects=False,
+    )
+    assert opened.status_code == 303, opened.text
+
+    _login(client, "clerk")
+    desk = client.get("/desk")
+    record = re.search(r'href="/desk/records/(\d+)"', desk.text)
+    assert record is not None
+    rid = record.group(1)
+    wrong = client.post(f"/desk/records/{rid}/lines", data={"item_number": "EB000000000VN"})
+    assert wrong.status_code in (404, 422)
+    client.post(
+        f"/desk/records/{rid}/lines", data={"item_number": item.number, "status": "received"}
+    )
+    closed = client.post(f"/desk/records/{rid}/close", follow_redirects=True)
+    assert "line-received" in closed.text
+    assert (
+        client.get(f"/api/v1/handover-records/{rid}/pdf").headers["content-type"]
+        == "application/pdf"
+    )
+
+    client.cookies.clear()
+    track = client.get(f"/track?number={item.number}")
+    assert track.status_code == 200 and track.text.count("<li><time") == 2
+    assert client.get(f"/track?number={item.number}&lang=en").text.count("<li><time") == 2
+    assert client.get("/track?number=EB000000001VN").status_code in (404, 422)
+    assert client.get(f"/track/{item.number}/map").status_code == 200
