@@ -22,10 +22,11 @@ app.add_typer(bench_app, name="bench")
 
 
 def _mount_optional() -> None:
-    """Mount the commands of the geo, tracking and routing packages."""
+    """Mount the commands of the geo, planning, tracking and routing packages."""
     from postal.geo.cli import app as geo_bench
+    from postal.planning.cli import app as city_bench
 
-    for command in geo_bench.registered_commands:
+    for command in [*geo_bench.registered_commands, *city_bench.registered_commands]:
         bench_app.registered_commands.append(command)
     try:
         from postal.tracking.cli import app as tracking_app
