@@ -15,7 +15,7 @@ import resource
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -84,6 +84,8 @@ class Part:
     problem: Problem
     stops: tuple[int, ...]
     couriers: tuple[int, ...]
+    depot: int = -1
+    """The post office whose area this part is (-1: outside every service area)."""
 
 
 @dataclass
@@ -96,7 +98,6 @@ class DayResult:
     peak_rss_mb_parent: float
     peak_rss_mb_children: float
     part_sizes: list[int] = field(default_factory=list)
-    violations: int = 0
 
     def report(self) -> dict[str, Any]:
         """A JSON-friendly summary."""
@@ -117,7 +118,7 @@ class DayResult:
             "seconds": round(self.seconds, 1),
             "peak_rss_mb_parent": round(self.peak_rss_mb_parent, 1),
             "peak_rss_mb_children": round(self.peak_rss_mb_children, 1),
-            "checker_violations": self.violations,
+            "parts_checked": self.parts,
         }
 
 
@@ -202,7 +203,7 @@ def split_day(day: Day, max_part: int = 400) -> list[Part]:
         start = 0
         for units, n_c in zip(mine, shares, strict=True):
             stops = sorted(s for u in units for s in u)
-            parts.append(_make_part(day, stops, pool[start : start + n_c]))
+            parts.append(replace(_make_part(day, stops, pool[start : start + n_c]), depot=k))
             start += n_c
     return parts
 
@@ -365,7 +366,7 @@ def solve_day(
     merged = _merge(solvable, plans)
     extra = [
         Unassigned(
-            s, UnassignedReason.OUTSIDE_SERVICE_AREA if p.stops else UnassignedReason.NO_COURIER
+            s, UnassignedReason.OUTSIDE_SERVICE_AREA if p.depot < 0 else UnassignedReason.NO_COURIER
         )
         for p in unservable
         for s in p.stops
@@ -442,7 +443,12 @@ def synthetic_day(
                     desk=desk,
                 )
             )
-    per_depot = couriers_per_depot or max(2, math.ceil(n_stops / n_depots / 35))
+    # Couriers per post office in proportion to the citizens nearest to it (about 35 stops a
+    # courier, plus one spare), as a dispatcher would staff it.
+    citizens = np.asarray(coords[n_depots + n_desks :])
+    nearest = np.argmin(((citizens[:, None, :] - depot_xy[None, :, :]) ** 2).sum(axis=2), axis=1)
+    load = np.bincount(nearest, minlength=n_depots) * 2
+    staff = [couriers_per_depot or max(2, math.ceil(int(k) / 35) + 1) for k in load]
     couriers = tuple(
         Courier(
             id=f"c{dep}_{i}",
@@ -453,7 +459,7 @@ def synthetic_day(
             break_=CourierBreak(11 * hm + 30 * 60, 13 * hm, 30 * 60),
         )
         for dep in range(n_depots)
-        for i in range(per_depot)
+        for i in range(staff[dep])
     )
     return Day(
         coordinates=np.asarray(coords, dtype=np.float64),

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
@@ -237,4 +237,4 @@ class SolveParams:
     use_pyvrp: bool = True
     use_vroom: bool = True
     log: bool = False
-    extra: dict[str, float] = field(default_factory=dict)
+    """Print the portfolio's progress (phases, candidates) to stdout."""

@@ -371,14 +371,10 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Plan:
     _log(params, t0, f"prepared: {len(prep.active)} stops to route, {len(prep.reasons)} screened")
     if engine == "ours":
         best = _portfolio(prep, params, fixed, base, by_duration, t0)
-        timed_out = True
     else:
         best = _single_engine(prep, params, fixed, base, by_duration, t0)
-        timed_out = True
     _log(params, t0, f"best from {best.source}")
-    plan = build_plan(
-        prep, best.sequences, best.dropped, engine, time.perf_counter() - t0, timed_out
-    )
+    plan = build_plan(prep, best.sequences, best.dropped, engine, time.perf_counter() - t0)
     checked = _checked(problem, plan)
     _log(params, t0, "plan built and checked")
     return checked
