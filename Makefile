@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint typecheck unit clean
+.PHONY: demo test install lint typecheck unit browser clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy postal api maps
 
-unit: $(STAMP)
+# The browser tests drive Debian's chromium (never a Playwright download); CI runs as root.
+browser:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+unit: $(STAMP) browser
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 test: lint typecheck unit

@@ -119,11 +119,13 @@ def _views(
                 for r in records
                 if r.desk_code == s.desk_code
             ]
-            view.held_for_desk = [
-                n
-                for n in numbers
-                if items[n].desk_code == s.desk_code and items[n].state in _HELD_FOR_DESK
-            ]
+            view.held_for_desk = list(
+                dict.fromkeys(
+                    n
+                    for n in numbers
+                    if items[n].desk_code == s.desk_code and items[n].state in _HELD_FOR_DESK
+                )
+            )
         views.append(view)
     return views
 

@@ -46,6 +46,7 @@ def test_route_map_bounds_cover_every_stop() -> None:
     route = make_route(30)
     m = route_map(route)
     (south, west), (north, east) = m.get_bounds()
+    assert south is not None and west is not None and north is not None and east is not None
     for s in route.stops:
         assert south <= s.point.lat <= north and west <= s.point.lon <= east
 

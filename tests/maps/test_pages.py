@@ -39,7 +39,7 @@ def _staff(session: Session, desk_code: str) -> None:
             password=PASSWORD,
             role=role,
             full_name=username.title(),
-            **binding,  # type: ignore[arg-type]
+            **binding,
         )
     session.commit()
 
