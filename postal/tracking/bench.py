@@ -7,15 +7,16 @@ their batches after the reply (replays) and drop 2% of their connections before 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
+import json
+import math
 import os
 import random
 import socket
-import statistics
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -42,13 +43,21 @@ BATCH_ITEMS = 5  # five items, two events each: ten events per request
 RESEND_RATE = 0.10
 DISCONNECT_RATE = 0.02
 SIGNATURE = "5e" * 32
+PATH = "/api/v1/events"
 
 
 @dataclass
 class ClientStats:
-    """What one client saw."""
+    """What one client saw.
 
-    latencies_ms: list[float] = field(default_factory=list)
+    ``batch_ms`` has one entry per first (non-replay) request answered 200: its round trip.
+    ``event_ms`` has one entry per acknowledged event: from the moment its batch was due (its
+    first send, or its scheduled time under ``--rate``) to the reply acknowledging it, so
+    dropped connections, re-sends and waiting behind an earlier batch all count.
+    """
+
+    batch_ms: list[float] = field(default_factory=list)
+    event_ms: list[float] = field(default_factory=list)
     acknowledged: set[str] = field(default_factory=set)
     resent: int = 0
     disconnects: int = 0
@@ -185,51 +194,96 @@ def _events_for(numbers: list[str], template: dict[str, Any]) -> list[dict[str, 
     return out
 
 
-def _client(
-    base: str, token: str, numbers: list[str], template: dict[str, Any], stats: ClientStats
+@dataclass(frozen=True)
+class Batch:
+    """One request body, encoded before the clock starts so the client spends little CPU."""
+
+    body: bytes
+    event_ids: tuple[str, ...]
+
+
+def _batches(numbers: list[str], template: dict[str, Any]) -> list[Batch]:
+    out: list[Batch] = []
+    for start in range(0, len(numbers), BATCH_ITEMS):
+        events = _events_for(numbers[start : start + BATCH_ITEMS], template)
+        body = json.dumps({"events": events}, separators=(",", ":")).encode()
+        out.append(Batch(body, tuple(e["event_id"] for e in events)))
+    return out
+
+
+async def _client(
+    client: httpx.AsyncClient,
+    batches: list[Batch],
+    stats: ClientStats,
+    start_at: float,
+    interval_s: float,
 ) -> None:
+    """Send the batches one after the other (a courier's device), or on a schedule if paced."""
     rng = random.Random()
-    headers = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
-        for start in range(0, len(numbers), BATCH_ITEMS):
-            batch = _events_for(numbers[start : start + BATCH_ITEMS], template)
-            while True:
-                if rng.random() < DISCONNECT_RATE:
-                    # Drop the connection before the reply: the outcome is unknown, so re-send.
-                    stats.disconnects += 1
-                    with contextlib.suppress(httpx.HTTPError):
-                        client.post("/api/v1/events", json={"events": batch}, timeout=0.002)
-                started = time.perf_counter()
-                try:
-                    reply = client.post("/api/v1/events", json={"events": batch})
-                except httpx.HTTPError:
-                    stats.errors += 1
-                    continue
-                stats.latencies_ms.append((time.perf_counter() - started) * 1000)
-                if reply.status_code != 200:
-                    stats.errors += 1
-                    time.sleep(0.05)
-                    continue
-                results = reply.json()["results"]
-                stats.acknowledged.update(
-                    r["event_id"] for r in results if r["status"] in ("recorded", "replayed")
-                )
-                rejected = [r for r in results if r["status"] == "rejected"]
-                if rejected:
-                    stats.errors += len(rejected)
-                if rng.random() < RESEND_RATE:
-                    stats.resent += 1
-                    again = client.post("/api/v1/events", json={"events": batch})
-                    if again.status_code == 200:
-                        stats.acknowledged.update(
-                            r["event_id"]
-                            for r in again.json()["results"]
-                            if r["status"] == "replayed"
-                        )
-                break
+    for j, batch in enumerate(batches):
+        due = start_at + j * interval_s
+        if interval_s:
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        else:
+            due = time.perf_counter()
+        while True:
+            if rng.random() < DISCONNECT_RATE:
+                # Drop the connection before the reply: the outcome is unknown, so re-send.
+                stats.disconnects += 1
+                with contextlib.suppress(httpx.HTTPError):
+                    await client.post(PATH, content=batch.body, timeout=0.002)
+            started = time.perf_counter()
+            try:
+                reply = await client.post(PATH, content=batch.body)
+            except httpx.HTTPError:
+                stats.errors += 1
+                continue
+            ended = time.perf_counter()
+            if reply.status_code != 200:
+                stats.errors += 1
+                await asyncio.sleep(0.05)
+                continue
+            stats.batch_ms.append((ended - started) * 1000)
+            results = reply.json()["results"]
+            acked = [r["event_id"] for r in results if r["status"] in ("recorded", "replayed")]
+            stats.acknowledged.update(acked)
+            stats.event_ms.extend([(ended - due) * 1000] * len(acked))
+            stats.errors += sum(1 for r in results if r["status"] == "rejected")
+            if rng.random() < RESEND_RATE:
+                stats.resent += 1
+                again = await client.post(PATH, content=batch.body)
+                if again.status_code == 200:
+                    stats.acknowledged.update(
+                        r["event_id"] for r in again.json()["results"] if r["status"] == "replayed"
+                    )
+            break
 
 
-def _start_server(url: str, port: int) -> subprocess.Popen[bytes]:
+async def _drive(
+    base: str, token: str, work: list[list[Batch]], stats: list[ClientStats], rate: float
+) -> float:
+    """Run every client on one event loop (one keep-alive connection each); returns seconds."""
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    clients = len(work)
+    # Paced: each client sends one batch every ``interval``, the clients spread over it.
+    interval = clients * 2 * BATCH_ITEMS / rate if rate > 0 else 0.0
+    limits = httpx.Limits(max_connections=2 * clients, max_keepalive_connections=2 * clients)
+    async with httpx.AsyncClient(
+        base_url=base, headers=headers, timeout=60, limits=limits
+    ) as client:
+        started = time.perf_counter()
+        await asyncio.gather(
+            *(
+                _client(client, work[k], stats[k], started + k * interval / clients, interval)
+                for k in range(clients)
+            )
+        )
+        return time.perf_counter() - started
+
+
+def _start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     env = dict(os.environ, POSTAL_DATABASE_URL=url)
     proc = subprocess.Popen(
         [
@@ -244,6 +298,8 @@ def _start_server(url: str, port: int) -> subprocess.Popen[bytes]:
             str(port),
             "--log-level",
             "warning",
+            "--workers",
+            str(workers),
         ],
         cwd=REPO_ROOT,
         env=env,
@@ -259,30 +315,45 @@ def _start_server(url: str, port: int) -> subprocess.Popen[bytes]:
     raise RuntimeError("the server did not start")
 
 
-def run(database_url: str, clients: int, events: int, out: Path | None) -> dict[str, Any]:
-    """Run the bench and return its figures (also written as CSV under ``out``)."""
+def _percentile(values: list[float], q: float) -> float | None:
+    """The nearest-rank percentile ``q`` (0-100) of sorted ``values``."""
+    if not values:
+        return None
+    rank = max(1, math.ceil(len(values) * q / 100))
+    return round(values[rank - 1], 1)
+
+
+def run(
+    database_url: str,
+    clients: int,
+    events: int,
+    out: Path | None,
+    workers: int = 2,
+    rate: float = 0.0,
+) -> dict[str, Any]:
+    """Run the bench and return its figures (also written as CSV under ``out``).
+
+    ``rate`` 0 sends as fast as the server answers (each client waits for its reply, so the
+    latency is mostly queueing: about clients x 10 events / throughput); a positive ``rate``
+    paces the clients to that many events per second in total and measures the latency at it.
+    """
     engine = make_engine(database_url)
     items = max(clients, events // 2)
     numbers, token, template = prepare(engine, items)
+    work = [_batches(numbers[k::clients], template) for k in range(clients)]
     port = _free_port()
-    server = _start_server(database_url, port)
-    base = f"http://127.0.0.1:{port}"
+    server = _start_server(database_url, port, workers)
     stats = [ClientStats() for _ in range(clients)]
-    shares = [numbers[k::clients] for k in range(clients)]
-    threads = [
-        threading.Thread(target=_client, args=(base, token, shares[k], template, stats[k]))
-        for k in range(clients)
-    ]
-    started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - started
-    server.terminate()
-    server.wait(timeout=30)
+    load_before = os.getloadavg()[0]
+    try:
+        elapsed = asyncio.run(_drive(f"http://127.0.0.1:{port}", token, work, stats, rate))
+    finally:
+        load_after = os.getloadavg()[0]
+        server.terminate()
+        server.wait(timeout=30)
     acknowledged = set().union(*(s.acknowledged for s in stats))
-    latencies = sorted(x for s in stats for x in s.latencies_ms)
+    batch_ms = sorted(x for s in stats for x in s.batch_ms)
+    event_ms = sorted(x for s in stats for x in s.event_ms)
     with Session(engine) as session:
         stored_ids: set[str] = set()
         wanted = list(acknowledged)
@@ -310,12 +381,16 @@ def run(database_url: str, clients: int, events: int, out: Path | None) -> dict[
         report = ledger.verify(session)
     figures: dict[str, Any] = {
         "clients": clients,
+        "workers": workers,
+        "rate_target": rate or "max",
         "events": 2 * items,
         "seconds": round(elapsed, 2),
         "events_per_s": round(2 * items / elapsed, 1),
-        "batch_p50_ms": round(statistics.median(latencies), 1) if latencies else None,
-        "batch_p99_ms": round(latencies[int(len(latencies) * 0.99) - 1], 1) if latencies else None,
-        "requests": len(latencies),
+        "event_ack_p50_ms": _percentile(event_ms, 50),
+        "event_ack_p99_ms": _percentile(event_ms, 99),
+        "batch_p50_ms": _percentile(batch_ms, 50),
+        "batch_p99_ms": _percentile(batch_ms, 99),
+        "requests": len(batch_ms),
         "resent_batches": sum(s.resent for s in stats),
         "disconnects": sum(s.disconnects for s in stats),
         "acknowledged": len(acknowledged),
@@ -325,6 +400,7 @@ def run(database_url: str, clients: int, events: int, out: Path | None) -> dict[
         "rejected_or_errors": sum(s.errors for s in stats),
         "ledger_ok": report.ok,
         "ledger_events": report.events,
+        "load_1min_before_after": f"{load_before:.1f}/{load_after:.1f}",
     }
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)

@@ -113,7 +113,7 @@ def write(
     custody: ItemCustody,
     draft: Draft,
     now: dt.datetime,
-) -> CustodyEvent:
+) -> ledger.Entry:
     """Chain a validated draft into the ledger and move the item (the item row is locked)."""
     assert item.id is not None
     if draft.type == EventType.correction:
@@ -123,8 +123,7 @@ def write(
         rule = states.transition(item.kind, draft.type)
         assert rule is not None and item.state in rule.sources
         step, disposition, upu, target = rule.biz_step, rule.disposition, rule.upu, rule.target
-    event = CustodyEvent(
-        seq=0,
+    event = ledger.Entry(
         event_id=draft.event_id,
         request_hash=draft.request_hash or idempotency.request_fingerprint(draft.details),
         type=draft.type,
@@ -152,9 +151,6 @@ def write(
         upu_code=upu,
         corrects_event_id=draft.corrects_event_id,
         record_id=draft.record_id,
-        item_prev_hash="",
-        ledger_prev_hash="",
-        hash="",
     )
     ledger.append(session, event, custody)
     item.state = target
@@ -162,8 +158,6 @@ def write(
     last = custody.last_device_time
     if last is None or event.device_time > last:
         custody.last_device_time = event.device_time
-    session.add(item)
-    session.add(custody)
     hook = WEBHOOK_TYPES.get(draft.type)
     if hook:
         _enqueue_webhook(session, hook, item, event, now)
@@ -171,7 +165,7 @@ def write(
 
 
 def _enqueue_webhook(
-    session: Session, hook: str, item: Item, event: CustodyEvent, now: dt.datetime
+    session: Session, hook: str, item: Item, event: ledger.Entry, now: dt.datetime
 ) -> None:
     booking = session.get(Booking, item.booking_id)
     assert booking is not None
@@ -496,7 +490,7 @@ def _apply_side_effects(
         custody.next_attempt_on = None
 
 
-def _result(event: CustodyEvent, status: str, http_status: int) -> EventResult:
+def _result(event: CustodyEvent | ledger.Entry, status: str, http_status: int) -> EventResult:
     details = json.loads(event.details)
     next_on = details.get("next_attempt_on")
     return EventResult(
@@ -540,35 +534,32 @@ def record_batch(
 ) -> list[EventResult]:
     """Record a batch in order, each event on its own: one refusal does not stop the others.
 
-    The batch reads in a handful of statements: items locked by number in id order, then the
-    stored events of its keys, custody rows and bookings. Checks run in memory (no autoflush);
-    the chain head is locked only at the seal, and the caller commits once for the batch.
+    The batch reads in two statements: its items locked by number in id order (with custody
+    rows and bookings), then the stored events of its keys. Checks run in memory on the locked
+    rows; the seal writes item states, then (under the chain head lock) the events, custody
+    rows and head, with Core statements. The caller commits once for the batch.
     """
-    results: list[EventResult | CustodyEvent | int | None] = [None] * len(events)
+    results: list[EventResult | ledger.Entry | int | None] = [None] * len(events)
     numbers: dict[int, str] = {}
     for i, body in enumerate(events):
         try:
             numbers[i] = str(parse_s10(body.item_number, "item_number"))
         except PostalError as exc:
             results[i] = rejected(body, exc, lang)
-    items = ledger.lock_items_by_number(session, numbers.values())
+    locked = ledger.lock_batch(session, numbers.values())
     for i, number in numbers.items():
-        if number not in items:
+        if number not in locked:
             unknown = NotFound("unknown_item", field="item_number", number=number)
             results[i] = rejected(events[i], unknown, lang)
     live = [i for i, r in enumerate(results) if r is None]
     # Read after the item locks: a concurrent copy of the same batch has committed by now.
     stored = _stored_events(session, [str(events[i].event_id) for i in live])
-    custodies = ledger.custodies_of(session, [it.id for it in items.values() if it.id])
-    # Held in session.info: the session's identity map keeps only weak references.
-    session.info["tracking_bookings"] = _load_bookings(
-        session, [it.booking_id for it in items.values()]
-    )
     in_batch: dict[str, tuple[str, int]] = {}
     with session.no_autoflush:
         for i in live:
             body = events[i]
-            item = items[numbers[i]]
+            row = locked[numbers[i]]
+            item = row.item
             assert item.id is not None
             key = str(body.event_id)
             fingerprint = idempotency.request_fingerprint(body.model_dump(mode="json"))
@@ -582,25 +573,23 @@ def record_batch(
                 if key in stored:
                     results[i] = _replayed(stored[key], fingerprint)
                     continue
-                custody = custodies.get(item.id)
-                if custody is None:
-                    custody = custodies[item.id] = ItemCustody(
-                        item_id=item.id, holder=initial_holder(item)
-                    )
+                if row.custody is None:
+                    row.custody = ItemCustody(item_id=item.id, holder=initial_holder(item))
+                custody = row.custody
                 results[i] = _record_new(
                     session, settings, tsettings, principal, item, custody, body, now, fingerprint
                 )
                 in_batch[key] = (fingerprint, i)
             except PostalError as exc:
                 results[i] = rejected(body, exc, lang)
-    ledger.seal(session)
+    ledger.seal_batch(session, [row.item for row in locked.values()])
     out: list[EventResult] = []
     for i, value in enumerate(results):
         if isinstance(value, int):  # a duplicate inside the batch
             first = results[value]
-            assert isinstance(first, CustodyEvent)
+            assert isinstance(first, ledger.Entry)
             out.append(_result(first, "replayed", 200))
-        elif isinstance(value, CustodyEvent):
+        elif isinstance(value, ledger.Entry):
             out.append(_result(value, "recorded", 201))
         else:
             assert value is not None, i
@@ -614,13 +603,6 @@ def _stored_events(session: Session, keys: list[str]) -> dict[str, CustodyEvent]
         return {}
     rows = session.exec(select(CustodyEvent).where(col(CustodyEvent.event_id).in_(keys))).all()
     return {row.event_id: row for row in rows}
-
-
-def _load_bookings(session: Session, ids: list[int]) -> list[Booking]:
-    """Bring the batch's bookings into the session at once; ``session.get`` then finds them."""
-    if not ids:
-        return []
-    return list(session.exec(select(Booking).where(col(Booking.id).in_(sorted(set(ids))))).all())
 
 
 def _replayed(stored: CustodyEvent, fingerprint: str) -> EventResult:
@@ -639,7 +621,7 @@ def _record_new(
     body: EventIn,
     now: dt.datetime,
     fingerprint: str,
-) -> CustodyEvent:
+) -> ledger.Entry:
     draft, challenge = prepare(session, settings, tsettings, principal, item, custody, body, now)
     draft.request_hash = fingerprint
     _apply_side_effects(custody, draft, challenge, now, session)

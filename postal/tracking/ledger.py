@@ -14,15 +14,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import bindparam, text
 from sqlalchemy import insert as sa_insert
 from sqlalchemy import select as sa_select
-from sqlalchemy import text
 from sqlalchemy import update as sa_update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
-from postal.booking.models import Item
-from postal.tracking.models import GENESIS_HASH, CustodyEvent, ItemCustody, LedgerHead
+from postal.booking.models import Booking, Item, ItemState
+from postal.tracking.models import (
+    GENESIS_HASH,
+    CustodyEvent,
+    EventType,
+    ItemCustody,
+    LedgerHead,
+    SealState,
+)
 
 HASHED = (
     "seq",
@@ -59,6 +66,47 @@ HASHED = (
 _COLUMNS = (*HASHED, "hash")
 
 
+@dataclass(slots=True)
+class Entry:
+    """An event on its way into the ledger: the columns of a ``CustodyEvent`` row.
+
+    A plain object, not an ORM row: the seal inserts entries with one Core statement, and a
+    batch builds many of them, which as ORM instances would cost more than the checks.
+    """
+
+    event_id: str
+    request_hash: str
+    type: EventType
+    item_id: int
+    item_number: str
+    state_before: ItemState
+    state_after: ItemState
+    from_party: str
+    to_party: str
+    actor: str
+    device_time: dt.datetime
+    device_offset_minutes: int
+    recorded_at: dt.datetime
+    lat: float | None
+    lon: float | None
+    accuracy_m: float | None
+    place_code: str | None
+    seal_number: str | None
+    seal_state: SealState | None
+    document_count: int | None
+    proof: str
+    details: str
+    biz_step: str
+    disposition: str
+    upu_code: str
+    corrects_event_id: str | None
+    record_id: int | None
+    seq: int = 0
+    item_prev_hash: str = ""
+    ledger_prev_hash: str = ""
+    hash: str = ""
+
+
 def _canonical(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
@@ -68,7 +116,7 @@ def _canonical(value: Any) -> Any:
     return value
 
 
-def event_hash(event: CustodyEvent) -> str:
+def event_hash(event: CustodyEvent | Entry) -> str:
     """SHA-256 (hex) of the canonical JSON of the event's hashed columns."""
     content = {name: _canonical(getattr(event, name)) for name in HASHED}
     text_ = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -90,39 +138,42 @@ def lock_items(session: Session, item_ids: Iterable[int]) -> dict[int, Item]:
     return {item.id: item for item in session.exec(query).all() if item.id is not None}
 
 
-def lock_items_by_number(session: Session, numbers: Iterable[str]) -> dict[str, Item]:
+@dataclass
+class Locked:
+    """An item of a batch, locked, with its custody row (None before its first event) and booking.
+
+    The batch changes ``item`` and ``custody`` in memory (no autoflush); ``seal_batch`` writes
+    them with Core statements, not through the unit of work.
+    """
+
+    item: Item
+    custody: ItemCustody | None
+    booking: Booking | None
+
+
+def lock_batch(session: Session, numbers: Iterable[str]) -> dict[str, Locked]:
     """Lock every item carrying one of ``numbers`` in id order; returns the newest per number.
 
-    One statement for a whole batch. Numbers may be reissued, so older items with the same
-    number are locked too (harmless: the order is still by id, as in ``lock_items``).
+    One statement reads the items with their custody rows and bookings. Numbers may be reissued,
+    so older items with the same number are locked too (harmless: the order is still by id).
+    The bookings stay in the session (``session.get`` finds them) while the result is held.
     """
     wanted = sorted(set(numbers))
     if not wanted:
         return {}
     query = (
-        select(Item)
+        select(Item, ItemCustody, Booking)
+        .outerjoin(ItemCustody, col(ItemCustody.item_id) == col(Item.id))
+        .outerjoin(Booking, col(Booking.id) == col(Item.booking_id))
         .where(col(Item.number).in_(wanted))
         .order_by(col(Item.id))
-        .with_for_update()
+        .with_for_update(of=Item)
         .execution_options(populate_existing=True)
     )
-    newest: dict[str, Item] = {}
-    for item in session.exec(query).all():
-        newest[item.number] = item  # ascending ids: the last one wins
+    newest: dict[str, Locked] = {}
+    for item, custody, booking in session.exec(query).all():
+        newest[item.number] = Locked(item, custody, booking)  # ascending ids: the last wins
     return newest
-
-
-def custodies_of(session: Session, item_ids: Iterable[int]) -> dict[int, ItemCustody]:
-    """The custody rows of (locked) items, read in one statement; items without one are absent."""
-    ids = sorted(set(item_ids))
-    if not ids:
-        return {}
-    query = (
-        select(ItemCustody)
-        .where(col(ItemCustody.item_id).in_(ids))
-        .execution_options(populate_existing=True)
-    )
-    return {row.item_id: row for row in session.exec(query).all()}
 
 
 def custody_of(session: Session, item: Item, holder: str) -> ItemCustody:
@@ -153,13 +204,13 @@ def lock_head(session: Session) -> tuple[int, str]:
 _PENDING = "ledger_pending"
 
 
-def append(session: Session, event: CustodyEvent, custody: ItemCustody) -> CustodyEvent:
+def append(session: Session, event: Entry, custody: ItemCustody) -> Entry:
     """Queue ``event`` for chaining; ``seal`` links and inserts the queue before the commit.
 
     Validation of a whole batch runs without the chain head lock; only ``seal`` (a handful of
     statements) and the commit run under it, so concurrent writers wait as little as possible.
     """
-    pending: list[tuple[CustodyEvent, ItemCustody]] = session.info.setdefault(_PENDING, [])
+    pending: list[tuple[Entry, ItemCustody]] = session.info.setdefault(_PENDING, [])
     pending.append((event, custody))
     custody.event_count += 1
     return event
@@ -177,28 +228,93 @@ def seal(session: Session) -> None:
     before the head is locked, so the lock covers only the head read, one multi-row INSERT of
     the events, the custody hash links, the head update and the commit.
     """
-    pending: list[tuple[CustodyEvent, ItemCustody]] = session.info.pop(_PENDING, [])
+    pending: list[tuple[Entry, ItemCustody]] = session.info.pop(_PENDING, [])
     if not pending:
         return
     session.flush()
+    last_seq, last_hash, rows = _chain(session, pending)
+    with session.no_autoflush:
+        session.execute(sa_insert(CustodyEvent.__table__), rows)  # type: ignore[attr-defined]
+        _write_head(session, last_seq, last_hash)
+    for _, custody in pending:
+        session.add(custody)
+    session.flush()
+
+
+def seal_batch(session: Session, items: Iterable[Item]) -> None:
+    """Seal for rows read by ``lock_batch``: items and custody rows written with Core statements.
+
+    Their in-memory changes are taken as rows and the instances expired (a later read reloads
+    what was written), so the unit of work never writes them. The item states go first,
+    outside the head lock; under it run the events' INSERT, one multi-row upsert of the
+    custody rows (with their new hash links) and the head update.
+    """
+    pending: list[tuple[Entry, ItemCustody]] = session.info.pop(_PENDING, [])
+    if not pending:
+        return
+    moved = {event.item_id for event, _ in pending}
+    item_rows = [{"b_id": it.id, "b_state": it.state.value} for it in items if it.id in moved]
+    table = ItemCustody.__table__  # type: ignore[attr-defined]
+    names = [c.name for c in table.c]
+    custodies: dict[int, dict[str, Any]] = {}
+    for _, custody in pending:
+        custodies[custody.item_id] = {n: getattr(custody, n) for n in names}
+    for obj in [*items, *(c for _, c in pending)]:
+        if obj in session:
+            session.expire(obj)
+    session.flush()  # the rest of the transaction (used one-time codes, webhook outbox)
+    item_table = Item.__table__  # type: ignore[attr-defined]
+    session.execute(
+        sa_update(item_table)
+        .where(item_table.c.id == bindparam("b_id"))
+        .values(state=bindparam("b_state")),
+        item_rows,
+    )
+    last_seq, last_hash = lock_head(session)
+    rows: list[dict[str, Any]] = []
+    for event, _ in pending:
+        row = custodies[event.item_id]
+        last_seq += 1
+        last_hash = row["last_hash"] = _link(event, last_seq, last_hash, row["last_hash"])
+        rows.append({name: getattr(event, name) for name in _COLUMNS})
+    dialect = session.get_bind().dialect.name
+    ins = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    upsert = ins.on_conflict_do_update(
+        index_elements=[table.c.item_id],
+        set_={c.name: ins.excluded[c.name] for c in table.c if c.name != "item_id"},
+    )
+    session.execute(sa_insert(CustodyEvent.__table__), rows)  # type: ignore[attr-defined]
+    session.execute(upsert, list(custodies.values()))
+    _write_head(session, last_seq, last_hash)
+
+
+def _link(event: Entry, seq: int, ledger_prev: str, item_prev: str) -> str:
+    """Give ``event`` its place and links in the ledger; returns its hash."""
+    event.seq = seq
+    event.ledger_prev_hash = ledger_prev
+    event.item_prev_hash = item_prev
+    event.hash = event_hash(event)
+    return event.hash
+
+
+def _chain(
+    session: Session, pending: list[tuple[Entry, ItemCustody]]
+) -> tuple[int, str, list[dict[str, Any]]]:
+    """Lock the head and link every queued event; returns the new head and the rows to insert."""
     last_seq, last_hash = lock_head(session)
     rows: list[dict[str, Any]] = []
     for event, custody in pending:
         last_seq += 1
-        event.seq = last_seq
-        event.ledger_prev_hash = last_hash
-        event.item_prev_hash = custody.last_hash
-        event.hash = event_hash(event)
-        last_hash = custody.last_hash = event.hash
+        last_hash = custody.last_hash = _link(event, last_seq, last_hash, custody.last_hash)
         rows.append({name: getattr(event, name) for name in _COLUMNS})
-        session.add(custody)
-    events_table = CustodyEvent.__table__  # type: ignore[attr-defined]
+    return last_seq, last_hash, rows
+
+
+def _write_head(session: Session, last_seq: int, last_hash: str) -> None:
     head = LedgerHead.__table__  # type: ignore[attr-defined]
-    session.execute(sa_insert(events_table), rows)
     session.execute(
         sa_update(head).where(head.c.id == 1).values(last_seq=last_seq, last_hash=last_hash)
     )
-    session.flush()
 
 
 def discard(session: Session) -> None:
