@@ -205,8 +205,13 @@ def _job_fleet(
     # A failing attempt at one courier fewer must not eat the polishing time.
     reserve = 0.25 * seconds
     trial_cap = 0.3 * seconds
-    first = model.solve(min(max(0.08 * seconds, 0.3), 1.5), seed)
+    # Small instances get a feasible start in a second; big ones need a real share of time.
+    warmup = min(max(0.08 * seconds, 0.3), 1.5) if len(prep.active) <= 250 else 0.25 * seconds
+    first = model.solve(warmup, seed)
     if not first.feasible:
+        left = deadline - time.perf_counter()
+        if left > 0.05:
+            return model.solve(left, seed + 7, first.sequences).sequences
         return first.sequences
     best = first.sequences
     data = model.data

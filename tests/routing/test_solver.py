@@ -14,6 +14,7 @@ from postal.routing.model import (
     Stop,
     StopKind,
     UnassignedReason,
+    Visit,
 )
 from postal.routing.solver import solve
 
@@ -33,7 +34,7 @@ def reasons(plan: Plan, problem: Problem) -> dict[str, UnassignedReason]:
     return {problem.stops[u.stop].id: u.reason for u in plan.unassigned}
 
 
-def visit_of(plan: Plan, problem: Problem, stop_id: str):  # type: ignore[no-untyped-def]
+def visit_of(plan: Plan, problem: Problem, stop_id: str) -> Visit:
     for r in plan.routes:
         for v in r.visits:
             if problem.stops[v.stop].id == stop_id:
