@@ -10,11 +10,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session
 
 from api.deps import SESSION_COOKIE
+from maps.assets import use_local_assets
 from postal.auth import service as auth
 from postal.auth.models import Role
 from postal.auth.service import Principal
 from postal.errors import PostalError
 from postal.i18n import message
+
+LEAFLET_BASE = "/static/vendor/leaflet"
 
 
 def page_principal(request: Request, session: Session, *allowed: Role) -> Principal | None:
@@ -43,8 +46,11 @@ def translator(lang: str) -> Callable[[str], str]:
 
 
 def map_page(m: folium.Map) -> HTMLResponse:
-    """A folium map as a standalone HTML page (the pages embed it in an iframe)."""
-    return HTMLResponse(m.get_root().render())
+    """A folium map as a standalone HTML page (the pages embed it in an iframe).
+
+    Leaflet comes from the app itself: only the background tiles need the internet.
+    """
+    return HTMLResponse(use_local_assets(m, LEAFLET_BASE).get_root().render())
 
 
 def error_text(exc: PostalError, lang: str) -> str:

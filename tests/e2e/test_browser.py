@@ -28,6 +28,13 @@ PHONE = ViewportSize(width=360, height=740)
 VI = "vi-VN"  # Chromium sends Accept-Language from the locale; the pages follow it
 
 
+def _page(browser: Browser, server: LiveServer, phone: bool = True) -> Page:
+    """A page in its own context; requests off the server fail at once, as without internet."""
+    context = browser.new_context(viewport=PHONE if phone else None, locale=VI)
+    context.route(lambda url: not url.startswith(server.url), lambda route: route.abort())
+    return context.new_page()
+
+
 def _day(server: LiveServer) -> dt.date:
     """The second working day from today: far enough for any booking cut-off."""
     with Session(server.engine) as s:
@@ -90,7 +97,7 @@ def _fill_pickup(page: Page, number: str, code: str) -> None:
 
 def test_book_plan_pickup_handover_confirm_track(browser: Browser, server: LiveServer) -> None:
     day = _day(server)
-    citizen = browser.new_page(viewport=PHONE, locale=VI)
+    citizen = _page(browser, server)
     citizen.goto(f"{server.url}/")
     shot(citizen, "01-citizen-book")
     citizen.check("input[name=service_form][value=dossier_pickup]")
@@ -119,7 +126,7 @@ def test_book_plan_pickup_handover_confirm_track(browser: Browser, server: LiveS
     expect(citizen.locator("#state")).to_have_text("Chờ bưu tá đến nhận")
     shot(citizen, "03-track-booked")
 
-    dispatcher = browser.new_page(locale=VI)
+    dispatcher = _page(browser, server, phone=False)
     _login(dispatcher, server, "disp")
     dispatcher.goto(f"{server.url}/dispatcher?date={day}")
     shot(dispatcher, "04-dispatcher")
@@ -131,16 +138,29 @@ def test_book_plan_pickup_handover_confirm_track(browser: Browser, server: LiveS
     )
     expect(dispatcher.locator("#routes tbody tr")).to_have_count(1)
     shot(dispatcher, "05-dispatcher-plan")
+    overview = dispatcher.context.new_page()
+    overview.goto(dispatcher.url + "/map")
+    # The courier's layer (line and two stops), the commune outlines, the layer control.
+    expect(overview.locator(".leaflet-control-layers")).to_have_count(1)
+    assert overview.locator("path.leaflet-interactive").count() > 3
+    shot(overview, "05b-dispatcher-overview-map")
+    overview.close()
     dispatcher.click("#routes a")
     expect(dispatcher.locator("#stops li")).to_have_count(2)
     shot(dispatcher, "06-dispatcher-route")
 
-    courier = browser.new_context(viewport=PHONE, locale=VI).new_page()
+    courier = _page(browser, server)
     _login(courier, server, "courier")
     courier.goto(f"{server.url}/courier?date={day}")
     expect(courier.locator("li.stop")).to_have_count(2)
     assert courier.evaluate("document.documentElement.scrollWidth") <= 360
     shot(courier, "07-courier-route")
+    # The map draws its numbered stops with the app's own Leaflet, without internet.
+    map_page = courier.context.new_page()
+    map_page.goto(f"{server.url}/courier/map?date={day}")
+    expect(map_page.locator(".leaflet-marker-icon .stop-num")).to_have_count(3)
+    shot(map_page, "07b-courier-route-map")
+    map_page.close()
     courier.locator(f"li.stop.citizen[data-item='{item.number}'] summary").first.click()
     courier.locator(f"li.stop.citizen[data-item='{item.number}'] form.otp button").click()
     courier.wait_for_url(re.compile("done=otp"))
@@ -156,7 +176,7 @@ def test_book_plan_pickup_handover_confirm_track(browser: Browser, server: LiveS
     shot(courier, "09-courier-handover-record")
     track("10-track-picked-up", "Bưu tá đã nhận", 1)
 
-    clerk = browser.new_page(viewport=PHONE, locale=VI)
+    clerk = _page(browser, server)
     _login(clerk, server, "clerk")
     clerk.goto(f"{server.url}/desk")
     shot(clerk, "11-desk")
@@ -216,8 +236,8 @@ def test_offline_pickups_are_stored_exactly_once(browser: Browser, server: LiveS
         assert r.status_code == 202, r.text
         codes.append(_otp(server, tail))
 
-    context = browser.new_context(viewport=PHONE, locale=VI)
-    page = context.new_page()
+    page = _page(browser, server)
+    context = page.context
     _login(page, server, "courier")
     page.goto(f"{server.url}/courier?date={day}")
     expect(page.locator("li.stop")).to_have_count(4)

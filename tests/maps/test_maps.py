@@ -140,3 +140,17 @@ def test_geojson_export() -> None:
     assert points[0]["geometry"]["coordinates"] == [first.point.lon, first.point.lat]
     assert [p["properties"]["sequence"] for p in points] == [1, 2, 3, 1, 2]
     assert lines[0]["properties"]["color"] == routes[0].color
+
+
+def test_local_assets_replace_the_cdns() -> None:
+    from maps.assets import use_local_assets
+
+    m = use_local_assets(
+        overview_map(make_overview(600, per_route=300), cluster_threshold=100), "/v"
+    )
+    page = m.get_root().render()
+    assert '<script src="/v/leaflet.js">' in page and "/v/leaflet.markercluster.js" in page
+    assert "/v/MarkerCluster.css" in page
+    assert "cdn" not in page.split("<body>")[0].lower() and "jquery" not in page.lower()
+    small = use_local_assets(overview_map(make_overview(20, per_route=10, unassigned=1)), "/v")
+    assert "$(" not in small.get_root().render()  # popups without jQuery
