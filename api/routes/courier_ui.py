@@ -14,7 +14,14 @@ from starlette.datastructures import FormData
 
 from api.deps import LangDep, NowDep, SessionDep, SettingsDep
 from api.routes.pages import _render
-from api.routes.ui_common import error_text, map_page, page_principal, to_login, translator
+from api.routes.ui_common import (
+    error_text,
+    map_page,
+    page_principal,
+    road_graph,
+    to_login,
+    translator,
+)
 from maps.render import route_map
 from maps.types import MapRoute, MapStop, Point
 from postal.auth.models import Role
@@ -222,7 +229,7 @@ def courier_map(
             for v in views
         ),
     )
-    return map_page(route_map(map_route, t=t))
+    return map_page(route_map(map_route, graph=road_graph(settings), t=t))
 
 
 def form_event(form: FormData, now: dt.datetime) -> dict[str, Any]:

@@ -12,7 +12,14 @@ from sqlmodel import Session, col, select
 from api.deps import LangDep, NowDep, SessionDep, SettingsDep
 from api.routes.pages import _render
 from api.routes.planning import _submit
-from api.routes.ui_common import error_text, map_page, page_principal, to_login, translator
+from api.routes.ui_common import (
+    error_text,
+    map_page,
+    page_principal,
+    road_graph,
+    to_login,
+    translator,
+)
 from maps.render import overview_map, route_map
 from maps.types import MapRoute, MapStop, Overview, Point, UnassignedPoint
 from postal.auth.models import Role
@@ -275,7 +282,7 @@ def dispatcher_route(
 
 @router.get("/dispatcher/routes/{route_id}/map", response_class=HTMLResponse)
 def dispatcher_route_map(
-    request: Request, route_id: int, session: SessionDep, lang: LangDep
+    request: Request, route_id: int, session: SessionDep, settings: SettingsDep, lang: LangDep
 ) -> Response:
     """One route's map."""
     principal = _dispatcher(request, session)
@@ -284,4 +291,4 @@ def dispatcher_route_map(
     route = planning.get_route(session, principal, route_id)
     mapped = _map_route(session, route, planning.route_stops(session, route_id))
     session.commit()
-    return map_page(route_map(mapped, t=translator(lang)))
+    return map_page(route_map(mapped, graph=road_graph(settings), t=translator(lang)))

@@ -14,7 +14,9 @@ from maps.assets import use_local_assets
 from postal.auth import service as auth
 from postal.auth.models import Role
 from postal.auth.service import Principal
+from postal.config import Settings
 from postal.errors import PostalError
+from postal.geo.roadgraph import RoadGraph
 from postal.i18n import message
 
 LEAFLET_BASE = "/static/vendor/leaflet"
@@ -43,6 +45,14 @@ def to_login(request: Request) -> RedirectResponse:
 def translator(lang: str) -> Callable[[str], str]:
     """A one-argument message lookup in ``lang`` for the map functions."""
     return lambda key: message(key, lang)
+
+
+def road_graph(settings: Settings) -> RoadGraph | None:
+    """The locality's road graph for road-following route lines; None when it has none."""
+    try:
+        return RoadGraph.load(settings.data_dir, settings.locality)
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def map_page(m: folium.Map) -> HTMLResponse:

@@ -13,7 +13,7 @@ from maps.cli import app
 def test_bench_maps_writes_table_and_csv(tmp_path: Path) -> None:
     args = ["--route-stops", "5", "--overview-stops", "60", "--per-route", "20"]
     result = CliRunner().invoke(
-        app, [*args, "--no-boundaries", "--repeat", "1", "--out", str(tmp_path)]
+        app, [*args, "--no-boundaries", "--no-roads", "--repeat", "1", "--out", str(tmp_path)]
     )
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader((tmp_path / "maps.csv").open(encoding="utf-8")))
