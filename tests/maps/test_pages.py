@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
@@ -127,3 +128,46 @@ def test_plan_pickup_handover_and_tracking_pages(client: TestClient, session: Se
     assert client.get(f"/track?number={item.number}&lang=en").text.count("<li><time") == 2
     assert client.get("/track?number=EB000000001VN").status_code in (404, 422)
     assert client.get(f"/track/{item.number}/map").status_code == 200
+
+
+def test_result_from_desk_to_courier_to_citizen(client: TestClient, session: Session) -> None:
+    created = client.post("/api/v1/bookings", json=booking_body(session, service_form="both"))
+    assert created.status_code == 201, created.text
+    result = session.exec(select(Item).where(Item.kind == ItemKind.result)).one()
+    _staff(session, result.desk_code)
+    _login(client, "clerk")
+    assert result.number in client.get("/desk").text  # offered in the "result available" list
+    r = client.post("/desk/ready", data={"item_number": result.number}, follow_redirects=True)
+    assert f'name="item_numbers" value="{result.number}"' in r.text  # ready to hand over
+    opened = client.post(
+        "/desk/handover",
+        data={"item_numbers": result.number, "courier_username": "courier"},
+        follow_redirects=False,
+    )
+    assert opened.status_code == 303, opened.text
+    rid = opened.headers["location"].split("/")[-1].split("?")[0]
+    _login(client, "courier")
+    got = client.post(
+        f"/courier/records/{rid}/lines?date={NEXT_DAY}",
+        data={"item_number": result.number},
+        follow_redirects=False,
+    )
+    assert got.status_code == 303, got.text
+    deliver = {
+        "event_id": str(uuid.uuid4()),
+        "type": "deliver",
+        "item_number": result.number,
+        "recipient": "citizen",
+        "id_number": "001084000998",
+        "signature_sha256": "cd" * 32,
+    }
+    wrong_id = client.post(f"/courier/event?date={NEXT_DAY}", data=deliver)
+    assert wrong_id.status_code == 422
+    deliver["id_number"] = "001084000999"
+    ok = client.post(f"/courier/event?date={NEXT_DAY}", data=deliver, follow_redirects=False)
+    assert ok.status_code == 303, ok.text
+    session.expire_all()
+    assert session.get(Item, result.id).state == "delivered"  # type: ignore[union-attr]
+    session.commit()
+    client.cookies.clear()
+    assert "Đã giao" in client.get(f"/track?number={result.number}").text
