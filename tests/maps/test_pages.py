@@ -64,6 +64,14 @@ def test_plan_pickup_handover_and_tracking_pages(client: TestClient, session: Se
     plan = client.get(plan_url)
     assert 'data-status="done"' in plan.text and "Refresh" not in plan.headers
     assert client.get(plan_url + "/map").status_code == 200
+    route_id = re.search(r'action="/dispatcher/routes/(\d+)/lock"', plan.text)
+    assert route_id is not None
+    locked = client.post(f"/dispatcher/routes/{route_id.group(1)}/lock", follow_redirects=True)
+    assert "🔒" in locked.text and "/lock" not in locked.text
+    replan = client.post(plan_url + "/replan", follow_redirects=False)
+    new_plan = client.get(replan.headers["location"])
+    assert new_plan.url.path != plan_url and 'data-status="done"' in new_plan.text
+    assert "🔒" in new_plan.text  # the locked route is kept as it was
 
     _login(client, "courier")
     route = client.get(f"/courier?date={NEXT_DAY}")
