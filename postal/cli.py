@@ -22,11 +22,13 @@ app.add_typer(bench_app, name="bench")
 
 
 def _mount_optional() -> None:
-    """Mount the commands of the geo, planning, tracking and routing packages."""
+    """Mount the commands of the geo, planning, maps, tracking and routing packages."""
+    from maps.cli import app as maps_bench
     from postal.geo.cli import app as geo_bench
     from postal.planning.cli import app as city_bench
 
-    for command in [*geo_bench.registered_commands, *city_bench.registered_commands]:
+    benches = (geo_bench, city_bench, maps_bench)
+    for command in [c for b in benches for c in b.registered_commands]:
         bench_app.registered_commands.append(command)
     try:
         from postal.tracking.cli import app as tracking_app
