@@ -20,10 +20,19 @@ from postal.i18n import message
 router = APIRouter(include_in_schema=False)
 
 
+def _safe_next(value: object) -> str:
+    """Where to go after signing in: a path of this site only (no open redirect)."""
+    text = str(value or "")
+    if text.startswith("/") and not text.startswith("//") and "\\" not in text:
+        return text
+    return "/staff"
+
+
 @router.get("/staff/login", response_class=HTMLResponse)
 def login_form(request: Request, lang: LangDep) -> HTMLResponse:
     """The staff sign-in form."""
-    return _render(request, "staff_login.html", lang, {"error": None, "username": ""})
+    ctx = {"error": None, "username": "", "next": _safe_next(request.query_params.get("next"))}
+    return _render(request, "staff_login.html", lang, ctx)
 
 
 @router.post("/staff/login", response_class=HTMLResponse)
@@ -33,15 +42,16 @@ async def login_submit(
     """Check the password and set the session cookie (HttpOnly, SameSite=Strict, Secure)."""
     form = await request.form()
     username = str(form.get("username", "")).strip()
+    target = _safe_next(form.get("next"))
     try:
         token, _ = auth.login(
             session, username, str(form.get("password", "")), settings.token_ttl_hours
         )
         session.commit()
     except Unauthenticated as exc:
-        ctx = {"error": message(exc.code, lang), "username": username}
+        ctx = {"error": message(exc.code, lang), "username": username, "next": target}
         return _render(request, "staff_login.html", lang, ctx, status=401)
-    response = RedirectResponse("/staff", status_code=303)
+    response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         token,

@@ -89,3 +89,25 @@ def test_staff_sign_in_sets_a_secure_session_cookie(client: TestClient, session:
     assert re.search(r"EB\d{9}VN", home.text)
     client.post("/staff/logout")
     assert client.get("/staff", follow_redirects=False).status_code == 303
+
+
+def test_sign_in_returns_to_the_page_asked_for(client: TestClient, session: Session) -> None:
+    from postal.auth.models import Role
+    from postal.auth.service import create_user
+
+    create_user(session, username="admin", password="secret-pass-1", role=Role.admin, full_name="A")
+    session.commit()
+    form = client.get("/staff/login?next=/dispatcher")
+    assert 'name="next" value="/dispatcher"' in form.text
+    ok = client.post(
+        "/staff/login",
+        data={"username": "admin", "password": "secret-pass-1", "next": "/dispatcher"},
+        follow_redirects=False,
+    )
+    assert ok.headers["location"] == "/dispatcher"
+    evil = client.post(
+        "/staff/login",
+        data={"username": "admin", "password": "secret-pass-1", "next": "//evil.example"},
+        follow_redirects=False,
+    )
+    assert evil.headers["location"] == "/staff"
