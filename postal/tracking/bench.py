@@ -211,8 +211,59 @@ def _batches(numbers: list[str], template: dict[str, Any]) -> list[Batch]:
     return out
 
 
+class _Connection:
+    """A minimal HTTP/1.1 keep-alive connection of one courier.
+
+    The bench shares the server's cores, so it writes pre-encoded requests and reads
+    Content-Length replies, nothing more.
+    """
+
+    def __init__(self, port: int, token: str) -> None:
+        self.port = port
+        self.head = (
+            f"POST {PATH} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+        ).encode()
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, body: bytes) -> tuple[int, bytes]:
+        """Send one request and read its reply (status, body); raises OSError on a lost link."""
+        if self.writer is None or self.reader is None:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        self.writer.write(self.head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        await self.writer.drain()
+        status = int((await self.reader.readline()).split()[1])
+        length, close = 0, False
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.lower() == b"content-length":
+                length = int(value)
+            elif name.lower() == b"connection" and value.strip().lower() == b"close":
+                close = True
+        data = await self.reader.readexactly(length)
+        if close:
+            self.close()
+        return status, data
+
+    def close(self) -> None:
+        """Drop the connection (the next request opens a new one)."""
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+async def _post(conn: _Connection, body: bytes) -> tuple[int, bytes] | None:
+    """One request; None when the connection broke (the outcome is then unknown)."""
+    try:
+        return await conn.post(body)
+    except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
+        conn.close()
+        return None
+
+
 async def _client(
-    client: httpx.AsyncClient,
+    conn: _Connection,
     batches: list[Batch],
     stats: ClientStats,
     start_at: float,
@@ -232,55 +283,55 @@ async def _client(
             if rng.random() < DISCONNECT_RATE:
                 # Drop the connection before the reply: the outcome is unknown, so re-send.
                 stats.disconnects += 1
-                with contextlib.suppress(httpx.HTTPError):
-                    await client.post(PATH, content=batch.body, timeout=0.002)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(_post(conn, batch.body), 0.002)
+                conn.close()
             started = time.perf_counter()
-            try:
-                reply = await client.post(PATH, content=batch.body)
-            except httpx.HTTPError:
-                stats.errors += 1
-                continue
+            reply = await _post(conn, batch.body)
             ended = time.perf_counter()
-            if reply.status_code != 200:
+            if reply is None or reply[0] != 200:
                 stats.errors += 1
-                await asyncio.sleep(0.05)
+                if reply is not None:
+                    await asyncio.sleep(0.05)
                 continue
             stats.batch_ms.append((ended - started) * 1000)
-            results = reply.json()["results"]
+            results = json.loads(reply[1])["results"]
             acked = [r["event_id"] for r in results if r["status"] in ("recorded", "replayed")]
             stats.acknowledged.update(acked)
             stats.event_ms.extend([(ended - due) * 1000] * len(acked))
             stats.errors += sum(1 for r in results if r["status"] == "rejected")
             if rng.random() < RESEND_RATE:
                 stats.resent += 1
-                again = await client.post(PATH, content=batch.body)
-                if again.status_code == 200:
+                again = await _post(conn, batch.body)
+                if again is not None and again[0] == 200:
                     stats.acknowledged.update(
-                        r["event_id"] for r in again.json()["results"] if r["status"] == "replayed"
+                        r["event_id"]
+                        for r in json.loads(again[1])["results"]
+                        if r["status"] == "replayed"
                     )
             break
 
 
 async def _drive(
-    base: str, token: str, work: list[list[Batch]], stats: list[ClientStats], rate: float
+    port: int, token: str, work: list[list[Batch]], stats: list[ClientStats], rate: float
 ) -> float:
     """Run every client on one event loop (one keep-alive connection each); returns seconds."""
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     clients = len(work)
     # Paced: each client sends one batch every ``interval``, the clients spread over it.
     interval = clients * 2 * BATCH_ITEMS / rate if rate > 0 else 0.0
-    limits = httpx.Limits(max_connections=2 * clients, max_keepalive_connections=2 * clients)
-    async with httpx.AsyncClient(
-        base_url=base, headers=headers, timeout=60, limits=limits
-    ) as client:
-        started = time.perf_counter()
+    conns = [_Connection(port, token) for _ in range(clients)]
+    started = time.perf_counter()
+    try:
         await asyncio.gather(
             *(
-                _client(client, work[k], stats[k], started + k * interval / clients, interval)
+                _client(conns[k], work[k], stats[k], started + k * interval / clients, interval)
                 for k in range(clients)
             )
         )
-        return time.perf_counter() - started
+    finally:
+        for conn in conns:
+            conn.close()
+    return time.perf_counter() - started
 
 
 def _start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
@@ -346,7 +397,7 @@ def run(
     stats = [ClientStats() for _ in range(clients)]
     load_before = os.getloadavg()[0]
     try:
-        elapsed = asyncio.run(_drive(f"http://127.0.0.1:{port}", token, work, stats, rate))
+        elapsed = asyncio.run(_drive(port, token, work, stats, rate))
     finally:
         load_after = os.getloadavg()[0]
         server.terminate()

@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, text
@@ -19,9 +20,11 @@ from sqlalchemy import insert as sa_insert
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.expression import Executable
 from sqlmodel import Session, col, select
 
 from postal.booking.models import Booking, Item, ItemState
+from postal.tracking import pgwrite
 from postal.tracking.models import (
     GENESIS_HASH,
     CustodyEvent,
@@ -64,6 +67,7 @@ HASHED = (
     "ledger_prev_hash",
 )
 _COLUMNS = (*HASHED, "hash")
+_CUSTODY_COLUMNS = tuple(ItemCustody.model_fields)
 
 
 @dataclass(slots=True)
@@ -245,31 +249,26 @@ def seal_batch(session: Session, items: Iterable[Item]) -> None:
     """Seal for rows read by ``lock_batch``: items and custody rows written with Core statements.
 
     Their in-memory changes are taken as rows and the instances expired (a later read reloads
-    what was written), so the unit of work never writes them. The item states go first,
-    outside the head lock; under it run the events' INSERT, one multi-row upsert of the
-    custody rows (with their new hash links) and the head update.
+    what was written), so the unit of work never writes them. Under the head lock run the
+    events' INSERT, the custody upsert (with the new hash links) and the head update: on
+    PostgreSQL one statement with the item states too (``pgwrite``), elsewhere one each.
     """
     pending: list[tuple[Entry, ItemCustody]] = session.info.pop(_PENDING, [])
     if not pending:
         return
     moved = {event.item_id for event, _ in pending}
-    item_rows = [{"b_id": it.id, "b_state": it.state.value} for it in items if it.id in moved]
-    table = ItemCustody.__table__  # type: ignore[attr-defined]
-    names = [c.name for c in table.c]
+    states = [(it.id, it.state.value) for it in items if it.id is not None and it.id in moved]
     custodies: dict[int, dict[str, Any]] = {}
     for _, custody in pending:
-        custodies[custody.item_id] = {n: getattr(custody, n) for n in names}
+        custodies[custody.item_id] = {n: getattr(custody, n) for n in _CUSTODY_COLUMNS}
     for obj in [*items, *(c for _, c in pending)]:
         if obj in session:
             session.expire(obj)
     session.flush()  # the rest of the transaction (used one-time codes, webhook outbox)
-    item_table = Item.__table__  # type: ignore[attr-defined]
-    session.execute(
-        sa_update(item_table)
-        .where(item_table.c.id == bindparam("b_id"))
-        .values(state=bindparam("b_state")),
-        item_rows,
-    )
+    dialect = session.get_bind().dialect.name
+    statements = _batch_statements(dialect)
+    if dialect != "postgresql":
+        session.execute(statements.item_state, [{"b_id": i, "b_state": s} for i, s in states])
     last_seq, last_hash = lock_head(session)
     rows: list[dict[str, Any]] = []
     for event, _ in pending:
@@ -277,15 +276,42 @@ def seal_batch(session: Session, items: Iterable[Item]) -> None:
         last_seq += 1
         last_hash = row["last_hash"] = _link(event, last_seq, last_hash, row["last_hash"])
         rows.append({name: getattr(event, name) for name in _COLUMNS})
-    dialect = session.get_bind().dialect.name
-    ins = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
-    upsert = ins.on_conflict_do_update(
-        index_elements=[table.c.item_id],
-        set_={c.name: ins.excluded[c.name] for c in table.c if c.name != "item_id"},
+    if dialect == "postgresql":
+        pgwrite.write_sealed(session, rows, list(custodies.values()), states, (last_seq, last_hash))
+        return
+    session.execute(statements.insert_events, rows)
+    session.execute(statements.upsert_custody, list(custodies.values()))
+    session.execute(statements.head, {"b_seq": last_seq, "b_hash": last_hash})
+
+
+@dataclass(frozen=True)
+class _Statements:
+    item_state: Executable
+    insert_events: Executable
+    upsert_custody: Executable
+    head: Executable
+
+
+@cache
+def _batch_statements(dialect: str) -> _Statements:
+    """The seal's statements, built once per dialect (building them costs more than running)."""
+    items = Item.__table__  # type: ignore[attr-defined]
+    custody = ItemCustody.__table__  # type: ignore[attr-defined]
+    head = LedgerHead.__table__  # type: ignore[attr-defined]
+    ins = postgresql.insert(custody) if dialect == "postgresql" else sqlite.insert(custody)
+    return _Statements(
+        item_state=sa_update(items)
+        .where(items.c.id == bindparam("b_id"))
+        .values(state=bindparam("b_state")),
+        insert_events=sa_insert(CustodyEvent.__table__),  # type: ignore[attr-defined]
+        upsert_custody=ins.on_conflict_do_update(
+            index_elements=[custody.c.item_id],
+            set_={c.name: ins.excluded[c.name] for c in custody.c if c.name != "item_id"},
+        ),
+        head=sa_update(head)
+        .where(head.c.id == 1)
+        .values(last_seq=bindparam("b_seq"), last_hash=bindparam("b_hash")),
     )
-    session.execute(sa_insert(CustodyEvent.__table__), rows)  # type: ignore[attr-defined]
-    session.execute(upsert, list(custodies.values()))
-    _write_head(session, last_seq, last_hash)
 
 
 def _link(event: Entry, seq: int, ledger_prev: str, item_prev: str) -> str:
