@@ -77,6 +77,9 @@ async def _postal_error(request: Request, exc: Exception) -> Response:
         ]
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     detail = message(exc.code, lang, **exc.params)
+    if exc.detail and exc.detail != exc.code:
+        # A raiser that knows more (the file and line, the place in a problem) says it too.
+        detail = f"{detail} ({exc.detail})"
     return problem(exc.status, exc.code, detail, errors or None, headers)
 
 
@@ -132,6 +135,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         bookings,
         catalogue,
         handover_records,
+        optimise,
         pages,
         planning,
         staff_pages,
@@ -166,6 +170,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(tracking.router, prefix="/api/v1")
     app.include_router(handover_records.router, prefix="/api/v1")
     app.include_router(planning.router, prefix="/api/v1")
+    app.include_router(optimise.router, prefix="/api/v1")
     app.include_router(pages.router)
     app.include_router(staff_pages.router)
     app.include_router(staff_ui.router)

@@ -374,9 +374,23 @@ def plan_to_vroom(problem: Problem, ids: VroomIds, plan: Plan) -> dict[str, Any]
             prev_loc = st.location
         travelled += -((-int(problem.durations[prev_loc, end_loc]) * 100) // speed)
         distance = route.distance
+        end_arrival = route.end
         if break_step is not None:
-            break_step.update({"load": [load], "duration": travelled, "distance": distance})
+            # A break taken back at the depot: arrive, wait for the break, then the route ends
+            # when it is over, so that the steps stay in time order.
+            assert brk is not None and route.break_start is not None
+            b_arrival = min(route.break_start, route.end)
+            break_step.update(
+                {
+                    "arrival": b_arrival,
+                    "waiting_time": route.break_start - b_arrival,
+                    "load": [load],
+                    "duration": travelled,
+                    "distance": distance,
+                }
+            )
             steps.append(break_step)
+            end_arrival = max(route.end, route.break_start + brk.duration)
         steps.append(
             {
                 "type": "end",
@@ -385,7 +399,7 @@ def plan_to_vroom(problem: Problem, ids: VroomIds, plan: Plan) -> dict[str, Any]
                 "service": 0,
                 "waiting_time": 0,
                 "load": [load],
-                "arrival": route.end,
+                "arrival": end_arrival,
                 "duration": travelled,
                 "distance": distance,
             }
