@@ -66,10 +66,12 @@ def post_events(
     principal: Staff,
 ) -> Response:
     """Record each event of the batch; commit once."""
-    results = events.record_batch(
-        session, settings, get_tracking_settings(), principal, body.events, now, lang
-    )
-    session.commit()
+    tsettings = get_tracking_settings()
+    with ledger.writer_slot(tsettings.ledger_writers):
+        results = events.record_batch(
+            session, settings, tsettings, principal, body.events, now, lang
+        )
+        session.commit()
     # Serialised here: the reply is already a validated model, checking it again costs time.
     return Response(BatchResult(results=results).model_dump_json(), media_type="application/json")
 
