@@ -21,7 +21,7 @@ class TrackingSettings(BaseSettings):
     )
     otp_ttl_minutes: int = Field(default=10, ge=1, description="Lifetime of a one-time code.")
     ledger_writers: int = Field(
-        default=4,
+        default=2,
         ge=1,
         description="Event batches one server process records at once; the rest wait their "
         "turn without contending for the interpreter lock, so the batch holding the ledger's "
