@@ -163,6 +163,12 @@ def prepare(engine: Engine, items: int) -> tuple[list[str], str, dict[str, Any]]
         for start in range(0, items, 5000):
             session.execute(insert(Item), item_rows[start : start + 5000])
         session.commit()
+    if engine.dialect.name == "postgresql":
+        # After a bulk load the planner has no statistics yet (autovacuum would gather them a
+        # little later); without them it guesses hundreds of rows per item number and scans.
+        with engine.connect() as conn:
+            conn.execute(text("ANALYZE booking, item, item_custody"))
+            conn.commit()
     template = {"checklist": checklist, "office": office.code}
     return numbers, token, template
 
