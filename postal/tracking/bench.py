@@ -3,6 +3,12 @@
 Each item gets two events (pickup, then arrival at the post office). Clients re-send 10% of
 their batches after the reply (replays) and drop 2% of their connections before the reply
 (timeouts), re-sending those. Afterwards the database is compared with what was acknowledged.
+
+Latency: ``event_ack_*`` (the goal's figure) runs from when an event's batch was due to the
+reply acknowledging it, re-sends included; ``batch_*`` is each first request's round trip.
+Without ``rate`` every client sends its next batch on the reply, so the latency is mostly
+queueing (about clients x 10 / throughput); with ``rate`` the clients keep to a schedule and
+the latency is measured at that offered load.
 """
 
 from __future__ import annotations

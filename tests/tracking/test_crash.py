@@ -79,8 +79,9 @@ def test_kill_9_keeps_acknowledged_events(pg_engine: Engine) -> None:
         # The dossier is picked up once; then many corrections (each a new ledger event).
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers) as client:
-            first = {
-                "event_id": str(uuid.uuid4()),
+            first_id = str(uuid.uuid4())
+            first: dict[str, Any] = {
+                "event_id": first_id,
                 "type": "pickup",
                 "item_number": w.dossier.number,
                 "device_time": (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)).isoformat(),
@@ -91,7 +92,7 @@ def test_kill_9_keeps_acknowledged_events(pg_engine: Engine) -> None:
             }
             reply = client.post("/api/v1/events", json={"events": [first]})
             assert reply.json()["results"][0]["status"] == "recorded", reply.text
-            acknowledged.append(first["event_id"])
+            acknowledged.append(first_id)
             k = 0
             while not stop.is_set():
                 k += 1

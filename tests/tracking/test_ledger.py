@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from postal.config import Settings
@@ -174,5 +174,5 @@ def test_webhook_outbox_retries_and_signs(
     assert json.loads(body)["item_number"] == w.dossier.number
     session.refresh(delivery)
     assert delivery.status == DeliveryStatus.delivered and delivery.attempts == 2
-    log = session.exec(select(WebhookAttempt).order_by(WebhookAttempt.id)).all()
+    log = session.exec(select(WebhookAttempt).order_by(col(WebhookAttempt.id))).all()
     assert [a.status_code for a in log] == [500, 204]
