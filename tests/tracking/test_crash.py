@@ -90,7 +90,7 @@ def test_kill_9_keeps_acknowledged_events(pg_engine: Engine) -> None:
                 "fees": {"postal_fee_vnd": w.booking.postal_fee_vnd, "receipt_number": "B-1"},
                 "acknowledgement": {"method": "signature", "signature_sha256": SIGNATURE},
             }
-            reply = client.post("/api/v1/events", json={"events": [first]})
+            reply = client.post("/api/v1/events", json={"events": [first]}, timeout=60)
             assert reply.json()["results"][0]["status"] == "recorded", reply.text
             acknowledged.append(first_id)
             k = 0
@@ -116,7 +116,10 @@ def test_kill_9_keeps_acknowledged_events(pg_engine: Engine) -> None:
 
     thread = threading.Thread(target=load)
     thread.start()
-    time.sleep(3)
+    # Kill under load: once enough events are acknowledged (a busy machine may need longer).
+    deadline = time.monotonic() + 60
+    while len(acknowledged) < 20 and time.monotonic() < deadline and thread.is_alive():
+        time.sleep(0.1)
     server.send_signal(signal.SIGKILL)
     server.wait()
     stop.set()
