@@ -9,11 +9,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 from starlette.datastructures import FormData
 
 from api.deps import LangDep, NowDep, SessionDep, SettingsDep
 from api.routes.pages import _render
+from api.routes.signing import signature_digest
 from api.routes.ui_common import (
     error_text,
     map_page,
@@ -98,7 +99,11 @@ def _views(
         session.exec(
             select(HandoverRecord).where(
                 HandoverRecord.courier_id == principal.user_id,
-                HandoverRecord.status == RecordStatus.open,
+                # Open records, and closed ones the courier has still to sign.
+                or_(
+                    HandoverRecord.status == RecordStatus.open,
+                    col(HandoverRecord.courier_ack_sha256).is_(None),
+                ),
             )
         )
     )
@@ -377,6 +382,33 @@ async def courier_handover(
             422,
         )
     return RedirectResponse(f"/courier?date={day}&done=record&record={record.id}", status_code=303)
+
+
+@router.post("/courier/records/{record_id}/sign", response_class=HTMLResponse)
+async def courier_sign(
+    request: Request,
+    record_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    lang: LangDep,
+    now: NowDep,
+) -> Response:
+    """The courier signs a closed record."""
+    principal = _courier(request, session)
+    if principal is None:
+        return to_login(request)
+    form = await request.form()
+    day = _day(request, now)
+    try:
+        digest = signature_digest(form, record_id, principal.username or "", now)
+        handover.acknowledge(session, principal, record_id, digest, now)
+        session.commit()
+    except PostalError as exc:
+        session.rollback()
+        return _page(
+            request, session, settings, lang, principal, day, error_text(exc, lang), exc.status
+        )
+    return RedirectResponse(f"/courier?date={day}&done=signed", status_code=303)
 
 
 @router.post("/courier/records/{record_id}/lines", response_class=HTMLResponse)

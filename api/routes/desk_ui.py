@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from api.deps import LangDep, NowDep, SessionDep, SettingsDep
 from api.routes.pages import _render
+from api.routes.signing import signature_digest
 from api.routes.ui_common import error_text, page_principal, to_login
 from postal.auth.models import Role, StaffUser
 from postal.auth.service import Principal
@@ -99,7 +100,7 @@ def _page(
     ctx = _context(session, settings, principal, record_id)
     ctx["error"] = error
     notice = request.query_params.get("done")
-    if notice in ("confirmed", "closed", "opened", "ready"):
+    if notice in ("confirmed", "closed", "opened", "ready", "signed"):
         ctx["notice"] = message(f"ui.desk.done.{notice}", lang)
     return _render(request, "desk.html", lang, ctx, status=status)
 
@@ -194,6 +195,39 @@ def desk_close(
             exc.status,
         )
     return RedirectResponse(f"/desk/records/{record_id}?done=closed", status_code=303)
+
+
+@router.post("/desk/records/{record_id}/sign", response_class=HTMLResponse)
+async def desk_sign(
+    request: Request,
+    record_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    lang: LangDep,
+    now: NowDep,
+) -> Response:
+    """The clerk signs the closed record."""
+    principal = _clerk(request, session)
+    if principal is None:
+        return to_login(request)
+    form = await request.form()
+    try:
+        digest = signature_digest(form, record_id, principal.username or "", now)
+        handover.acknowledge(session, principal, record_id, digest, now)
+        session.commit()
+    except PostalError as exc:
+        session.rollback()
+        return _page(
+            request,
+            session,
+            settings,
+            lang,
+            principal,
+            record_id,
+            error_text(exc, lang),
+            exc.status,
+        )
+    return RedirectResponse(f"/desk/records/{record_id}?done=signed", status_code=303)
 
 
 @router.post("/desk/ready", response_class=HTMLResponse)

@@ -129,6 +129,28 @@ def test_plan_pickup_handover_and_tracking_pages(client: TestClient, session: Se
         client.get(f"/api/v1/handover-records/{rid}/pdf").headers["content-type"]
         == "application/pdf"
     )
+    # Both parties sign the closed record: the clerk here (typed name, no JavaScript) ...
+    assert 'action="/desk/records/' + rid + '/sign"' in closed.text
+    unsigned = client.post(f"/desk/records/{rid}/sign", data={"typed_name": ""})
+    assert unsigned.status_code == 422
+    signed = client.post(
+        f"/desk/records/{rid}/sign", data={"typed_name": "Lê Thị Hoa"}, follow_redirects=True
+    )
+    assert "Đã ký xác nhận biên bản." in signed.text
+    again = client.post(f"/desk/records/{rid}/sign", data={"typed_name": "Lê Thị Hoa"})
+    assert again.status_code == 409
+    # ... and the courier on the route page (a drawn signature's SHA-256).
+    _login(client, "courier")
+    route = client.get(f"/courier?date={NEXT_DAY}")
+    assert f"/courier/records/{rid}/sign" in route.text
+    drawn = client.post(
+        f"/courier/records/{rid}/sign?date={NEXT_DAY}",
+        data={"signature_sha256": "a" * 64},
+        follow_redirects=True,
+    )
+    assert drawn.status_code == 200 and f"/courier/records/{rid}/sign" not in drawn.text
+    body = client.get(f"/api/v1/handover-records/{rid}").json()
+    assert body["courier_acknowledged"] and body["clerk_acknowledged"]
 
     client.cookies.clear()
     track = client.get(f"/track?number={item.number}")

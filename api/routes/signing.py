@@ -1,0 +1,29 @@
+"""Signing closed handover records from the desk and courier pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+
+from starlette.datastructures import FormData
+
+from postal.errors import ValidationFailed
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def signature_digest(form: FormData, record_id: int, username: str, now: dt.datetime) -> str:
+    """The SHA-256 of the drawn signature, or of the typed name when nothing was drawn.
+
+    A typed name is bound to the record, the signed-in account and the time, so the same name
+    typed on another record gives another digest.
+    """
+    drawn = str(form.get("signature_sha256", "")).strip().lower()
+    if _SHA256.fullmatch(drawn):
+        return drawn
+    typed = " ".join(str(form.get("typed_name", "")).split())
+    if len(typed) < 2:
+        raise ValidationFailed("signature_required", field="typed_name")
+    text = f"typed:{typed}|record:{record_id}|by:{username}|at:{now.isoformat()}"
+    return hashlib.sha256(text.encode()).hexdigest()
