@@ -23,6 +23,7 @@ import random
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -324,6 +325,32 @@ async def _client(
             break
 
 
+def _run_in_own_loop(
+    port: int,
+    token: str,
+    work: list[list[Batch]],
+    stats: list[ClientStats],
+    rate: float,
+) -> float:
+    """Drive the clients on an event loop of their own thread: the caller may already run one
+    (a test process that drove a browser, a notebook)."""
+    result: list[float] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.append(asyncio.run(_drive(port, token, work, stats, rate)))
+        except BaseException as exc:  # re-raised in the caller's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, name="ledger-bench-clients")
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return result[0]
+
+
 async def _drive(
     port: int, token: str, work: list[list[Batch]], stats: list[ClientStats], rate: float
 ) -> float:
@@ -409,7 +436,7 @@ def run(
     stats = [ClientStats() for _ in range(clients)]
     load_before = os.getloadavg()[0]
     try:
-        elapsed = asyncio.run(_drive(port, token, work, stats, rate))
+        elapsed = _run_in_own_loop(port, token, work, stats, rate)
     finally:
         load_after = os.getloadavg()[0]
         server.terminate()
