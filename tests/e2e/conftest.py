@@ -13,7 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from sqlalchemy.engine import Engine
 
 from postal.auth.models import Role
@@ -120,7 +121,19 @@ def api_token(server: LiveServer, username: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
-def shot(page: object, name: str) -> None:
-    """Save a full-page screenshot under test-output/screenshots/."""
+def shot(page: Page, name: str) -> None:
+    """Save a full-page screenshot under test-output/screenshots/.
+
+    A page still settling after a form post (the courier page re-renders once its queued events
+    are sent) can miss a frame on a busy machine: wait for it to load and try again.
+    """
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)  # type: ignore[attr-defined]
+    path = str(SCREENSHOTS / f"{name}.png")
+    for attempt in range(3):
+        try:
+            page.wait_for_load_state("load", timeout=15_000)
+            page.screenshot(path=path, full_page=attempt < 2, animations="disabled", timeout=20_000)
+            return
+        except PlaywrightTimeoutError:
+            if attempt == 2:
+                raise
