@@ -14,7 +14,7 @@ from starlette.datastructures import FormData
 
 from api.deps import LangDep, NowDep, SessionDep, SettingsDep
 from api.routes.pages import _render
-from api.routes.signing import signature_digest
+from api.routes.signing import sign_record
 from api.routes.ui_common import (
     error_text,
     map_page,
@@ -400,9 +400,7 @@ async def courier_sign(
     form = await request.form()
     day = _day(request, now)
     try:
-        digest = signature_digest(form, record_id, principal.username or "", now)
-        handover.acknowledge(session, principal, record_id, digest, now)
-        session.commit()
+        sign_record(session, principal, record_id, form, now)
     except PostalError as exc:
         session.rollback()
         return _page(

@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from api.deps import LangDep, NowDep, SessionDep, SettingsDep
 from api.routes.pages import _render
-from api.routes.signing import signature_digest
+from api.routes.signing import sign_record
 from api.routes.ui_common import error_text, page_principal, to_login
 from postal.auth.models import Role, StaffUser
 from postal.auth.service import Principal
@@ -212,9 +212,7 @@ async def desk_sign(
         return to_login(request)
     form = await request.form()
     try:
-        digest = signature_digest(form, record_id, principal.username or "", now)
-        handover.acknowledge(session, principal, record_id, digest, now)
-        session.commit()
+        sign_record(session, principal, record_id, form, now)
     except PostalError as exc:
         session.rollback()
         return _page(

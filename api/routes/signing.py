@@ -6,9 +6,12 @@ import datetime as dt
 import hashlib
 import re
 
+from sqlmodel import Session
 from starlette.datastructures import FormData
 
+from postal.auth.service import Principal
 from postal.errors import ValidationFailed
+from postal.tracking import handover
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -27,3 +30,12 @@ def signature_digest(form: FormData, record_id: int, username: str, now: dt.date
         raise ValidationFailed("signature_required", field="typed_name")
     text = f"typed:{typed}|record:{record_id}|by:{username}|at:{now.isoformat()}"
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def sign_record(
+    session: Session, principal: Principal, record_id: int, form: FormData, now: dt.datetime
+) -> None:
+    """Sign a closed record for the signed-in party and commit (PostalError on refusal)."""
+    digest = signature_digest(form, record_id, principal.username or "", now)
+    handover.acknowledge(session, principal, record_id, digest, now)
+    session.commit()
