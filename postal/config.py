@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -49,6 +50,26 @@ class Settings(BaseSettings):
         description="Road over geodesic distance, measured by `postal bench circuity` (1.38-1.42).",
     )
     speed_kmh: float = Field(default=22.0, description="Courier motorbike speed in the city.")
+    travel_provider: Literal["geodesic", "roadgraph", "osrm"] = Field(
+        default="geodesic",
+        description="Where plans get distances and times: geodesic x circuity, the locality's "
+        "road graph, or an OSRM server's table service.",
+    )
+    roadgraph_max_snap_m: float = Field(
+        default=500.0,
+        description="Road graph provider: a point farther than this from the graph's roads "
+        "is off the graph and its pairs use geodesic x circuity.",
+    )
+    osrm_url: str | None = Field(
+        default=None, description="OSRM server base URL, e.g. http://127.0.0.1:5000."
+    )
+    osrm_profile: str = Field(default="driving", description="OSRM profile in the table URL.")
+    osrm_max_table_size: int = Field(
+        default=100,
+        description="Sources (and destinations) per OSRM table request: the server's "
+        "--max-table-size.",
+    )
+    osrm_timeout_s: float = Field(default=30.0, description="Timeout of one OSRM request.")
     plan_time_limit_s: float = Field(default=30.0, description="Solver budget of one plan.")
     courier_capacity: int = Field(default=40, description="Items a courier's box holds.")
     courier_shift: str = Field(default="07:30-17:30", description="Courier shift, local time.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +17,14 @@ DataDirOption = Annotated[
     Path | None, typer.Option(help="Reference data directory (default: the settings' data_dir).")
 ]
 OutOption = Annotated[Path | None, typer.Option(help="Directory to write the CSV into.")]
+
+
+class TravelProviderName(StrEnum):
+    """The travel providers `postal bench matrix --provider` can time."""
+
+    geodesic = "geodesic"
+    roadgraph = "roadgraph"
+    osrm = "osrm"
 
 
 def _data_dir(given: Path | None) -> Path:
@@ -62,13 +71,33 @@ def matrix(
     data_dir: DataDirOption = None,
     locality: Annotated[str, typer.Option(help="Locality whose bounding box is used.")] = "hanoi",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    provider: Annotated[
+        TravelProviderName, typer.Option(help="Travel provider to time.")
+    ] = TravelProviderName.geodesic,
+    osrm_url: Annotated[
+        str | None, typer.Option(help="OSRM server base URL (for --provider osrm).")
+    ] = None,
+    max_table_size: Annotated[
+        int, typer.Option(min=1, help="OSRM sources per table request (for --provider osrm).")
+    ] = 100,
 ) -> None:
     """Time distance+duration matrices on random points in the locality's bounding box."""
+    if provider is TravelProviderName.osrm and not osrm_url:
+        raise typer.BadParameter("--provider osrm needs --osrm-url", param_hint="--osrm-url")
     base = _data_dir(data_dir)
     rows = [
         row
         for n in points
-        for row in bench_matrix(n, repeat, data_dir=base, locality=locality, seed=seed)
+        for row in bench_matrix(
+            n,
+            repeat,
+            data_dir=base,
+            locality=locality,
+            seed=seed,
+            provider=provider.value,
+            osrm_url=osrm_url,
+            max_table_size=max_table_size,
+        )
     ]
     _report(rows, out, "matrix.csv")
 

@@ -25,6 +25,8 @@ MINUTES_PER_DAY = 24 * 60
 
 FloatArray = npt.NDArray[np.float64]
 ArrayLike = npt.ArrayLike
+# (lat, lon) pairs in degrees: a list of tuples or an (n, 2) array.
+Points = Sequence[tuple[float, float]] | npt.NDArray[np.float64]
 
 
 def haversine_m(lat1: ArrayLike, lon1: ArrayLike, lat2: ArrayLike, lon2: ArrayLike) -> FloatArray:
@@ -161,11 +163,19 @@ def duration_matrix_s(
 
 @dataclass(frozen=True, slots=True)
 class TravelModel:
-    """How couriers move: circuity over great-circle distance and speed (or a profile)."""
+    """How couriers move: circuity over great-circle distance and speed (or a profile).
+
+    It is the "geodesic" travel provider (postal.geo.travel.TravelProvider).
+    """
 
     circuity: float
     speed_kmh: float
     profile: SpeedProfile | None = None
+
+    @property
+    def name(self) -> str:
+        """The provider's name in settings and benches."""
+        return "geodesic"
 
     @classmethod
     def from_settings(cls, settings: Settings, rush_factor: float = 0.65) -> TravelModel:
@@ -181,13 +191,22 @@ class TravelModel:
         return self.profile if self.profile is not None else self.speed_kmh
 
     def matrices(
-        self,
-        points: Sequence[tuple[float, float]] | npt.NDArray[np.float64],
-        depart_at_minute: int | None = None,
+        self, points: Points, depart_at_minute: int | None = None
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:
         """(distance in metres int64, duration in seconds int32) for (lat, lon) points."""
-        arr = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        arr = as_point_array(points)
         d = distance_matrix_m(arr[:, 0], arr[:, 1], self.circuity)
-        seconds = seconds_from_metres(d, self.speed(), depart_at_minute)
-        np.rint(d, out=d)
-        return d.astype(np.int64), seconds
+        return self.from_distances(d, depart_at_minute)
+
+    def from_distances(
+        self, distance_m: FloatArray, depart_at_minute: int | None = None
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:
+        """(rounded metres int64, seconds int32) for a float distance matrix (reused in place)."""
+        seconds = seconds_from_metres(distance_m, self.speed(), depart_at_minute)
+        np.rint(distance_m, out=distance_m)
+        return distance_m.astype(np.int64), seconds
+
+
+def as_point_array(points: Points) -> FloatArray:
+    """The (lat, lon) points as an (n, 2) float64 array."""
+    return np.asarray(points, dtype=np.float64).reshape(-1, 2)

@@ -21,6 +21,7 @@ import numpy.typing as npt
 from geographiclib.geodesic import Geodesic  # type: ignore[import-untyped]
 from scipy.sparse import csr_matrix  # type: ignore[import-untyped]
 from scipy.sparse.csgraph import connected_components, dijkstra  # type: ignore[import-untyped]
+from scipy.spatial import cKDTree  # type: ignore[import-untyped]
 
 from postal.geo.matrix import haversine_m
 
@@ -117,6 +118,7 @@ class RoadGraph:
         _, labels = connected_components(self.adjacency, directed=True, connection="strong")
         counts = np.bincount(labels) if n else np.zeros(1, dtype=np.int64)
         self.routable = np.flatnonzero(labels == int(np.argmax(counts))) if n else labels
+        self._tree: Any = None
 
     @classmethod
     def from_geojson(cls, path: Path, vehicle: str = MOTORCYCLE) -> RoadGraph:
@@ -169,6 +171,22 @@ class RoadGraph:
         i = int(np.argmin(d))
         return int(self.routable[i]), float(d[i])
 
+    def snap_many(
+        self, lats: npt.ArrayLike, lons: npt.ArrayLike
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """(nearest routable node, great-circle metres to it) for each point, vectorised."""
+        la = np.asarray(lats, dtype=np.float64).ravel()
+        lo = np.asarray(lons, dtype=np.float64).ravel()
+        if not len(self.routable):
+            return np.zeros(len(la), dtype=np.int64), np.full(len(la), np.inf)
+        if self._tree is None:
+            # Chord length on the unit sphere grows with the great-circle distance, so the
+            # nearest node in 3-D is the nearest node on the sphere.
+            self._tree = cKDTree(_unit_vectors(self.lats[self.routable], self.lons[self.routable]))
+        _, i = self._tree.query(_unit_vectors(la, lo))
+        nodes = self.routable[np.asarray(i, dtype=np.int64)]
+        return nodes, haversine_m(la, lo, self.lats[nodes], self.lons[nodes])
+
     def path_m(self, source: int, target: int) -> float:
         """Shortest road distance in metres between two nodes (inf when unreachable)."""
         dist = dijkstra(self.adjacency, directed=True, indices=source)
@@ -188,16 +206,29 @@ class RoadGraph:
 
     def matrix_m(self, lats: npt.ArrayLike, lons: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """Road distance matrix in metres between points, each snapped to its nearest node."""
-        la = np.asarray(lats, dtype=np.float64).ravel()
-        lo = np.asarray(lons, dtype=np.float64).ravel()
-        snapped = [self.snap(float(a), float(b)) for a, b in zip(la, lo, strict=True)]
-        nodes = np.array([s[0] for s in snapped], dtype=np.int64)
-        access = np.array([s[1] for s in snapped], dtype=np.float64)
+        return self.node_matrix_m(*self.snap_many(lats, lons))
+
+    def node_matrix_m(
+        self, nodes: npt.NDArray[np.int64], access_m: npt.NDArray[np.float64]
+    ) -> npt.NDArray[np.float64]:
+        """Road distances in metres between snapped points: access + shortest path + access.
+
+        Entries are inf where the graph has no path; the diagonal is zero.
+        """
+        if not len(nodes):
+            return np.zeros((0, 0), dtype=np.float64)
         unique, inverse = np.unique(nodes, return_inverse=True)
-        dist = self.distances_from(unique)[inverse][:, nodes]
-        out = dist + access[:, None] + access[None, :]
+        out = self.distances_from(unique)[inverse][:, nodes]
+        out += access_m[:, None]
+        out += access_m[None, :]
         np.fill_diagonal(out, 0.0)
-        return np.asarray(out, dtype=np.float64)
+        return out
+
+
+def _unit_vectors(lats: npt.ArrayLike, lons: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    p = np.radians(np.asarray(lats, dtype=np.float64))
+    lam = np.radians(np.asarray(lons, dtype=np.float64))
+    return np.column_stack([np.cos(p) * np.cos(lam), np.cos(p) * np.sin(lam), np.sin(p)])
 
 
 def measure_circuity(

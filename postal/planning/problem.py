@@ -22,7 +22,7 @@ from postal.calendar import WorkCalendar, desk_windows, slot_window
 from postal.catalogue import service as catalogue
 from postal.catalogue.models import Desk, ItemKind, PostOffice
 from postal.config import Settings
-from postal.geo.matrix import TravelModel
+from postal.geo.travel import travel_provider
 from postal.planning.models import StopPlace
 from postal.routing import model as rm
 
@@ -172,7 +172,7 @@ def build_office_problem(
     span, minutes = settings.courier_break.split("/")
     earliest, latest = _parse_span(span)
     brk = rm.CourierBreak(earliest, latest, int(minutes) * 60)
-    distances, durations = TravelModel.from_settings(settings).matrices(points)
+    distances, durations = travel_provider(settings).matrices(points)
     problem = rm.Problem(
         durations=rm.Problem.matrix(durations),
         distances=rm.Problem.matrix(distances),

@@ -10,25 +10,18 @@ import pytest
 
 from postal.geo.matrix import geodesic_m
 from postal.geo.roadgraph import ANY_VEHICLE, MOTORCYCLE, RoadGraph, measure_circuity
+from tests.geo.helpers import node_feature, way_feature
 
 # Three nodes on a line of latitude, about 104 m apart (0.001 degree of longitude at 21° N).
 NODES = {1: (21.0, 105.800), 2: (21.0, 105.801), 3: (21.0, 105.802)}
 
 
 def _node(i: int) -> dict[str, Any]:
-    lat, lon = NODES[i]
-    return {"type": "Feature", "id": i, "geometry": {"type": "Point", "coordinates": [lon, lat]}}
+    return node_feature(NODES, i)
 
 
 def _way(src: int, tgt: int, **tags: str) -> dict[str, Any]:
-    coords = [[NODES[n][1], NODES[n][0]] for n in (src, tgt)]
-    return {
-        "type": "Feature",
-        "src": src,
-        "tgt": tgt,
-        "geometry": {"type": "LineString", "coordinates": coords},
-        "properties": {"tags": {"highway": "residential", **tags}},
-    }
+    return way_feature(NODES, src, tgt, **tags)
 
 
 def _graph(*ways: dict[str, Any], vehicle: str = MOTORCYCLE) -> RoadGraph:
