@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,8 @@ from postal.config import Settings, get_settings
 from postal.db import make_engine
 from postal.errors import PostalError
 from postal.i18n import message
+from postal.tracking.config import get_tracking_settings
+from postal.tracking.group import GroupWriter
 
 log = logging.getLogger("postal.api")
 PROBLEM = "application/problem+json"
@@ -128,6 +132,13 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return problem(500, "internal_error", message("internal_error", _lang(request)))
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """On shutdown, record the event batches still queued before the process ends."""
+    yield
+    app.state.ledger_writer.stop()
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """Build the application for ``settings`` (default: the environment's)."""
     from api.routes import (
@@ -156,9 +167,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         openapi_url="/api/v1/openapi.json",
         docs_url="/api/v1/docs",
         redoc_url=None,
+        lifespan=_lifespan,
     )
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)
+    app.state.ledger_writer = GroupWriter(app.state.engine, settings, get_tracking_settings())
     app.add_exception_handler(PostalError, _postal_error)
     app.add_exception_handler(IllegalTransition, tracking.illegal_transition)
     app.add_exception_handler(RequestValidationError, _validation_error)

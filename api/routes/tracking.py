@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from typing import Annotated, Any
@@ -15,6 +16,7 @@ from postal.auth.service import Principal
 from postal.errors import ValidationFailed
 from postal.tracking import epcis, events, ledger, public
 from postal.tracking.config import get_tracking_settings
+from postal.tracking.group import GroupWriter
 from postal.tracking.items import find_item
 from postal.tracking.schemas import BatchResult, EventBatch, OtpSent, TrackingPublic
 
@@ -57,21 +59,20 @@ async def illegal_transition(request: Request, exc: Exception) -> Response:
     ),
     responses={k: v for k, v in ERRORS.items() if k in (401, 403, 422)},
 )
-def post_events(
+async def post_events(
+    request: Request,
     body: EventBatch,
     session: SessionDep,
-    settings: SettingsDep,
     now: NowDep,
     lang: LangDep,
     principal: Staff,
 ) -> Response:
-    """Record each event of the batch; commit once."""
-    tsettings = get_tracking_settings()
-    with ledger.writer_slot(tsettings.ledger_writers):
-        results = events.record_batch(
-            session, settings, tsettings, principal, body.events, now, lang
-        )
-        session.commit()
+    """Queue the batch for this process's group writer; reply once its group has committed."""
+    # The request's own transaction (the sign-in read) ends first: on SQLite it holds the
+    # database's write lock, which the writer's transaction needs.
+    session.rollback()
+    writer: GroupWriter = request.app.state.ledger_writer
+    results = await asyncio.wrap_future(writer.submit(principal, body.events, now, lang))
     # Serialised here: the reply is already a validated model, checking it again costs time.
     return Response(BatchResult(results=results).model_dump_json(), media_type="application/json")
 

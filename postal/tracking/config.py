@@ -9,7 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class TrackingSettings(BaseSettings):
-    """Delivery attempt rule, one-time code lifetime, device clock skew, ledger writers."""
+    """Delivery attempt rule, one-time code lifetime, device clock skew, group commit."""
 
     model_config = SettingsConfigDict(env_prefix="POSTAL_", env_file=".env", extra="ignore")
 
@@ -20,12 +20,11 @@ class TrackingSettings(BaseSettings):
         default=2, ge=1, description="Working days between two delivery attempts."
     )
     otp_ttl_minutes: int = Field(default=10, ge=1, description="Lifetime of a one-time code.")
-    ledger_writers: int = Field(
-        default=2,
+    ledger_group_max_events: int = Field(
+        default=400,
         ge=1,
-        description="Event batches one server process records at once; the rest wait their "
-        "turn without contending for the interpreter lock, so the batch holding the ledger's "
-        "chain head is not slowed down by the others.",
+        description="Most events one commit of the ledger's group writer records: a server "
+        "process records the event batches waiting for it together, in one transaction.",
     )
     device_clock_skew_minutes: int = Field(
         default=10,

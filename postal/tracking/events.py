@@ -11,6 +11,7 @@ import hashlib
 import json
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -523,6 +524,16 @@ def rejected(body: EventIn, exc: PostalError, lang: str) -> EventResult:
     )
 
 
+@dataclass(frozen=True)
+class Submitted:
+    """One request's batch: who sent it, its events, when it arrived, its reply language."""
+
+    principal: Principal
+    events: list[EventIn]
+    now: dt.datetime
+    lang: str = "vi"
+
+
 def record_batch(
     session: Session,
     settings: Settings,
@@ -534,30 +545,47 @@ def record_batch(
 ) -> list[EventResult]:
     """Record a batch in order, each event on its own: one refusal does not stop the others.
 
-    The batch reads in two statements: its items locked by number in id order (with custody
-    rows and bookings), then the stored events of its keys. Checks run in memory on the locked
-    rows; the seal writes item states, then (under the chain head lock) the events, custody
-    rows and head, with Core statements. The caller commits once for the batch.
+    The caller commits once for the batch.
     """
-    results: list[EventResult | ledger.Entry | int | None] = [None] * len(events)
+    batch = Submitted(principal, events, now, lang)
+    return record_batches(session, settings, tsettings, [batch])[0]
+
+
+def record_batches(
+    session: Session,
+    settings: Settings,
+    tsettings: TrackingSettings,
+    batches: Sequence[Submitted],
+) -> list[list[EventResult]]:
+    """Record several requests' batches as one, in order; returns the results of each batch.
+
+    The outcome is the one recording the batches one after the other would give (an event
+    re-sent by a later batch is a replay, a later batch sees the states an earlier one left).
+    They read in two statements: their items locked by number in id order (with custody rows
+    and bookings), then the stored events of their keys. Checks run in memory on the locked
+    rows; the seal writes item states, then (under the chain head lock) the events, custody
+    rows and head, with Core statements. The caller commits once for all of them.
+    """
+    flat = [(b, body) for b in batches for body in b.events]
+    results: list[EventResult | ledger.Entry | int | None] = [None] * len(flat)
     numbers: dict[int, str] = {}
-    for i, body in enumerate(events):
+    for i, (batch, body) in enumerate(flat):
         try:
             numbers[i] = str(parse_s10(body.item_number, "item_number"))
         except PostalError as exc:
-            results[i] = rejected(body, exc, lang)
+            results[i] = rejected(body, exc, batch.lang)
     locked = ledger.lock_batch(session, numbers.values())
     for i, number in numbers.items():
         if number not in locked:
             unknown = NotFound("unknown_item", field="item_number", number=number)
-            results[i] = rejected(events[i], unknown, lang)
+            results[i] = rejected(flat[i][1], unknown, flat[i][0].lang)
     live = [i for i, r in enumerate(results) if r is None]
     # Read after the item locks: a concurrent copy of the same batch has committed by now.
-    stored = _stored_events(session, [str(events[i].event_id) for i in live])
+    stored = _stored_events(session, [str(flat[i][1].event_id) for i in live])
     in_batch: dict[str, tuple[str, int]] = {}
     with session.no_autoflush:
         for i in live:
-            body = events[i]
+            batch, body = flat[i]
             row = locked[numbers[i]]
             item = row.item
             assert item.id is not None
@@ -575,25 +603,33 @@ def record_batch(
                     continue
                 if row.custody is None:
                     row.custody = ItemCustody(item_id=item.id, holder=initial_holder(item))
-                custody = row.custody
                 results[i] = _record_new(
-                    session, settings, tsettings, principal, item, custody, body, now, fingerprint
+                    session,
+                    settings,
+                    tsettings,
+                    batch.principal,
+                    item,
+                    row.custody,
+                    body,
+                    batch.now,
+                    fingerprint,
                 )
                 in_batch[key] = (fingerprint, i)
             except PostalError as exc:
-                results[i] = rejected(body, exc, lang)
+                results[i] = rejected(body, exc, batch.lang)
     ledger.seal_batch(session, [row.item for row in locked.values()])
-    out: list[EventResult] = []
+    out: list[list[EventResult]] = [[] for _ in batches]
+    which = [k for k, b in enumerate(batches) for _ in b.events]
     for i, value in enumerate(results):
         if isinstance(value, int):  # a duplicate inside the batch
             first = results[value]
             assert isinstance(first, ledger.Entry)
-            out.append(_result(first, "replayed", 200))
+            out[which[i]].append(_result(first, "replayed", 200))
         elif isinstance(value, ledger.Entry):
-            out.append(_result(value, "recorded", 201))
+            out[which[i]].append(_result(value, "recorded", 201))
         else:
             assert value is not None, i
-            out.append(value)
+            out[which[i]].append(value)
     return out
 
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -208,22 +206,6 @@ def lock_head(session: Session) -> tuple[int, str]:
 
 
 _PENDING = "ledger_pending"
-_GATES: dict[int, threading.BoundedSemaphore] = {}
-_GATES_LOCK = threading.Lock()
-
-
-@contextmanager
-def writer_slot(writers: int) -> Iterator[None]:
-    """Hold one of ``writers`` process-wide slots for a batch, from its item locks to its commit.
-
-    Waiting threads sleep without taking the interpreter lock; without the gate dozens of
-    request threads take turns on it while the one holding the chain head needs it to finish.
-    A waiting thread holds no database lock, so the gate cannot deadlock with row locks.
-    """
-    with _GATES_LOCK:
-        gate = _GATES.setdefault(writers, threading.BoundedSemaphore(writers))
-    with gate:
-        yield
 
 
 def append(session: Session, event: Entry, custody: ItemCustody) -> Entry:

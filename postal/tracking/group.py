@@ -1,0 +1,143 @@
+"""Group commit: the event batches of many requests recorded in one transaction, one commit.
+
+Every event is chained to the whole ledger, so writers take turns on the chain head and each
+commit waits for its WAL flush (milliseconds on this kind of disk) while holding it. One
+writer thread per server process takes every batch waiting in its queue and records them in a
+single transaction, with the outcome they would have one after the other, as one batch
+(``events.record_batches``): one locking read of all their items, checks in memory, one write
+under the chain head lock, one commit. A queue of N batches costs one flush instead of N, and
+no request waits behind another's flush. A batch is acknowledged only after its commit.
+
+If anything but a refusal (a database error, a bug) breaks the group, the transaction is
+rolled back and each batch of the group is recorded again in a transaction of its own, so one
+bad batch fails alone and the others are still recorded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from postal.auth.service import Principal
+from postal.config import Settings
+from postal.errors import PostalError
+from postal.tracking import events, ledger
+from postal.tracking.config import TrackingSettings
+from postal.tracking.events import Submitted
+from postal.tracking.schemas import EventIn, EventResult
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Job:
+    """One request's batch, waiting for the writer."""
+
+    batch: Submitted
+    future: Future[list[EventResult]] = field(default_factory=Future)
+
+
+class GroupWriter:
+    """A thread that records queued event batches in groups, one transaction and commit each.
+
+    ``ledger_group_max_events`` bounds a group: a long transaction holds the chain head longer
+    and makes the other server processes wait.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        tsettings: TrackingSettings,
+        autostart: bool = True,
+    ) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._tsettings = tsettings
+        self._max_events = tsettings.ledger_group_max_events
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="ledger-group-writer", daemon=True)
+        self._started = False
+        self._autostart = autostart
+        self._lock = threading.Lock()
+        self.groups = 0  # groups committed (for tests and diagnostics)
+
+    def submit(
+        self, principal: Principal, batch: list[EventIn], now: dt.datetime, lang: str
+    ) -> Future[list[EventResult]]:
+        """Queue a batch; the future resolves to its results once their group has committed."""
+        job = _Job(Submitted(principal, batch, now, lang))
+        if self._autostart:
+            self.start()
+        self._queue.put(job)
+        return job.future
+
+    def start(self) -> None:
+        """Start the writer thread (``submit`` does it unless built with ``autostart=False``)."""
+        with self._lock:
+            if not self._started:
+                self._thread.start()
+                self._started = True
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Record what is queued, then end the thread."""
+        with self._lock:
+            if not self._started:
+                return
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            group, stop = self._gather(first)
+            self._record(group)
+            if stop:
+                return
+
+    def _gather(self, first: _Job) -> tuple[list[_Job], bool]:
+        """The first job and whatever else is already waiting, up to ``max_events``."""
+        group, size = [first], len(first.batch.events)
+        while size < self._max_events:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if job is None:
+                return group, True
+            group.append(job)
+            size += len(job.batch.events)
+        return group, False
+
+    def _record(self, group: list[_Job]) -> None:
+        """Record the group in one transaction; on a failure, each job in a transaction alone."""
+        with Session(self._engine, expire_on_commit=False) as session:
+            try:
+                results = events.record_batches(
+                    session, self._settings, self._tsettings, [job.batch for job in group]
+                )
+                session.commit()
+            except Exception as exc:
+                session.rollback()
+                ledger.discard(session)
+                if len(group) == 1:
+                    if not isinstance(exc, PostalError):
+                        log.exception("recording an event batch failed")
+                    group[0].future.set_exception(exc)
+                    return
+            else:
+                self.groups += 1
+                for job, outcome in zip(group, results, strict=True):
+                    job.future.set_result(outcome)
+                return
+        for job in group:  # the group broke: record each batch alone to find the bad one
+            self._record([job])

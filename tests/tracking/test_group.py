@@ -1,0 +1,97 @@
+"""Group commit: batches of several requests recorded in one transaction, failures isolated."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session, select
+
+from postal.auth.models import Role
+from postal.auth.service import Principal, create_user, principal_for_user
+from postal.config import Settings
+from postal.tracking import ledger
+from postal.tracking.group import GroupWriter
+from postal.tracking.models import CustodyEvent
+from postal.tracking.schemas import EventIn
+from tests.conftest import NOW, make_settings
+from tests.tracking.helpers import TSETTINGS, at, event, pickup_body, world
+
+
+def _writer(engine: Engine, settings: Settings) -> GroupWriter:
+    return GroupWriter(engine, settings, TSETTINGS, autostart=False)
+
+
+def _parse(*bodies: dict[str, Any]) -> list[EventIn]:
+    return [EventIn.model_validate(b) for b in bodies]
+
+
+def _long_named_courier(session: Session, like: Principal) -> Principal:
+    # "courier:" + 76 characters does not fit the 80 of to_party: PostgreSQL refuses the INSERT.
+    user = create_user(
+        session,
+        username="c" * 76,
+        password="password123",
+        role=Role.courier,
+        full_name="Long Name",
+        post_office_codes=sorted(like.post_office_codes),
+    )
+    courier = principal_for_user(session, user)
+    session.commit()
+    return courier
+
+
+def test_waiting_batches_commit_together_as_if_one_by_one(
+    engine: Engine, session: Session, settings: Settings
+) -> None:
+    w = world(session, settings)
+    pickup = pickup_body(session, w)
+    arrive = event("arrive_post_office", w.dossier.number, at(6, 50, day=7))
+    writer = _writer(engine, settings)
+    futures = [
+        writer.submit(w.courier, _parse(pickup), NOW, "en"),
+        writer.submit(w.courier, _parse(arrive), NOW, "en"),
+        writer.submit(w.courier, _parse(pickup, arrive), NOW, "en"),  # a re-sent copy
+        writer.submit(w.courier2, _parse(dict(arrive, event_id=str(uuid.uuid4()))), NOW, "en"),
+    ]
+    writer.start()
+    results = [f.result(timeout=30) for f in futures]
+    writer.stop()
+    assert writer.groups == 1
+    assert [r.status for r in results[0] + results[1]] == ["recorded", "recorded"]
+    assert [r.status for r in results[2]] == ["replayed", "replayed"]
+    assert [r.seq for r in results[2]] == [results[0][0].seq, results[1][0].seq]
+    assert results[3][0].status == "rejected"  # courier2 does not hold the item
+    session.expire_all()
+    assert session.exec(select(func.count()).select_from(CustodyEvent)).one() == 2
+    assert ledger.verify(session).ok
+
+
+@pytest.mark.postgres
+def test_a_failing_batch_fails_alone_and_the_rest_of_its_group_is_recorded(
+    pg_engine: Engine,
+) -> None:
+    settings = make_settings(pg_engine.url.render_as_string(hide_password=False))
+    with Session(pg_engine, expire_on_commit=False) as session:
+        w = world(session, settings)
+        long_named = _long_named_courier(session, w.courier)
+        pickup = pickup_body(session, w)
+    arrive = event("arrive_post_office", w.dossier.number, at(6, 50, day=7))
+    writer = _writer(pg_engine, settings)
+    failing = writer.submit(long_named, _parse(dict(pickup, event_id=str(uuid.uuid4()))), NOW, "en")
+    first = writer.submit(w.courier, _parse(pickup), NOW, "en")
+    second = writer.submit(w.courier, _parse(arrive), NOW, "en")
+    writer.start()
+    with pytest.raises(DBAPIError, match="too long"):
+        failing.result(timeout=30)
+    assert first.result(timeout=30)[0].status == "recorded"
+    assert second.result(timeout=30)[0].status == "recorded"
+    writer.stop()
+    assert writer.groups == 2  # the broken group, then each batch alone
+    with Session(pg_engine) as session:
+        assert session.exec(select(func.count()).select_from(CustodyEvent)).one() == 2
+        assert ledger.verify(session).ok
