@@ -75,6 +75,13 @@ class NotMigrated(PostalError):
     default_code = "database_not_migrated"
 
 
+class TravelProviderUnavailable(PostalError):
+    """The travel provider cannot answer: routing server down, refusing, or not configured."""
+
+    status = 503
+    default_code = "travel_provider_unavailable"
+
+
 class FieldErrors:
     """Collects field errors so one reply names every invalid field at once."""
 

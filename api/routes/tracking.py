@@ -8,6 +8,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from api.deps import LangDep, NowDep, SessionDep, SettingsDep, roles
@@ -70,7 +71,7 @@ async def post_events(
     """Queue the batch for this process's group writer; reply once its group has committed."""
     # The request's own transaction (the sign-in read) ends first: on SQLite it holds the
     # database's write lock, which the writer's transaction needs.
-    session.rollback()
+    await run_in_threadpool(session.rollback)
     writer: GroupWriter = request.app.state.ledger_writer
     results = await asyncio.wrap_future(writer.submit(principal, body.events, now, lang))
     # Serialised here: the reply is already a validated model, checking it again costs time.

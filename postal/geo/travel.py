@@ -16,7 +16,7 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 
-from postal.errors import PostalError, ValidationFailed
+from postal.errors import TravelProviderUnavailable, ValidationFailed
 from postal.geo.matrix import (
     FloatArray,
     Points,
@@ -45,13 +45,6 @@ class TravelProvider(Protocol):
     def matrices(self, points: Points, depart_at_minute: int | None = None) -> Matrices:
         """(distance in metres int64, duration in seconds int32) for (lat, lon) points."""
         ...
-
-
-class TravelProviderUnavailable(PostalError):
-    """The travel provider cannot answer: routing server down, refusing, or not configured."""
-
-    status = 503
-    default_code = "travel_provider_unavailable"
 
 
 def _geodesic_fill(

@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from postal.errors import TravelProviderUnavailable
 from postal.geo.cli import app
 from postal.geo.matrix import SpeedProfile, TravelModel, great_circle_matrix_m, haversine_m
-from postal.geo.travel import OsrmProvider, TravelProviderUnavailable
+from postal.geo.travel import OsrmProvider
 
 MAX_TABLE_SIZE = 3
 ROAD_FACTOR = 1.5  # the fake server's road distance over the great circle
@@ -240,3 +241,15 @@ def test_bench_matrix_command_times_osrm(osrm: FakeOsrm, data_dir: Path, tmp_pat
     assert result.exit_code == 0, result.output
     assert len(osrm.targets) == 4  # two blocks of two, both ways
     assert "osrm" in (tmp_path / "matrix.csv").read_text()
+
+
+def test_every_travel_error_code_reads_in_vietnamese_and_english() -> None:
+    from postal.i18n import message
+
+    codes = ["travel_provider_unavailable", "osrm_url_missing", "osrm_unreachable"]
+    codes += ["osrm_failed", "osrm_bad_response"]
+    for code in codes:
+        for lang in ("vi", "en"):
+            text = message(code, lang, http_status=400, osrm_code="InvalidQuery")
+            assert text != code and "{" not in text
+    assert "Máy chủ" in message("osrm_unreachable", "vi")
