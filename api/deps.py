@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
-from typing import Annotated
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -28,7 +29,7 @@ from postal.i18n import pick_language
 SESSION_COOKIE = "postal_session"
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     """The settings the app was built with."""
     settings: Settings = request.app.state.settings
     return settings
@@ -44,17 +45,22 @@ def get_db(request: Request) -> Iterator[Session]:
             session.rollback()
 
 
-def get_now() -> dt.datetime:
+async def get_now() -> dt.datetime:
     """The current time (a dependency so tests can move the clock)."""
     return utcnow()
 
 
-def get_language(request: Request, accept_language: str | None = Header(None)) -> str:
+def request_language(request: Request, accept_language: str | None) -> str:
     """The reply language: ?lang=, then the page cookie, then Accept-Language (vi default)."""
     explicit = request.query_params.get("lang") or request.cookies.get("lang")
     if explicit in ("vi", "en"):
         return explicit
     return pick_language(accept_language)
+
+
+async def get_language(request: Request, accept_language: str | None = Header(None)) -> str:
+    """The reply language of a request (a dependency; see ``request_language``)."""
+    return request_language(request, accept_language)
 
 
 SessionDep = Annotated[Session, Depends(get_db)]
@@ -66,34 +72,47 @@ _bearer = HTTPBearer(auto_error=False, description="Staff or citizen bearer toke
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="One-stop system key")
 
 
-def get_principal(
+async def get_principal(
     request: Request,
-    session: SessionDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
 ) -> Principal:
-    """Who is calling: API key, bearer token (staff or citizen) or the page cookie; 401 if none."""
-    if api_key:
-        return integration_principal(session, api_key)
+    """Who is calling: API key, bearer token (staff or citizen) or the page cookie; 401 if none.
+
+    Resolved in one worker-thread call with a short session of its own, so a request's sign-in
+    costs one hop off the event loop and holds no transaction open while the route runs.
+    """
     token = bearer.credentials if bearer else request.cookies.get(SESSION_COOKIE)
-    if not token:
+    if not api_key and not token:
         raise Unauthenticated("missing_credentials")
-    if token.startswith(CITIZEN_TOKEN_PREFIX):
+    engine: Engine = request.app.state.engine
+    return await run_in_threadpool(_resolve_principal, engine, api_key, token)
+
+
+def _resolve_principal(engine: Engine, api_key: str | None, token: str | None) -> Principal:
+    with Session(engine, expire_on_commit=False) as session:
         try:
-            booking = citizen_booking(session, token)
-        except NotFound as exc:
-            raise Unauthenticated("invalid_token") from exc
-        return Principal(role=Role.citizen, booking_reference=booking.reference)
-    return staff_principal(session, token)
+            if api_key:
+                return integration_principal(session, api_key)
+            assert token is not None
+            if token.startswith(CITIZEN_TOKEN_PREFIX):
+                try:
+                    booking = citizen_booking(session, token)
+                except NotFound as exc:
+                    raise Unauthenticated("invalid_token") from exc
+                return Principal(role=Role.citizen, booking_reference=booking.reference)
+            return staff_principal(session, token)
+        finally:
+            session.rollback()
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-def roles(*allowed: Role) -> Callable[[Principal], Principal]:
+def roles(*allowed: Role) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:
     """A dependency admitting only ``allowed`` roles (deny by default)."""
 
-    def _check(principal: PrincipalDep) -> Principal:
+    async def _check(principal: PrincipalDep) -> Principal:
         require_role(principal, *allowed)
         return principal
 

@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.deps import get_language
+from api.deps import request_language
 from postal.config import Settings, get_settings
 from postal.db import make_engine
 from postal.errors import PostalError
@@ -61,7 +61,7 @@ def problem(
 
 
 def _lang(request: Request) -> str:
-    return get_language(request, request.headers.get("accept-language"))
+    return request_language(request, request.headers.get("accept-language"))
 
 
 async def _postal_error(request: Request, exc: Exception) -> Response:

@@ -8,7 +8,6 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from api.deps import LangDep, NowDep, SessionDep, SettingsDep, roles
@@ -63,15 +62,13 @@ async def illegal_transition(request: Request, exc: Exception) -> Response:
 async def post_events(
     request: Request,
     body: EventBatch,
-    session: SessionDep,
     now: NowDep,
     lang: LangDep,
     principal: Staff,
 ) -> Response:
     """Queue the batch for this process's group writer; reply once its group has committed."""
-    # The request's own transaction (the sign-in read) ends first: on SQLite it holds the
-    # database's write lock, which the writer's transaction needs.
-    await run_in_threadpool(session.rollback)
+    # No request session: the sign-in read ran in a session of its own and the writer records
+    # in its own transaction, so this coroutine never blocks the event loop.
     writer: GroupWriter = request.app.state.ledger_writer
     results = await asyncio.wrap_future(writer.submit(principal, body.events, now, lang))
     # Serialised here: the reply is already a validated model, checking it again costs time.
