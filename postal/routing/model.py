@@ -238,3 +238,9 @@ class SolveParams:
     use_vroom: bool = True
     log: bool = False
     """Print the portfolio's progress (phases, candidates) to stdout."""
+    iterations: int | None = None
+    """Deterministic mode ('ours' and 'pyvrp'): each PyVRP search stops after this many
+    iterations (the fleet job splits them as it splits time) and OR-Tools after
+    iterations // 10 solutions, instead of at the wall clock; VROOM and the exchange of
+    fleets between processes are left out. Same problem, seed and iterations = same plan,
+    as long as the run ends within ``time_limit_s``, which remains a safety net."""

@@ -209,11 +209,16 @@ class OrtoolsModel:
         first: str = "LOCAL_CHEAPEST_INSERTION",
         meta: str = "GUIDED_LOCAL_SEARCH",
         log: bool = False,
+        solutions: int | None = None,
     ) -> OrtoolsOutcome:
-        """Search for ``seconds``, from ``initial`` routes when given (infeasible ones dropped)."""
+        """Search for ``seconds``, from ``initial`` routes when given (infeasible ones dropped);
+        with ``solutions``, stop after that many solutions (deterministic; the time limit
+        then only bounds the run)."""
         t0 = time.perf_counter()
         routing = self.routing
         params = self._params(seconds, first, meta, log)
+        if solutions is not None:
+            params.solution_limit = solutions
         solution = None
         if initial:
             routing.CloseModelWithParameters(params)

@@ -10,20 +10,31 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyvrp
-from pyvrp.stop import MaxRuntime
+from pyvrp.IteratedLocalSearch import IteratedLocalSearchCallbacks, IteratedLocalSearchParams
 
 from postal.routing.prep import Prepared
+from postal.routing.stopping import Until
 
 Sequences = dict[int, list[int]]
 """Courier index -> ordered stop indices."""
 
 _FORBIDDEN = 10**9
+
+
+class _OnBest(IteratedLocalSearchCallbacks):
+    """Forwards every new best solution to a function."""
+
+    def __init__(self, fn: Callable[[pyvrp.Solution], None]) -> None:
+        self.fn = fn
+
+    def on_best(self, best: pyvrp.Solution) -> None:
+        self.fn(best)
 
 
 @dataclass(frozen=True)
@@ -242,21 +253,72 @@ class PyvrpModel:
         except (RuntimeError, ValueError, IndexError):
             return None
 
-    def solve(self, seconds: float, seed: int, initial: Sequences | None = None) -> PyvrpOutcome:
-        """Run PyVRP's iterated local search for ``seconds``."""
-        t0 = time.perf_counter()
-        init = self.from_sequences(initial) if initial else None
+    def type_of(self) -> dict[int, int]:
+        """Courier -> PyVRP vehicle type."""
+        return {c: t for t, g in enumerate(self.type_couriers) for c in g}
+
+    def fleet_of(self, sequences: Sequences) -> list[int]:
+        """Routes per vehicle type used by ``sequences``."""
+        type_of = self.type_of()
+        counts = [0] * len(self.type_couriers)
+        for c, seq in sequences.items():
+            if seq and c in type_of:
+                counts[type_of[c]] += 1
+        return counts
+
+    def limit_fleet(self, base: pyvrp.ProblemData, counts: Sequence[int]) -> None:
+        """Restrict ``base``'s fleet to ``counts`` vehicles per type (at least one: PyVRP needs
+        a vehicle per type) and make that the model's data."""
+        types = [base.vehicle_type(t) for t in range(base.num_vehicle_types)]
+        self.data = base.replace(
+            vehicle_types=[
+                vt.replace(num_available=max(k, 1)) for vt, k in zip(types, counts, strict=True)
+            ]
+        )
+
+    def run(
+        self,
+        stop: Until,
+        seed: int,
+        initial: pyvrp.Solution | None = None,
+        on_best: Callable[[pyvrp.Solution], None] | None = None,
+        history: int | None = None,
+    ) -> pyvrp.Result:
+        """One PyVRP iterated local search on the current data; ``history`` overrides the
+        late-acceptance history length (PyVRP's default is 300)."""
+        params = pyvrp.SolveParams()
+        if on_best is not None or history is not None:
+            ils = IteratedLocalSearchParams(
+                callbacks=_OnBest(on_best) if on_best is not None else None  # type: ignore[arg-type]
+            )
+            if history is not None:
+                ils.history_length = history
+            params = pyvrp.SolveParams(ils=ils)
         with warnings.catch_warnings():
             # PyVRP warns when penalties saturate (e.g. not every stop fits); we repair that.
             warnings.simplefilter("ignore")
-            res = pyvrp.solve(
+            return pyvrp.solve(
                 self.data,
-                stop=MaxRuntime(max(seconds, 0.01)),
+                stop=stop,
                 seed=seed,
                 collect_stats=False,
-                initial_solution=init,
+                initial_solution=initial,
+                params=params,
             )
-        best = res.best
+
+    def solve(
+        self,
+        seconds: float,
+        seed: int,
+        initial: Sequences | None = None,
+        iterations: int | None = None,
+    ) -> PyvrpOutcome:
+        """Run PyVRP's iterated local search for ``seconds`` (set-up included), or for
+        ``iterations`` iterations when given (``seconds`` then only bounds the run)."""
+        t0 = time.perf_counter()
+        init = self.from_sequences(initial) if initial else None
+        stop = Until(time.monotonic() + max(seconds, 0.01), iterations)
+        best = self.run(stop, seed, init).best
         return PyvrpOutcome(
             sequences=self.to_sequences(best),
             feasible=bool(best.is_feasible()),

@@ -5,11 +5,22 @@ The portfolio ('ours'):
 2. in parallel processes, PyVRP's iterated local search on the problem (exact when every stop
    has one window and no courier has a break, otherwise a relaxation) and a fleet-minimisation
    run (PyVRP asked for one courier fewer until it fails, then polished), or VROOM followed
-   by PyVRP when the relaxation is loose;
+   by PyVRP when the relaxation is loose. The plain search posts every smaller fleet it finds
+   in a shared-memory mailbox; the fleet job stops an attempt at a fleet size the plain
+   search reached and continues from that solution. On exact models the jobs get the whole
+   budget but the time to check and build the plan;
 3. every candidate is re-scheduled with our own rules; stops an engine misplaced are removed;
 4. OR-Tools, which expresses every rule, starts from the best candidate (ReadAssignmentFromRoutes)
    and reinserts what was removed, with guided local search for the remaining time;
 5. the best plan by (dropped priority, couriers, travel) is checked by the independent checker.
+
+Clocks. By default every search stops at the wall clock: PyVRP at a monotonic deadline shared
+by the processes (its set-up included), VROOM at its timeout, OR-Tools at its time limit, and
+the fleet job splits its budget by elapsed time; the mailbox exchange depends on timing too.
+So two runs with one seed may differ. ``SolveParams.iterations`` switches to the deterministic
+mode: PyVRP searches count iterations (the fleet job splits the iterations as it would split
+seconds), OR-Tools stops after ``iterations // 10`` solutions, VROOM and the mailbox are left
+out; the time limit then only bounds the run (a run cut by it is not reproducible).
 """
 
 from __future__ import annotations
@@ -17,10 +28,9 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from typing import Any
 
 import numpy as np
@@ -28,6 +38,7 @@ import numpy as np
 from postal.routing.checker import check_plan
 from postal.routing.errors import SolverFailure
 from postal.routing.insertion import reinsert
+from postal.routing.mailbox import NONE_POSTED, Mailbox
 from postal.routing.model import (
     Plan,
     Problem,
@@ -39,12 +50,25 @@ from postal.routing.model import (
 )
 from postal.routing.prep import Prepared, prepare
 from postal.routing.schedule import earliest_schedule, is_feasible, route_cost
+from postal.routing.stopping import Until
 
 Sequences = dict[int, list[int]]
 LARGE = 250
 """Above this many stops to route, constructions start from VROOM rather than PyVRP."""
+POLISH_HISTORY = 1000
+"""Late-acceptance history for polishing a reduced fleet warm-started from a feasible
+solution: PyVRP's default (300) settles in the first basin (lc103 at 9 routes: 1063-1068
+with seeds 7 and 8 in 6 s, against 1035-1041 with 1000)."""
 _EMIT: Callable[[Sequences], None] | None = None
 """Set in worker processes: sends an intermediate candidate to the parent."""
+
+
+def _trace(msg: str) -> None:
+    import os
+    import sys
+
+    if os.environ.get("POSTAL_TRACE"):
+        print(f"[{time.monotonic():.2f} {os.getpid()}] {msg}", file=sys.stderr, flush=True)
 
 
 def _emit(sequences: Sequences) -> None:
@@ -184,6 +208,51 @@ def build_plan(
 # --- engine jobs (top-level so that worker processes can run them) ---------------------------
 
 
+@dataclass
+class Budget:
+    """What a job may spend: wall clock up to a monotonic deadline, or (the deterministic mode)
+    a number of PyVRP iterations, the deadline then being only a safety net."""
+
+    deadline: float
+    iterations: int | None = None
+
+    @property
+    def eps(self) -> float:
+        """The smallest amount worth starting a search with."""
+        return 0.05 if self.iterations is None else 1.0
+
+    def left(self) -> float:
+        """Seconds to the deadline, or iterations left."""
+        if self.iterations is not None:
+            return float(self.iterations)
+        return self.deadline - time.monotonic()
+
+    def part(self, share: float, lo: float = 0.0, hi: float = float("inf")) -> float:
+        """A share of what is left (clamped to [lo, hi] seconds on the wall clock)."""
+        if self.iterations is not None:
+            return max(share * self.iterations, 1.0)
+        return min(max(share * self.left(), lo), hi)
+
+    def stop(
+        self,
+        amount: float | None = None,
+        first_feasible: bool = False,
+        interrupt: Callable[[], bool] | None = None,
+    ) -> Until:
+        """A stopping criterion spending ``amount`` (everything left when None)."""
+        if self.iterations is not None:
+            n = self.iterations if amount is None else max(int(amount), 1)
+            # No interruptions: what another process does must not change this one's answer.
+            return Until(self.deadline, n, first_feasible)
+        end = self.deadline if amount is None else min(self.deadline, time.monotonic() + amount)
+        return Until(end, None, first_feasible, interrupt)
+
+    def spend(self, iterations: int) -> None:
+        """Account for a finished search."""
+        if self.iterations is not None:
+            self.iterations = max(self.iterations - iterations, 0)
+
+
 def _job_pyvrp(
     prep: Prepared,
     deadline: float,
@@ -191,110 +260,152 @@ def _job_pyvrp(
     fixed: int,
     by_duration: bool,
     initial: Sequences | None = None,
+    mailbox: Mailbox | None = None,
+    iterations: int | None = None,
 ) -> Sequences:
-    """PyVRP's iterated local search until the (monotonic) deadline."""
+    """PyVRP's iterated local search until the (monotonic) deadline: the same search as the
+    PyVRP peer, left undisturbed (adopting the fleet job's smaller fleets was tried: on lr110
+    it replaced a trajectory that reaches 10 routes by a polish stuck at 11). It streams and
+    posts every smaller fleet it finds, for the fleet job to build on."""
     from postal.routing.pyvrp_engine import PyvrpModel
 
     model = PyvrpModel(prep, fixed, by_duration)
-    return model.solve(deadline - time.monotonic(), seed, initial).sequences
+    budget = Budget(deadline, iterations)
+    init = model.from_sequences(initial) if initial else None
+    fewest = [NONE_POSTED]
+
+    def on_best(sol: Any) -> None:
+        if sol.is_feasible() and sol.num_routes() < fewest[0]:
+            fewest[0] = sol.num_routes()
+            _trace(f"pyvrp: {fewest[0]} routes {sol.distance_cost()}")
+            seqs = model.to_sequences(sol)
+            _emit(seqs)
+            if mailbox is not None:
+                mailbox.post(seqs)
+
+    res = model.run(budget.stop(), seed, init, on_best)
+    return model.to_sequences(res.best)
 
 
 def _job_fleet(
-    prep: Prepared, deadline_at: float, seed: int, fixed: int, by_duration: bool
+    prep: Prepared,
+    deadline_at: float,
+    seed: int,
+    fixed: int,
+    by_duration: bool,
+    mailbox: Mailbox | None = None,
+    iterations: int | None = None,
 ) -> Sequences:
     """Fleet minimisation: drop the smallest route and ask PyVRP to fit its stops elsewhere
-    (warm start, stop at the first feasible answer); repeat until it fails, then polish."""
-    import pyvrp
-    from pyvrp.stop import FirstFeasible, MaxRuntime, MultipleCriteria
-
+    (warm start, stop at the first feasible answer); repeat until it fails, then polish.
+    With a mailbox, smaller fleets found by the other process are adopted (a trial at a
+    fleet size someone already reached stops), and what this job finds is posted."""
     from postal.routing.pyvrp_engine import PyvrpModel
 
-    seconds = deadline_at - time.monotonic()
+    budget = Budget(deadline_at, iterations)
+    total = budget.left()
     model = PyvrpModel(prep, fixed, by_duration)
-    deadline = time.perf_counter() + deadline_at - time.monotonic()
+    base = model.data
     # A failing attempt at one courier fewer must not eat the polishing time.
-    reserve = 0.25 * seconds
-    trial_cap = 0.3 * seconds
+    reserve = 0.25 * total
+    trial_cap = 0.3 * total
     best: Sequences | None = None
-    if len(prep.active) > LARGE:
+    if len(prep.active) > LARGE and iterations is None:
         # Big instances: VROOM's quickest construction has far fewer routes than a PyVRP
         # warm-up of the same time (e.g. 101 against 117 on lr1_10_1).
         from postal.routing.vroom_engine import solve_vroom
 
-        built = solve_vroom(prep, 0.1 * seconds, fixed, by_duration, threads=1, exploration=0)
+        built = solve_vroom(prep, 0.1 * total, fixed, by_duration, threads=1, exploration=0)
         _emit(built.sequences)
         warm = model.from_sequences(built.sequences)
         if not built.dropped and warm is not None and warm.is_feasible():
             best = built.sequences
     if best is None:
         # Small instances get a feasible start in a second; big ones need a real share.
-        warmup = min(max(0.08 * seconds, 0.3), 1.5) if len(prep.active) <= LARGE else 0.25 * seconds
-        first = model.solve(warmup, seed)
-        if not first.feasible:
-            left = deadline - time.perf_counter()
-            if left > 0.05:
-                return model.solve(left, seed + 7, first.sequences).sequences
-            return first.sequences
-        best = first.sequences
+        small = len(prep.active) <= LARGE
+        warmup = budget.part(0.08, 0.3, 1.5) if small else budget.part(0.25)
+        first = model.run(budget.stop(warmup), seed)
+        budget.spend(first.num_iterations)
+        if not first.best.is_feasible():
+            if budget.left() > budget.eps:
+                res = model.run(budget.stop(), seed + 7, first.best)
+                return model.to_sequences(res.best)
+            return model.to_sequences(first.best)
+        best = model.to_sequences(first.best)
     _emit(best)
-    data = model.data
-    types = [data.vehicle_type(t) for t in range(data.num_vehicle_types)]
-    type_of = {c: t for t, g in enumerate(model.type_couriers) for c in g}
-    counts = [vt.num_available for vt in types]
-    while deadline - time.perf_counter() > reserve + 0.2 and len(best) > 1:
-        sizes = {c: len(q) for c, q in best.items()}
-        smallest = min(sizes, key=lambda c: (sizes[c], c))
-        trial = list(counts)
-        used_of_type = sum(1 for c in best if type_of[c] == type_of[smallest])
-        trial[type_of[smallest]] = used_of_type - 1
-        trial_types = [
-            vt.replace(num_available=max(k, 1)) for vt, k in zip(types, trial, strict=True)
-        ]
-        model.data = data.replace(vehicle_types=trial_types)
-        init = model.from_sequences({c: q for c, q in best.items() if c != smallest})
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            res = pyvrp.solve(
-                model.data,
-                stop=MultipleCriteria(
-                    [
-                        FirstFeasible(),
-                        MaxRuntime(min(deadline - time.perf_counter() - reserve, trial_cap)),
-                    ]
-                ),
-                seed=seed,
-                collect_stats=False,
-                initial_solution=init,
-            )
-        found = model.to_sequences(res.best)
-        if not res.best.is_feasible() or any(
-            trial[t] == 0 and any(type_of[c] == t for c in found) for t in range(len(trial))
-        ):
-            break
-        counts, best = trial, found
-        _emit(best)
-    left = deadline - time.perf_counter()
-    if left > 0.05:
-        model.data = data.replace(
-            vehicle_types=[
-                vt.replace(num_available=max(k, 1)) for vt, k in zip(types, counts, strict=True)
-            ]
-        )
+    if mailbox is not None:
+        mailbox.post(best)
+    type_of = model.type_of()
+    counts = [base.vehicle_type(t).num_available for t in range(base.num_vehicle_types)]
+    failed_at: int | None = None
+    """Route count from which one fewer was tried and not found."""
+    origin = best
+    rounds = 0
+    best_cost: int | None = None
+
+    def smaller_than(n: int) -> Callable[[], bool] | None:
+        return None if mailbox is None else (lambda: mailbox.routes() < n)
+
+    while budget.left() > budget.eps:
+        if mailbox is not None and mailbox.routes() < len(best):
+            taken = mailbox.take()
+            if taken is not None and len(taken) < len(best):
+                best, counts = taken, model.fleet_of(taken)
+                rounds, best_cost = 0, None
+        n = len(best)
+        if n > 1 and failed_at != n and budget.left() > reserve + 4 * budget.eps:
+            sizes = {c: len(q) for c, q in best.items()}
+            smallest = min(sizes, key=lambda c: (sizes[c], c))
+            trial = list(counts)
+            trial[type_of[smallest]] = sum(1 for c in best if type_of[c] == type_of[smallest]) - 1
+            model.limit_fleet(base, trial)
+            init = model.from_sequences({c: q for c, q in best.items() if c != smallest})
+            amount = min(budget.left() - reserve, trial_cap)
+            stop = budget.stop(amount, first_feasible=True, interrupt=smaller_than(n))
+            res = model.run(stop, seed, init)
+            budget.spend(res.num_iterations)
+            _trace(f"fleet: trial {n - 1} {res.best.is_feasible()} int={stop.interrupted}")
+            if stop.interrupted:
+                continue
+            found = model.to_sequences(res.best)
+            if not res.best.is_feasible() or any(
+                trial[t] == 0 and any(type_of[c] == t for c in found) for t in range(len(trial))
+            ):
+                failed_at = n
+                continue
+            counts, best = trial, found
+            rounds, best_cost = 0, None
+            _emit(best)
+            if mailbox is not None:
+                mailbox.post(best)
+            continue
         # Two shorter polishing runs from the same start: at a reduced fleet the search is
         # basin-bound, and a second seed doubles the chances of the good basin.
-        origin = best
-        best_cost: int | None = None
-        for k in range(2):
-            chunk = (deadline - time.perf_counter()) / (2 - k)
-            if chunk < 0.05:
-                break
-            polished = model.solve(chunk, seed + 7 + k, origin)
-            if (
-                polished.feasible
-                and len(polished.sequences) <= len(origin)
-                and (best_cost is None or polished.cost < best_cost)
-            ):
-                best, best_cost = polished.sequences, polished.cost
+        if rounds >= 2:
+            break
+        if rounds == 0:
+            origin = best
+        model.limit_fleet(base, counts)
+        stop = budget.stop(budget.left() / (2 - rounds), interrupt=smaller_than(n))
+        # One run with a long late-acceptance history, one with PyVRP's default: seeds and
+        # histories both decide which basin a reduced fleet settles in.
+        res = model.run(
+            stop,
+            seed + 7 + rounds,
+            model.from_sequences(origin),
+            history=POLISH_HISTORY if rounds == 0 else None,
+        )
+        budget.spend(res.num_iterations)
+        rounds += 1
+        polished = res.best
+        _trace(f"fleet: polish {polished.num_routes()} {polished.distance_cost()}")
+        cost = int(polished.distance_cost())
+        if (
+            polished.is_feasible()
+            and polished.num_routes() <= len(origin)
+            and (best_cost is None or cost < best_cost)
+        ):
+            best, best_cost = model.to_sequences(polished), cost
     return best
 
 
@@ -314,6 +425,7 @@ def _job_vroom_pyvrp(
     by_duration: bool,
     exploration: int = 3,
     breaks: bool = False,
+    mailbox: Mailbox | None = None,
 ) -> Sequences:
     """VROOM (without breaks, a fast construction) warm-starting PyVRP until the deadline."""
     from postal.routing.vroom_engine import solve_vroom
@@ -332,7 +444,7 @@ def _job_vroom_pyvrp(
     _emit(v.sequences)
     if deadline - time.monotonic() < 0.2:
         return v.sequences
-    return _job_pyvrp(prep, deadline, seed, fixed, by_duration, v.sequences)
+    return _job_pyvrp(prep, deadline, seed, fixed, by_duration, v.sequences, mailbox)
 
 
 Job = tuple[Callable[..., Sequences], tuple[Any, ...]]
@@ -368,25 +480,35 @@ def _run_jobs(jobs: list[Job], workers: int, deadline: float) -> list[tuple[Sequ
         proc.start()
         sender.close()
         running.append((proc, receiver, fn.__name__))
-    for proc, receiver, name in running:
-        # Keep the job's latest candidate: a job killed at the deadline still contributes
-        # what it streamed before.
-        last: Sequences | None = None
-        try:
-            while receiver.poll(max(deadline + 1.0 - time.monotonic(), 0.0)):
-                value = receiver.recv()
-                if value is not None:
-                    last = value
-        except (EOFError, OSError):
-            pass
-        finally:
-            if last is not None:
-                out.append((last, name))
-            receiver.close()
-            proc.join(timeout=0.2)
-            if proc.is_alive():
-                proc.terminate()
-                proc.join()
+    # Keep each job's latest candidate: a job killed at the deadline still contributes what
+    # it streamed before. All pipes are drained together, so that a job streaming many
+    # candidates never blocks on a full pipe while another job is being waited for.
+    last: list[Sequences | None] = [None] * len(running)
+    open_ = {id(r): k for k, (_, r, _) in enumerate(running)}
+    receivers = {id(r): r for _, r, _ in running}
+    while open_:
+        left = deadline + 1.0 - time.monotonic()
+        if left <= 0:
+            break
+        for ready in wait([receivers[i] for i in open_], timeout=left):
+            assert isinstance(ready, Connection)
+            k = open_[id(ready)]
+            try:
+                value = ready.recv()
+            except (EOFError, OSError):
+                del open_[id(ready)]
+                continue
+            if value is not None:
+                last[k] = value
+    for k, (proc, receiver, name) in enumerate(running):
+        value = last[k]
+        if value is not None:
+            out.append((value, name))
+        receiver.close()
+        proc.join(timeout=0.2)
+        if proc.is_alive():
+            proc.terminate()
+            proc.join()
     return out
 
 
@@ -453,7 +575,7 @@ def _single_engine(
 
         pmodel = PyvrpModel(prep, fixed, by_duration)
         left = params.time_limit_s - (time.perf_counter() - t0)
-        seqs = pmodel.solve(left, params.seed).sequences
+        seqs = pmodel.solve(left, params.seed, iterations=params.iterations).sequences
     elif engine == "vroom":
         from postal.routing.vroom_engine import solve_vroom
 
@@ -487,25 +609,46 @@ def _portfolio(
     total = params.time_limit_s
     exact = prep.single_window and not prep.has_breaks
     margin = min(0.5, 0.02 * total + 0.05)
-    # Exact models: PyVRP is the workhorse and gets (almost) everything; otherwise the
-    # relaxed candidates need OR-Tools to restore the rules PyVRP cannot see.
-    share = 0.99 if exact else 0.45
-    phase1 = max(total * share - (time.perf_counter() - t0), 0.1)
+    iterations = params.iterations
+    if exact:
+        # Exact models: PyVRP is the workhorse and gets everything but the time to repair,
+        # check and build the plan (a few milliseconds per hundred stops).
+        tail = min(0.05 + 0.0004 * len(prep.active), 0.1 * total)
+        phase1 = max(total - tail - (time.perf_counter() - t0), 0.1)
+    else:
+        # Otherwise the relaxed candidates need OR-Tools to restore the rules PyVRP cannot see.
+        phase1 = max(total * 0.45 - (time.perf_counter() - t0), 0.1) - 0.1
     # Worker processes share the monotonic clock: each job stops at the same instant.
-    until = time.monotonic() + phase1 - 0.1
+    until = time.monotonic() + phase1
     seed = params.seed
+    deterministic = iterations is not None
+    use_vroom = params.use_vroom and not deterministic
+    # The two PyVRP processes share their smallest fleet (timing-dependent, so not in the
+    # deterministic mode, where each job's answer depends on its seed and budget alone).
+    mailbox = None
+    couriers = len(prep.problem.couriers)
+    if params.use_pyvrp and params.workers > 1 and couriers > 1 and not deterministic:
+        mailbox = Mailbox(multiprocessing.get_context("fork"), couriers, len(prep.active))
     jobs: list[Job] = []
     if params.use_pyvrp:
         # First job = the one to keep when only one worker is allowed.
         if len(prep.problem.couriers) > 1:
-            jobs.append((_job_fleet, (prep, until, seed + 1, fixed, by_duration)))
-        if exact and len(prep.active) > LARGE and params.use_vroom:
+            jobs.append(
+                (_job_fleet, (prep, until, seed + 1, fixed, by_duration, mailbox, iterations))
+            )
+        if exact and len(prep.active) > LARGE and use_vroom:
             # Big exact instances: a VROOM construction polished by PyVRP beats PyVRP alone.
-            jobs.append((_job_vroom_pyvrp, (prep, until, seed, fixed, by_duration, 3)))
-        elif exact or not params.use_vroom:
-            jobs.append((_job_pyvrp, (prep, until, seed, fixed, by_duration)))
+            jobs.append(
+                (_job_vroom_pyvrp, (prep, until, seed, fixed, by_duration, 3, False, mailbox))
+            )
+        elif exact or not use_vroom:
+            jobs.append(
+                (_job_pyvrp, (prep, until, seed, fixed, by_duration, None, mailbox, iterations))
+            )
         else:
-            jobs.append((_job_vroom_pyvrp, (prep, until, seed, fixed, by_duration)))
+            jobs.append(
+                (_job_vroom_pyvrp, (prep, until, seed, fixed, by_duration, 3, False, mailbox))
+            )
     elif params.use_vroom:
         jobs.append((_job_vroom, (prep, until, fixed, by_duration)))
     results = _run_jobs(jobs, params.workers, until) if jobs else []
@@ -517,17 +660,22 @@ def _portfolio(
     best = min(candidates, key=lambda c: c.score(prep, by_duration)) if candidates else None
 
     left = total - (time.perf_counter() - t0) - margin
-    if left > 0.2 and (best is None or best.dropped or not exact):
+    # Deterministic mode: OR-Tools stops at a number of solutions, the clock is a safety net.
+    solutions = None if iterations is None else max(iterations // 10, 10)
+    if (left > 0.2 or deterministic) and (best is None or best.dropped or not exact):
         from postal.routing.ortools_engine import OrtoolsModel
 
         model = OrtoolsModel(prep, fixed, base, by_duration)
         left = total - (time.perf_counter() - t0) - margin
+        if deterministic:
+            left = max(left, 1.0)
         if left > 0.1:
             out = model.solve(
                 left,
                 initial=best.sequences if best else None,
                 first="LOCAL_CHEAPEST_INSERTION",
                 log=params.log,
+                solutions=solutions,
             )
             if out.found:
                 seqs, dropped = _repaired(prep, out.sequences, fixed, by_duration)
