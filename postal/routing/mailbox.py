@@ -3,7 +3,8 @@
 The fleet-minimisation job and the plain PyVRP job search the same model in two processes.
 Whoever finds a feasible solution with fewer routes than the slot holds posts it; the fleet
 job checks the slot during its attempts (a read of one shared integer) and, when the plain
-search already reached the fleet size it is trying, stops and continues from that solution.
+search already reached the fleet size it is trying, stops and continues from that solution;
+the plain search does the same (late in its budget) with the fleet job's smaller fleets.
 Only the latest, smallest solution matters, so the slot never queues and a post never blocks.
 """
 

@@ -5,10 +5,11 @@ The portfolio ('ours'):
 2. in parallel processes, PyVRP's iterated local search on the problem (exact when every stop
    has one window and no courier has a break, otherwise a relaxation) and a fleet-minimisation
    run (PyVRP asked for one courier fewer until it fails, then polished), or VROOM followed
-   by PyVRP when the relaxation is loose. The plain search posts every smaller fleet it finds
-   in a shared-memory mailbox; the fleet job stops an attempt at a fleet size the plain
-   search reached and continues from that solution. On exact models the jobs get the whole
-   budget but the time to check and build the plan;
+   by PyVRP when the relaxation is loose. Both post every smaller fleet they find in a
+   shared-memory mailbox: the fleet job stops an attempt at a fleet size the plain search
+   reached and continues from that solution; past half of its budget, the plain search
+   adopts a smaller fleet of the fleet job and polishes it too. On exact models the jobs get
+   the whole budget but the time to check and build the plan;
 3. every candidate is re-scheduled with our own rules; stops an engine misplaced are removed;
 4. OR-Tools, which expresses every rule, starts from the best candidate (ReadAssignmentFromRoutes)
    and reinserts what was removed, with guided local search for the remaining time;
@@ -264,15 +265,28 @@ def _job_pyvrp(
     iterations: int | None = None,
 ) -> Sequences:
     """PyVRP's iterated local search until the (monotonic) deadline: the same search as the
-    PyVRP peer, left undisturbed (adopting the fleet job's smaller fleets was tried: on lr110
-    it replaced a trajectory that reaches 10 routes by a polish stuck at 11). It streams and
-    posts every smaller fleet it finds, for the fleet job to build on."""
+    PyVRP peer. With a mailbox it posts every smaller fleet it finds, for the fleet job to
+    build on; and when, past half of its budget, the fleet job holds fewer routes than its
+    own best, it continues from that solution at that fleet size, so that two processes
+    polish the smallest fleet. Not earlier: on lr110 adopting the fleet job's 11 routes at
+    once replaced a trajectory that reaches 10 on its own after a quarter of the budget."""
     from postal.routing.pyvrp_engine import PyvrpModel
 
     model = PyvrpModel(prep, fixed, by_duration)
     budget = Budget(deadline, iterations)
+    base = model.data
     init = model.from_sequences(initial) if initial else None
     fewest = [NONE_POSTED]
+    """Routes of this job's best feasible solution."""
+    adopt_after = time.monotonic() + 0.5 * max(deadline - time.monotonic(), 0.0)
+    best: Sequences = {}
+    best_key: tuple[int, int, int] | None = None
+
+    def keep(sol: Any) -> None:
+        nonlocal best, best_key
+        key = (0 if sol.is_feasible() else 1, sol.num_routes(), int(sol.distance_cost()))
+        if best_key is None or key < best_key:
+            best, best_key = model.to_sequences(sol), key
 
     def on_best(sol: Any) -> None:
         if sol.is_feasible() and sol.num_routes() < fewest[0]:
@@ -283,8 +297,30 @@ def _job_pyvrp(
             if mailbox is not None:
                 mailbox.post(seqs)
 
-    res = model.run(budget.stop(), seed, init, on_best)
-    return model.to_sequences(res.best)
+    def smaller_elsewhere() -> bool:
+        return (
+            mailbox is not None and mailbox.routes() < fewest[0] and time.monotonic() >= adopt_after
+        )
+
+    history: int | None = None
+    """PyVRP's default until a smaller fleet is adopted (so far the same search as the peer)."""
+    while True:
+        stop = budget.stop(interrupt=smaller_elsewhere if mailbox is not None else None)
+        res = model.run(stop, seed, init, on_best, history)
+        budget.spend(res.num_iterations)
+        keep(res.best)
+        taken = mailbox.take() if mailbox is not None and stop.interrupted else None
+        if taken is None or budget.left() < budget.eps:
+            break
+        model.limit_fleet(base, model.fleet_of(taken))
+        init = model.from_sequences(taken)
+        _trace(f"pyvrp: adopt {len(taken)} routes")
+        if init is None:
+            break
+        keep(init)
+        fewest[0] = min(fewest[0], init.num_routes())
+        history = POLISH_HISTORY
+    return best
 
 
 def _job_fleet(
