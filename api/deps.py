@@ -12,6 +12,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from api.principals import PrincipalCache
 from postal.auth.models import Role
 from postal.auth.service import (
     CITIZEN_TOKEN_PREFIX,
@@ -80,13 +81,20 @@ async def get_principal(
     """Who is calling: API key, bearer token (staff or citizen) or the page cookie; 401 if none.
 
     Resolved in one worker-thread call with a short session of its own, so a request's sign-in
-    costs one hop off the event loop and holds no transaction open while the route runs.
+    costs one hop off the event loop and holds no transaction open while the route runs; then
+    remembered for ``auth_cache_seconds`` (api/principals.py).
     """
     token = bearer.credentials if bearer else request.cookies.get(SESSION_COOKIE)
-    if not api_key and not token:
+    credential = api_key or token
+    if not credential:
         raise Unauthenticated("missing_credentials")
-    engine: Engine = request.app.state.engine
-    return await run_in_threadpool(_resolve_principal, engine, api_key, token)
+    cache: PrincipalCache = request.app.state.principals
+    principal = cache.get(credential)
+    if principal is None:
+        engine: Engine = request.app.state.engine
+        principal = await run_in_threadpool(_resolve_principal, engine, api_key, token)
+        cache.put(credential, principal)
+    return principal
 
 
 def _resolve_principal(engine: Engine, api_key: str | None, token: str | None) -> Principal:

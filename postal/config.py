@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     service_citizen_s: int = Field(default=420, description="Time at a citizen's door.")
     service_desk_s: int = Field(default=180, description="Time per item at a desk.")
     token_ttl_hours: int = Field(default=12, description="Lifetime of a staff bearer token.")
+    auth_cache_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="How long a server process remembers who holds a token or API key (0: "
+        "never); a token revoked elsewhere or a deactivated user is refused at most this late.",
+    )
     cookie_secure: bool = Field(
         default=True, description="Send the session cookie over HTTPS only."
     )

@@ -66,8 +66,10 @@ def revoke_token(request: Request, session: SessionDep, principal: PrincipalDep)
     """Revoke the bearer token used for this request."""
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
-        service.logout(session, auth[7:].strip())
+        token = auth[7:].strip()
+        service.logout(session, token)
         session.commit()
+        request.app.state.principals.forget(token)
 
 
 @router.get(

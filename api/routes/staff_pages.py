@@ -70,6 +70,7 @@ def logout(request: Request, session: SessionDep) -> Response:
     if token:
         auth.logout(session, token)
         session.commit()
+        request.app.state.principals.forget(token)
     response = RedirectResponse("/staff/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response

@@ -26,6 +26,13 @@ class TrackingSettings(BaseSettings):
         description="Most events one commit of the ledger's group writer records: a server "
         "process records the event batches waiting for it together, in one transaction.",
     )
+    ledger_group_writers: int = Field(
+        default=1,
+        ge=1,
+        description="Group writer threads per server process. One measured best on two cores "
+        "(postal bench ledger): a second checks the next group while one waits for the chain "
+        "head or its commit, but the two contend for the interpreter and the head.",
+    )
     device_clock_skew_minutes: int = Field(
         default=10,
         ge=1,

@@ -45,7 +45,11 @@ class _Job:
 
 
 class GroupWriter:
-    """A thread that records queued event batches in groups, one transaction and commit each.
+    """Threads that record queued event batches in groups, one transaction and commit each.
+
+    With more than one thread (``ledger_group_writers``) one group is checked while another
+    waits for the chain head or its commit's flush; the database's row locks order them
+    (items, then the head).
 
     ``ledger_group_max_events`` bounds a group: a long transaction holds the chain head longer
     and makes the other server processes wait.
@@ -63,7 +67,10 @@ class GroupWriter:
         self._tsettings = tsettings
         self._max_events = tsettings.ledger_group_max_events
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="ledger-group-writer", daemon=True)
+        self._threads = [
+            threading.Thread(target=self._run, name=f"ledger-group-writer-{k}", daemon=True)
+            for k in range(tsettings.ledger_group_writers)
+        ]
         self._started = False
         self._autostart = autostart
         self._lock = threading.Lock()
@@ -83,16 +90,19 @@ class GroupWriter:
         """Start the writer thread (``submit`` does it unless built with ``autostart=False``)."""
         with self._lock:
             if not self._started:
-                self._thread.start()
+                for thread in self._threads:
+                    thread.start()
                 self._started = True
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Record what is queued, then end the thread."""
+        """Record what is queued, then end the threads."""
         with self._lock:
             if not self._started:
                 return
-        self._queue.put(None)
-        self._thread.join(timeout)
+        for _ in self._threads:
+            self._queue.put(None)  # one each: a thread ends on the first it takes
+        for thread in self._threads:
+            thread.join(timeout)
 
     def _run(self) -> None:
         while True:
@@ -135,7 +145,8 @@ class GroupWriter:
                     group[0].future.set_exception(exc)
                     return
             else:
-                self.groups += 1
+                with self._lock:
+                    self.groups += 1
                 for job, outcome in zip(group, results, strict=True):
                     job.future.set_result(outcome)
                 return

@@ -187,13 +187,20 @@ def custody_of(session: Session, item: Item, holder: str) -> ItemCustody:
     return row if row is not None else ItemCustody(item_id=item.id, holder=holder)
 
 
+@cache
+def _head_query() -> Executable:
+    """The chain head's locking read, built once (building it costs more than running it)."""
+    table = LedgerHead.__table__  # type: ignore[attr-defined]
+    return sa_select(table.c.last_seq, table.c.last_hash).where(table.c.id == 1).with_for_update()
+
+
 def lock_head(session: Session) -> tuple[int, str]:
     """Lock the chain head row (created if missing) and return its (last_seq, last_hash).
 
     The lock is held until the transaction ends; Core statements keep the hold short.
     """
     table = LedgerHead.__table__  # type: ignore[attr-defined]
-    query = sa_select(table.c.last_seq, table.c.last_hash).where(table.c.id == 1).with_for_update()
+    query = _head_query()
     row = session.execute(query).first()
     if row is None:
         dialect = session.get_bind().dialect.name
