@@ -76,6 +76,7 @@ def run_bench(
     bks: dict[str, Bks],
     echo: Callable[[str], None],
     seed: int = 0,
+    iterations: int | None = None,
 ) -> list[BenchRow]:
     """Run every engine on every file; write results.csv and .sol files; echo a table."""
     out.mkdir(parents=True, exist_ok=True)
@@ -88,7 +89,7 @@ def run_bench(
             inst = reader(path)
             line: list[BenchRow] = []
             for engine in engines:
-                row = _run_one(inst, engine, time_limit, out, seed)
+                row = _run_one(inst, engine, time_limit, out, seed, iterations)
                 line.append(row)
                 rows.append(row)
                 writer.writerow(
@@ -108,10 +109,18 @@ def run_bench(
     return rows
 
 
-def _run_one(inst: BenchInstance, engine: str, time_limit: float, out: Path, seed: int) -> BenchRow:
+def _run_one(
+    inst: BenchInstance,
+    engine: str,
+    time_limit: float,
+    out: Path,
+    seed: int,
+    iterations: int | None = None,
+) -> BenchRow:
     t0 = time.perf_counter()
+    params = SolveParams(time_limit_s=time_limit, engine=engine, seed=seed, iterations=iterations)
     try:
-        plan = solve(inst.problem, SolveParams(time_limit_s=time_limit, engine=engine, seed=seed))
+        plan = solve(inst.problem, params)
     except SolverFailure as exc:
         return BenchRow(inst.name, engine, 0, 0.0, time.perf_counter() - t0, False, -1, exc.detail)
     seconds = time.perf_counter() - t0

@@ -24,6 +24,14 @@ GlobOpt = Annotated[
 ]
 BksOpt = Annotated[Path | None, typer.Option("--bks", help="bks.csv (default: found near DIR).")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed for the engines.")]
+IterOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--iterations",
+        help="Deterministic mode: PyVRP iterations per search instead of the wall clock "
+        "(same seed = same plan; the time limit stays a safety net).",
+    ),
+]
 
 
 def _bench(
@@ -35,6 +43,7 @@ def _bench(
     instances: str | None,
     bks: Path | None,
     seed: int,
+    iterations: int | None = None,
 ) -> None:
     from postal.routing.bench import (
         ENGINES,
@@ -54,7 +63,9 @@ def _bench(
         raise typer.BadParameter(f"no instance files in {directory}")
     try:
         table = load_bks(bks or default_bks(directory))
-        run_bench(files, READERS[kind], chosen, time_limit, out, table, typer.echo, seed)
+        run_bench(
+            files, READERS[kind], chosen, time_limit, out, table, typer.echo, seed, iterations
+        )
     except PostalError as exc:
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(code=2) from exc
@@ -69,9 +80,10 @@ def bench_li_lim(
     instances: GlobOpt = None,
     bks: BksOpt = None,
     seed: SeedOpt = 0,
+    iterations: IterOpt = None,
 ) -> None:
     """Li & Lim PDPTW instances: every engine, same budget, table + results.csv + .sol files."""
-    _bench("li-lim", directory, time_limit, engines, out, instances, bks, seed)
+    _bench("li-lim", directory, time_limit, engines, out, instances, bks, seed, iterations)
 
 
 @bench_app.command("solomon")
@@ -83,9 +95,10 @@ def bench_solomon(
     instances: GlobOpt = None,
     bks: BksOpt = None,
     seed: SeedOpt = 0,
+    iterations: IterOpt = None,
 ) -> None:
     """Solomon VRPTW instances: every engine, same budget, table + results.csv + .sol files."""
-    _bench("solomon", directory, time_limit, engines, out, instances, bks, seed)
+    _bench("solomon", directory, time_limit, engines, out, instances, bks, seed, iterations)
 
 
 @bench_app.command("synthetic")
@@ -110,6 +123,7 @@ def solve_command(
         Path | None, typer.Option("--out", help="Write VROOM-format output here.")
     ] = None,
     seed: SeedOpt = 0,
+    iterations: IterOpt = None,
 ) -> None:
     """Solve a VROOM-format problem and write VROOM's output format."""
     from postal.config import get_settings
@@ -127,7 +141,7 @@ def solve_command(
         prob, ids = problem_from_vroom(
             data, haversine_matrices(settings.circuity_factor, settings.speed_kmh)
         )
-        plan = solve(prob, SolveParams(time_limit_s=time_limit, seed=seed))
+        plan = solve(prob, SolveParams(time_limit_s=time_limit, seed=seed, iterations=iterations))
     except PostalError as exc:
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(code=2) from exc
