@@ -10,12 +10,15 @@ import datetime as dt
 import hashlib
 import json
 import secrets
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.sql.expression import Executable
 from sqlmodel import Session, col, select
 
 from postal import idempotency
@@ -23,7 +26,7 @@ from postal.auth.models import Role
 from postal.auth.service import Principal
 from postal.booking.models import Booking, Item, ItemState
 from postal.catalogue import service as catalogue
-from postal.catalogue.models import DocumentKind, ItemKind, ProcedureDocument
+from postal.catalogue.models import DocumentKind, ItemKind
 from postal.config import Settings
 from postal.errors import (
     Conflict,
@@ -241,12 +244,36 @@ def _otp_hash(item: Item, code: str) -> str:
     return hashlib.sha256(f"{item.id}:{code}".encode()).hexdigest()
 
 
-def _documents(session: Session, code: str) -> list[ProcedureDocument]:
-    """A procedure's document list, read once per session (a batch picks up many dossiers)."""
-    cache: dict[str, list[ProcedureDocument]] = session.info.setdefault("tracking_documents", {})
-    if code not in cache:
-        cache[code] = catalogue.procedure_documents(session, code)
-    return cache[code]
+@dataclass(frozen=True)
+class _Document:
+    """One entry of a procedure's document list, as the pickup checklist needs it."""
+
+    position: int
+    name: str
+    kind: DocumentKind
+    quantity: int
+
+
+_DOCUMENTS_TTL_S = 60.0
+_documents_cache: dict[str, tuple[float, tuple[_Document, ...]]] = {}
+
+
+def _documents(session: Session, code: str) -> tuple[_Document, ...]:
+    """A procedure's document list, read at most once a minute per process.
+
+    Every pickup checks its checklist against it; document lists change only when the
+    catalogue is reloaded, and a reload is seen within a minute.
+    """
+    now = time.monotonic()
+    hit = _documents_cache.get(code)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    docs = tuple(
+        _Document(d.position, d.name, d.kind, d.quantity)
+        for d in catalogue.procedure_documents(session, code)
+    )
+    _documents_cache[code] = (now + _DOCUMENTS_TTL_S, docs)
+    return docs
 
 
 def _check_pickup(
@@ -637,8 +664,14 @@ def _stored_events(session: Session, keys: list[str]) -> dict[str, CustodyEvent]
     """The already recorded events among ``keys`` (replays), in one statement."""
     if not keys:
         return {}
-    rows = session.exec(select(CustodyEvent).where(col(CustodyEvent.event_id).in_(keys))).all()
+    query = _stored_events_query(session.get_bind().dialect.name)
+    rows = session.execute(query, {"keys": keys}).scalars().all()
     return {row.event_id: row for row in rows}
+
+
+@cache
+def _stored_events_query(dialect: str) -> Executable:
+    return select(CustodyEvent).where(ledger.any_of(col(CustodyEvent.event_id), "keys", dialect))
 
 
 def _replayed(stored: CustodyEvent, fingerprint: str) -> EventResult:

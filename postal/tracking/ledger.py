@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, text
+from sqlalchemy import any_, bindparam, text
 from sqlalchemy import insert as sa_insert
 from sqlalchemy import select as sa_select
 from sqlalchemy import update as sa_update
@@ -165,19 +165,33 @@ def lock_batch(session: Session, numbers: Iterable[str]) -> dict[str, Locked]:
     wanted = sorted(set(numbers))
     if not wanted:
         return {}
-    query = (
+    query = _lock_batch_query(session.get_bind().dialect.name)
+    newest: dict[str, Locked] = {}
+    for item, custody, booking in session.execute(query, {"numbers": wanted}).all():
+        newest[item.number] = Locked(item, custody, booking)  # ascending ids: the last wins
+    return newest
+
+
+def any_of(column: Any, name: str, dialect: str) -> Any:
+    """``column`` among the list bound as ``name``: ``= ANY(array)`` on PostgreSQL (one
+    statement text whatever the list's length, so the server prepares and plans it once),
+    an expanding ``IN`` elsewhere."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+@cache
+def _lock_batch_query(dialect: str) -> Executable:
+    return (
         select(Item, ItemCustody, Booking)
         .outerjoin(ItemCustody, col(ItemCustody.item_id) == col(Item.id))
         .outerjoin(Booking, col(Booking.id) == col(Item.booking_id))
-        .where(col(Item.number).in_(wanted))
+        .where(any_of(col(Item.number), "numbers", dialect))
         .order_by(col(Item.id))
         .with_for_update(of=Item)
         .execution_options(populate_existing=True)
     )
-    newest: dict[str, Locked] = {}
-    for item, custody, booking in session.exec(query).all():
-        newest[item.number] = Locked(item, custody, booking)  # ascending ids: the last wins
-    return newest
 
 
 def custody_of(session: Session, item: Item, holder: str) -> ItemCustody:
