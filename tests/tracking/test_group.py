@@ -23,7 +23,9 @@ from tests.tracking.helpers import TSETTINGS, at, event, pickup_body, world
 
 
 def _writer(engine: Engine, settings: Settings) -> GroupWriter:
-    return GroupWriter(engine, settings, TSETTINGS, autostart=False)
+    # One thread, started once every batch waits: the batches make one group.
+    one = TSETTINGS.model_copy(update={"ledger_group_writers": 1})
+    return GroupWriter(engine, settings, one, autostart=False)
 
 
 def _parse(*bodies: dict[str, Any]) -> list[EventIn]:
