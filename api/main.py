@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import request_language
@@ -146,11 +148,22 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """
     gc.collect()
     gc.freeze()
+    await run_in_threadpool(_connect, app.state.engine)  # the first request does not wait for it
     try:
         yield
     finally:
         app.state.ledger_writer.stop()
         gc.unfreeze()
+
+
+def _connect(engine: Engine) -> None:
+    """Open one pooled database connection; a database still away is only logged (requests
+    will say so until it is back)."""
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+    except DBAPIError:
+        log.warning("the database did not answer at start-up", exc_info=True)
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:

@@ -65,7 +65,6 @@ class ClientStats:
 
     batch_ms: list[float] = field(default_factory=list)
     event_ms: list[float] = field(default_factory=list)
-    event_at: list[float] = field(default_factory=list)  # when each event_ms was measured
     acknowledged: set[str] = field(default_factory=set)
     resent: int = 0
     disconnects: int = 0
@@ -313,7 +312,6 @@ async def _client(
             acked = [r["event_id"] for r in results if r["status"] in ("recorded", "replayed")]
             stats.acknowledged.update(acked)
             stats.event_ms.extend([(ended - due) * 1000] * len(acked))
-            stats.event_at.extend([ended] * len(acked))
             stats.errors += sum(1 for r in results if r["status"] == "rejected")
             if rng.random() < RESEND_RATE:
                 stats.resent += 1
