@@ -302,12 +302,17 @@ def _job_pyvrp(
             mailbox is not None and mailbox.routes() < fewest[0] and time.monotonic() >= adopt_after
         )
 
+    if init is not None:
+        # PyVRP reports only improvements on its start: a warm start (VROOM's routes) that
+        # it never improves must still count as this job's fleet.
+        on_best(init)
     history: int | None = None
     """PyVRP's default until a smaller fleet is adopted (so far the same search as the peer)."""
     while True:
         stop = budget.stop(interrupt=smaller_elsewhere if mailbox is not None else None)
         res = model.run(stop, seed, init, on_best, history)
         budget.spend(res.num_iterations)
+        _trace(f"pyvrp: {res.num_iterations} iterations, {res.best.distance_cost()}")
         keep(res.best)
         taken = mailbox.take() if mailbox is not None and stop.interrupted else None
         if taken is None or budget.left() < budget.eps:
