@@ -19,7 +19,7 @@ import datetime as dt
 import logging
 import queue
 import threading
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
@@ -73,6 +73,7 @@ class GroupWriter:
         ]
         self._started = False
         self._autostart = autostart
+        self._stopped = False
         self._lock = threading.Lock()
         self.groups = 0  # groups committed (for tests and diagnostics)
 
@@ -80,6 +81,8 @@ class GroupWriter:
         self, principal: Principal, batch: list[EventIn], now: dt.datetime, lang: str
     ) -> Future[list[EventResult]]:
         """Queue a batch; the future resolves to its results once their group has committed."""
+        if self._stopped:
+            raise RuntimeError("the ledger writer has stopped")
         job = _Job(Submitted(principal, batch, now, lang))
         if self._autostart:
             self.start()
@@ -97,6 +100,7 @@ class GroupWriter:
     def stop(self, timeout: float = 10.0) -> None:
         """Record what is queued, then end the threads."""
         with self._lock:
+            self._stopped = True
             if not self._started:
                 return
         for _ in self._threads:
@@ -142,13 +146,27 @@ class GroupWriter:
                 if len(group) == 1:
                     if not isinstance(exc, PostalError):
                         log.exception("recording an event batch failed")
-                    group[0].future.set_exception(exc)
+                    _settle(group[0].future, exc)
                     return
             else:
                 with self._lock:
                     self.groups += 1
                 for job, outcome in zip(group, results, strict=True):
-                    job.future.set_result(outcome)
+                    _settle(job.future, outcome)
                 return
         for job in group:  # the group broke: record each batch alone to find the bad one
             self._record([job])
+
+
+def _settle(future: Future[list[EventResult]], outcome: list[EventResult] | Exception) -> None:
+    """Resolve a job's future, unless its request gave up waiting (the batch is recorded all
+    the same: its device will re-send it and get the replay)."""
+    if future.cancelled():
+        return
+    try:
+        if isinstance(outcome, Exception):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+    except InvalidStateError:  # cancelled meanwhile
+        pass

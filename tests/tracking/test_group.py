@@ -97,3 +97,22 @@ def test_a_failing_batch_fails_alone_and_the_rest_of_its_group_is_recorded(
     with Session(pg_engine) as session:
         assert session.exec(select(func.count()).select_from(CustodyEvent)).one() == 2
         assert ledger.verify(session).ok
+
+
+def test_a_request_that_stops_waiting_still_has_its_batch_recorded(
+    engine: Engine, session: Session, settings: Settings
+) -> None:
+    w = world(session, settings)
+    pickup = pickup_body(session, w)
+    arrive = event("arrive_post_office", w.dossier.number, at(6, 50, day=7))
+    writer = _writer(engine, settings)
+    gave_up = writer.submit(w.courier, _parse(pickup), NOW, "en")
+    assert gave_up.cancel()
+    writer.start()
+    later = writer.submit(w.courier, _parse(arrive), NOW, "en")
+    assert later.result(timeout=30)[0].status == "recorded"  # the writer carried on
+    writer.stop()
+    with pytest.raises(RuntimeError, match="stopped"):
+        writer.submit(w.courier, _parse(arrive), NOW, "en")
+    session.expire_all()
+    assert session.exec(select(func.count()).select_from(CustodyEvent)).one() == 2
