@@ -12,7 +12,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from api.principals import PrincipalCache
+from api.principals import PrincipalCache, cache_key
 from postal.auth.models import Role
 from postal.auth.service import (
     CITIZEN_TOKEN_PREFIX,
@@ -89,11 +89,13 @@ async def get_principal(
     if not credential:
         raise Unauthenticated("missing_credentials")
     cache: PrincipalCache = request.app.state.principals
-    principal = cache.get(credential)
+    key = cache_key(token=token, api_key=api_key)
+    principal = cache.get(key)
     if principal is None:
         engine: Engine = request.app.state.engine
+        read_at = cache.clock()
         principal = await run_in_threadpool(_resolve_principal, engine, api_key, token)
-        cache.put(credential, principal)
+        cache.put(key, principal, read_at)
     return principal
 
 

@@ -75,6 +75,13 @@ class NotMigrated(PostalError):
     default_code = "database_not_migrated"
 
 
+class ServiceUnavailable(PostalError):
+    """A part of the service cannot take the request now; retrying later is safe (HTTP 503)."""
+
+    status = 503
+    default_code = "service_unavailable"
+
+
 class TravelProviderUnavailable(PostalError):
     """The travel provider cannot answer: routing server down, refusing, or not configured."""
 

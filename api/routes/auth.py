@@ -9,6 +9,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from api.deps import PrincipalDep, SessionDep, SettingsDep
+from api.principals import cache_key
 from postal.auth import service
 from postal.auth.models import Role
 
@@ -69,7 +70,7 @@ def revoke_token(request: Request, session: SessionDep, principal: PrincipalDep)
         token = auth[7:].strip()
         service.logout(session, token)
         session.commit()
-        request.app.state.principals.forget(token)
+        request.app.state.principals.forget(cache_key(token=token))
 
 
 @router.get(

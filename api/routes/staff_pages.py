@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.deps import SESSION_COOKIE, LangDep, NowDep, SessionDep, SettingsDep
+from api.principals import cache_key
 from api.routes.pages import _render
 from postal.auth import service as auth
 from postal.auth.models import Role
@@ -70,7 +71,7 @@ def logout(request: Request, session: SessionDep) -> Response:
     if token:
         auth.logout(session, token)
         session.commit()
-        request.app.state.principals.forget(token)
+        request.app.state.principals.forget(cache_key(token=token))
     response = RedirectResponse("/staff/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response

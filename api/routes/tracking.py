@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from api.deps import LangDep, NowDep, SessionDep, SettingsDep, roles
 from postal.auth.models import Role
 from postal.auth.service import Principal
-from postal.errors import ValidationFailed
+from postal.errors import ServiceUnavailable, ValidationFailed
 from postal.tracking import epcis, events, ledger, public
 from postal.tracking.config import get_tracking_settings
 from postal.tracking.group import GroupWriter
@@ -70,7 +70,11 @@ async def post_events(
     # No request session: the sign-in read ran in a session of its own and the writer records
     # in its own transaction, so this coroutine never blocks the event loop.
     writer: GroupWriter = request.app.state.ledger_writer
-    results = await asyncio.wrap_future(writer.submit(principal, body.events, now, lang))
+    pending = asyncio.wrap_future(writer.submit(principal, body.events, now, lang))
+    try:
+        results = await asyncio.wait_for(pending, get_tracking_settings().ledger_reply_timeout_s)
+    except TimeoutError as exc:
+        raise ServiceUnavailable("ledger_busy") from exc
     # Serialised here: the reply is already a validated model, checking it again costs time.
     return Response(BatchResult(results=results).model_dump_json(), media_type="application/json")
 

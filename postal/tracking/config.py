@@ -33,6 +33,18 @@ class TrackingSettings(BaseSettings):
         "(postal bench ledger): a second checks the next group while one waits for the chain "
         "head or its commit, but the two contend for the interpreter and the head.",
     )
+    ledger_lock_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="PostgreSQL: how long a group waits for an item row held elsewhere before "
+        "its batches are recorded one by one (the blocked one then fails alone, 503).",
+    )
+    ledger_reply_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long a request waits for its group's commit before answering 503 "
+        "(the batch may still be recorded; a re-send gets the replay).",
+    )
     device_clock_skew_minutes: int = Field(
         default=10,
         ge=1,

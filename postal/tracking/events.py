@@ -255,24 +255,25 @@ class _Document:
 
 
 _DOCUMENTS_TTL_S = 60.0
-_documents_cache: dict[str, tuple[float, tuple[_Document, ...]]] = {}
+_documents_cache: dict[tuple[str, str], tuple[float, tuple[_Document, ...]]] = {}
 
 
 def _documents(session: Session, code: str) -> tuple[_Document, ...]:
-    """A procedure's document list, read at most once a minute per process.
+    """A procedure's document list, read at most once a minute per process and database.
 
     Every pickup checks its checklist against it; document lists change only when the
     catalogue is reloaded, and a reload is seen within a minute.
     """
     now = time.monotonic()
-    hit = _documents_cache.get(code)
+    key = (str(session.get_bind().engine.url), code)
+    hit = _documents_cache.get(key)
     if hit is not None and hit[0] > now:
         return hit[1]
     docs = tuple(
         _Document(d.position, d.name, d.kind, d.quantity)
         for d in catalogue.procedure_documents(session, code)
     )
-    _documents_cache[code] = (now + _DOCUMENTS_TTL_S, docs)
+    _documents_cache[key] = (now + _DOCUMENTS_TTL_S, docs)
     return docs
 
 
@@ -378,9 +379,12 @@ def _correction(
         raise ValidationFailed("corrects_event_id_required", field="corrects_event_id")
     if not body.correction:
         raise ValidationFailed("correction_required", field="correction")
-    target = session.exec(
-        select(CustodyEvent).where(CustodyEvent.event_id == str(body.corrects_event_id))
-    ).first()
+    wanted = str(body.corrects_event_id)
+    # An event of an earlier batch of the same group (or earlier in this batch) is not stored
+    # yet: it waits in the transaction's queue.
+    target: CustodyEvent | ledger.Entry | None = ledger.queued(session, wanted)
+    if target is None:
+        target = session.exec(select(CustodyEvent).where(CustodyEvent.event_id == wanted)).first()
     if target is None or target.item_id != item.id:
         raise ValidationFailed("unknown_corrected_event", field="corrects_event_id")
     if principal.role != Role.admin and target.actor != actor_of(principal):

@@ -8,9 +8,11 @@ single transaction, with the outcome they would have one after the other, as one
 under the chain head lock, one commit. A queue of N batches costs one flush instead of N, and
 no request waits behind another's flush. A batch is acknowledged only after its commit.
 
-If anything but a refusal (a database error, a bug) breaks the group, the transaction is
-rolled back and each batch of the group is recorded again in a transaction of its own, so one
-bad batch fails alone and the others are still recorded.
+If a batch breaks the group (a value the database refuses, a lock it cannot get in time, a
+bug), the transaction is rolled back and each batch of the group is recorded again in a
+transaction of its own, so one bad batch fails alone and the others are still recorded. If
+the database itself is away (the connection is lost), the whole group fails at once: the
+devices re-send, and their event ids make the re-sends safe.
 """
 
 from __future__ import annotations
@@ -22,18 +24,23 @@ import threading
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlmodel import Session
 
 from postal.auth.service import Principal
 from postal.config import Settings
-from postal.errors import PostalError
+from postal.errors import PostalError, ServiceUnavailable
 from postal.tracking import events, ledger
 from postal.tracking.config import TrackingSettings
 from postal.tracking.events import Submitted
 from postal.tracking.schemas import EventIn, EventResult
 
 log = logging.getLogger(__name__)
+
+# SQLSTATEs that blame one batch, not the database: lock_not_available, deadlock_detected.
+_BATCH_SQLSTATES = frozenset({"55P03", "40P01"})
 
 
 @dataclass
@@ -47,12 +54,11 @@ class _Job:
 class GroupWriter:
     """Threads that record queued event batches in groups, one transaction and commit each.
 
-    With more than one thread (``ledger_group_writers``) one group is checked while another
-    waits for the chain head or its commit's flush; the database's row locks order them
-    (items, then the head).
-
     ``ledger_group_max_events`` bounds a group: a long transaction holds the chain head longer
-    and makes the other server processes wait.
+    and makes the other server processes wait. With more than one thread
+    (``ledger_group_writers``; always one on SQLite, whose writers take turns on the whole
+    database anyway) one group is checked while another waits for the chain head or its
+    commit's flush; the database's row locks order them (items, then the head).
     """
 
     def __init__(
@@ -66,10 +72,12 @@ class GroupWriter:
         self._settings = settings
         self._tsettings = tsettings
         self._max_events = tsettings.ledger_group_max_events
+        self._postgres = engine.dialect.name == "postgresql"
+        writers = tsettings.ledger_group_writers if self._postgres else 1
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._threads = [
             threading.Thread(target=self._run, name=f"ledger-group-writer-{k}", daemon=True)
-            for k in range(tsettings.ledger_group_writers)
+            for k in range(writers)
         ]
         self._started = False
         self._autostart = autostart
@@ -80,22 +88,31 @@ class GroupWriter:
     def submit(
         self, principal: Principal, batch: list[EventIn], now: dt.datetime, lang: str
     ) -> Future[list[EventResult]]:
-        """Queue a batch; the future resolves to its results once their group has committed."""
-        if self._stopped:
-            raise RuntimeError("the ledger writer has stopped")
+        """Queue a batch; the future resolves to its results once their group has committed.
+
+        Raises ServiceUnavailable when the writer has stopped or its threads have died.
+        """
         job = _Job(Submitted(principal, batch, now, lang))
-        if self._autostart:
-            self.start()
-        self._queue.put(job)
+        with self._lock:
+            if self._stopped:
+                raise ServiceUnavailable("ledger_writer_stopped")
+            if not self._started and self._autostart:
+                self._start()
+            if self._started and not any(t.is_alive() for t in self._threads):
+                raise ServiceUnavailable("ledger_writer_stopped")
+            self._queue.put(job)
         return job.future
 
     def start(self) -> None:
-        """Start the writer thread (``submit`` does it unless built with ``autostart=False``)."""
+        """Start the writer threads (``submit`` does it unless built with ``autostart=False``)."""
         with self._lock:
             if not self._started:
-                for thread in self._threads:
-                    thread.start()
-                self._started = True
+                self._start()
+
+    def _start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+        self._started = True
 
     def stop(self, timeout: float = 10.0) -> None:
         """Record what is queued, then end the threads."""
@@ -103,8 +120,8 @@ class GroupWriter:
             self._stopped = True
             if not self._started:
                 return
-        for _ in self._threads:
-            self._queue.put(None)  # one each: a thread ends on the first it takes
+            for _ in self._threads:
+                self._queue.put(None)  # one each: a thread ends on the first it takes
         for thread in self._threads:
             thread.join(timeout)
 
@@ -114,7 +131,12 @@ class GroupWriter:
             if first is None:
                 return
             group, stop = self._gather(first)
-            self._record(group)
+            try:
+                self._record(group)
+            except Exception as exc:  # never leave a request waiting, never end the thread
+                log.exception("the ledger group writer failed")
+                for job in group:
+                    _settle(job.future, exc)
             if stop:
                 return
 
@@ -133,9 +155,13 @@ class GroupWriter:
         return group, False
 
     def _record(self, group: list[_Job]) -> None:
-        """Record the group in one transaction; on a failure, each job in a transaction alone."""
+        """Record the group in one transaction; if a batch breaks it, each batch alone."""
         with Session(self._engine, expire_on_commit=False) as session:
             try:
+                if self._postgres:
+                    # A row held elsewhere (an idle transaction) must not stall the whole queue.
+                    ms = int(self._tsettings.ledger_lock_timeout_s * 1000)
+                    session.execute(text(f"SET LOCAL lock_timeout = {ms}"))
                 results = events.record_batches(
                     session, self._settings, self._tsettings, [job.batch for job in group]
                 )
@@ -143,10 +169,14 @@ class GroupWriter:
             except Exception as exc:
                 session.rollback()
                 ledger.discard(session)
-                if len(group) == 1:
+                if len(group) == 1 or _database_away(exc):
                     if not isinstance(exc, PostalError):
-                        log.exception("recording an event batch failed")
-                    _settle(group[0].future, exc)
+                        log.warning("recording %d batch(es) failed", len(group), exc_info=True)
+                    # The database busy or away is worth a retry (503), not a server error.
+                    busy = isinstance(exc, (OperationalError, InterfaceError))
+                    failure = ServiceUnavailable("ledger_busy") if busy else exc
+                    for job in group:
+                        _settle(job.future, failure)
                     return
             else:
                 with self._lock:
@@ -154,8 +184,17 @@ class GroupWriter:
                 for job, outcome in zip(group, results, strict=True):
                     _settle(job.future, outcome)
                 return
-        for job in group:  # the group broke: record each batch alone to find the bad one
+        for job in group:  # a batch broke the group: record each alone to find it
             self._record([job])
+
+
+def _database_away(exc: Exception) -> bool:
+    """Whether ``exc`` says the database cannot be used now (as opposed to blaming a batch)."""
+    if not isinstance(exc, (OperationalError, InterfaceError)):
+        return False
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return getattr(exc.orig, "sqlstate", None) not in _BATCH_SQLSTATES
 
 
 def _settle(future: Future[list[EventResult]], outcome: list[EventResult] | Exception) -> None:

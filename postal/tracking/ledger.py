@@ -173,9 +173,8 @@ def lock_batch(session: Session, numbers: Iterable[str]) -> dict[str, Locked]:
 
 
 def any_of(column: Any, name: str, dialect: str) -> Any:
-    """``column`` among the list bound as ``name``: ``= ANY(array)`` on PostgreSQL (one
-    statement text whatever the list's length, so the server prepares and plans it once),
-    an expanding ``IN`` elsewhere."""
+    """``column`` among the list bound as ``name``: ``= ANY(array)`` on PostgreSQL, else IN."""
+    # One statement text whatever the list's length, so PostgreSQL prepares and plans it once.
     if dialect == "postgresql":
         return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
     return column.in_(bindparam(name, expanding=True))
@@ -239,6 +238,15 @@ def append(session: Session, event: Entry, custody: ItemCustody) -> Entry:
     pending.append((event, custody))
     custody.event_count += 1
     return event
+
+
+def queued(session: Session, event_id: str) -> Entry | None:
+    """The event ``event_id`` if this transaction queued it and has not sealed it yet."""
+    pending: list[tuple[Entry, ItemCustody]] = session.info.get(_PENDING, [])
+    for event, _ in pending:
+        if event.event_id == event_id:
+            return event
+    return None
 
 
 def pending_count(session: Session) -> int:

@@ -75,11 +75,31 @@ def test_cache_entries_expire_and_the_oldest_go_first(monkeypatch: pytest.Monkey
     monkeypatch.setattr("api.principals.time.monotonic", lambda: clock[0])
     cache = PrincipalCache(ttl=10, size=2)
     alice, bob, carol = (Principal(role=Role.courier, username=n) for n in ("a", "b", "c"))
-    cache.put("token-a", alice)
-    cache.put("token-b", bob)
+    cache.put("token-a", alice, cache.clock())
+    cache.put("token-b", bob, cache.clock())
     assert cache.get("token-a") == alice  # a is now the most recent
-    cache.put("token-c", carol)
+    cache.put("token-c", carol, cache.clock())
     assert cache.get("token-b") is None and cache.get("token-c") == carol
     clock[0] += 10.5
     assert cache.get("token-a") is None
     assert PrincipalCache(ttl=0).get("token-a") is None
+
+
+def test_a_read_from_before_a_logout_is_not_remembered() -> None:
+    cache = PrincipalCache(ttl=10)
+    courier = Principal(role=Role.courier, username="c")
+    read_at = cache.clock()  # a sign-in reads the token row, still valid...
+    cache.forget("token-a")  # ...a logout revokes it meanwhile...
+    cache.put("token-a", courier, read_at)  # ...and the stale read comes back
+    assert cache.get("token-a") is None
+    cache.put("token-a", courier, cache.clock())  # a read after the logout is remembered
+    assert cache.get("token-a") == courier
+
+
+def test_a_staff_token_sent_as_an_api_key_is_refused_even_when_cached(
+    cached: TestClient, session: Session
+) -> None:
+    auth = _login(cached, session, "admin1")
+    assert cached.get("/api/v1/auth/me", headers=auth).status_code == 200  # cached as a token
+    token = auth["Authorization"].removeprefix("Bearer ")
+    assert cached.get("/api/v1/auth/me", headers={"X-API-Key": token}).status_code == 401

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from postal.auth.service import login
@@ -14,6 +15,7 @@ from postal.config import Settings
 from postal.ids import format_s10
 from postal.notify.models import Notification
 from postal.tracking.models import CustodyEvent
+from tests.conftest import NOW
 from tests.tracking.helpers import World, at, event, pickup_body, world
 
 
@@ -220,3 +222,21 @@ def test_verify_endpoint(client: TestClient, session: Session, settings: Setting
         "broken_event_id": None,
         "reason": None,
     }
+
+
+def test_an_app_started_twice_records_events_both_times(
+    engine: Engine, session: Session, settings: Settings
+) -> None:
+    from api.deps import get_now
+    from api.main import create_app
+
+    w = world(session, settings)
+    app = create_app(settings, engine)
+    app.dependency_overrides[get_now] = lambda: NOW
+    with TestClient(app) as first:
+        courier = _picked_up(first, session, w)
+    with TestClient(app) as second:  # a new writer for the new start
+        arrive = event("arrive_post_office", w.dossier.number, at(6, 50, day=7))
+        [res] = _post(second, courier, arrive)
+        assert res["status"] == "recorded"
+    assert _events(session) == 2
