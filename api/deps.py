@@ -85,8 +85,7 @@ async def get_principal(
     remembered for ``auth_cache_seconds`` (api/principals.py).
     """
     token = bearer.credentials if bearer else request.cookies.get(SESSION_COOKIE)
-    credential = api_key or token
-    if not credential:
+    if not api_key and not token:
         raise Unauthenticated("missing_credentials")
     cache: PrincipalCache = request.app.state.principals
     key = cache_key(token=token, api_key=api_key)

@@ -155,7 +155,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         gc.freeze()
         _frozen = True
     await run_in_threadpool(_connect, app.state.engine)  # the first request does not wait for it
-    app.state.ledger_writer = _ledger_writer(app)  # a new one each start: a stopped one is done
+    if app.state.ledger_writer.stopped:  # started again: a stopped writer is done
+        app.state.ledger_writer = _ledger_writer(app)
     try:
         yield
     finally:

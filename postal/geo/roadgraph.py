@@ -167,9 +167,8 @@ class RoadGraph:
 
     def snap(self, lat: float, lon: float) -> tuple[int, float]:
         """(nearest routable node, its great-circle distance in metres) for a point."""
-        d = haversine_m(lat, lon, self.lats[self.routable], self.lons[self.routable])
-        i = int(np.argmin(d))
-        return int(self.routable[i]), float(d[i])
+        nodes, metres = self.snap_many([lat], [lon])
+        return int(nodes[0]), float(metres[0])
 
     def snap_many(
         self, lats: npt.ArrayLike, lons: npt.ArrayLike

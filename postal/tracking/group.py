@@ -103,6 +103,11 @@ class GroupWriter:
             self._queue.put(job)
         return job.future
 
+    @property
+    def stopped(self) -> bool:
+        """Whether ``stop`` was called: a stopped writer takes no more batches."""
+        return self._stopped
+
     def start(self) -> None:
         """Start the writer threads (``submit`` does it unless built with ``autostart=False``)."""
         with self._lock:
