@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     )
     courier_fleet_factor: float = Field(
         default=1.5,
-        description="Couriers offered to the optimiser per post office: stops / 12 times this.",
+        description="Couriers offered to the optimiser per post office: items / 12 times this.",
     )
     service_citizen_s: int = Field(default=420, description="Time at a citizen's door.")
     service_desk_s: int = Field(default=180, description="Time per item at a desk.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,16 +60,28 @@ def city_day(
     n_stops: int,
     seed: int = 0,
     day: dt.date | None = None,
+    post_offices: Sequence[str] = (),
 ) -> Day:
-    """A day of about ``n_stops`` stops (pairs of pickup and delivery) in ``locality``."""
+    """A day of about ``n_stops`` stops (pairs of pickup and delivery) in ``locality``.
+
+    With ``post_offices`` (codes), only those post offices and the communes they serve take
+    part: the two central ones of Hà Nội make an urban-core day. Unknown codes raise
+    ValueError naming them.
+    """
     rng = np.random.default_rng(seed)
     data = files.load_locality(data_dir, locality)
     holidays = files.load_holidays(data_dir)
     cal = holidays.work_calendar()
     day = day or next_weekday(dt.date(2026, 12, 1), holidays)
     boundaries = CommuneBoundaries.load(data_dir, locality)
-    offices = data.post_offices
     office_of = data.service_areas()
+    offices = data.post_offices
+    if post_offices:
+        unknown = sorted(set(post_offices) - {o.code for o in offices})
+        if unknown:
+            raise ValueError(f"post_offices: no post office {', '.join(unknown)} in {locality}")
+        offices = tuple(o for o in offices if o.code in set(post_offices))
+    served = {o.code for o in offices}
     coords: list[tuple[float, float]] = [(o.lon, o.lat) for o in offices]
     depots = tuple(rm.Depot(id=o.code, location=k, areas=(o.code,)) for k, o in enumerate(offices))
     desks: list[rm.Desk] = []
@@ -81,7 +94,9 @@ def city_day(
             rm.Desk(id=desk_data.code, location=len(coords) - 1, opening=((day, windows),))
         )
         desk_hours.append(windows)
-    open_desks = [k for k, w in enumerate(desk_hours) if w]
+    open_desks = [
+        k for k, w in enumerate(desk_hours) if w and office_of[data.desks[k].commune_code] in served
+    ]
     stops: list[rm.Stop] = []
     for k in range(n_stops // 2):
         d = open_desks[int(rng.integers(len(open_desks)))]

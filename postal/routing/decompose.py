@@ -290,6 +290,15 @@ def _make_part(day: Day, stops: Sequence[int], couriers: Sequence[int]) -> Part:
     return Part(problem=problem, stops=tuple(stops), couriers=tuple(couriers))
 
 
+def whole_problem(day: Day) -> Problem:
+    """The whole day as one Problem with dense matrices; stop and courier indices unchanged.
+
+    For days small enough to hold an n x n matrix (benchmarks against engines that take one
+    problem); plans of ``solve_day`` on the same day check against it as they are.
+    """
+    return _make_part(day, range(len(day.stops)), range(len(day.couriers))).problem
+
+
 def _solve_part(part: Part, params: SolveParams) -> tuple[Plan, float]:
     from postal.routing.solver import solve
 

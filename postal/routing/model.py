@@ -228,7 +228,8 @@ class SolveParams:
     time_limit_s: float = 10.0
     seed: int = 0
     engine: str = "ours"
-    """'ours' (portfolio + OR-Tools), 'ortools' (textbook), 'pyvrp', 'vroom'."""
+    """'ours' (portfolio + OR-Tools), 'ortools' (textbook, parallel cheapest insertion),
+    'ortools-local' (textbook, local cheapest insertion), 'pyvrp', 'vroom'."""
     travel_cost: TravelCost = TravelCost.DISTANCE
     courier_cost: int | None = None
     """Fixed cost per used courier; None = larger than any possible travel (fewest first)."""

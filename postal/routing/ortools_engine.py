@@ -127,7 +127,9 @@ class OrtoolsModel:
             allowed = prep.compatible[s]
             if len(allowed) < n_all:
                 vehicles = [v for v, c in enumerate(self.couriers) if c in set(allowed)]
-                routing.SetAllowedVehiclesForIndex(vehicles, index)
+                # -1 keeps the stop droppable. (SetAllowedVehiclesForIndex's Python binding
+                # rejects every list in OR-Tools 9.15 and is ignored by initial routes.)
+                routing.VehicleVar(index).SetValues([-1, *vehicles])
             j = prep.partner[s]
             if j >= 0 and prep.delta[s] > 0 and j in self.node_of:
                 d_index = manager.NodeToIndex(self.node_of[j])

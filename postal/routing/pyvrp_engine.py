@@ -121,6 +121,9 @@ class PyvrpModel:
                     idx = np.array(forbidden)
                     dist[:, idx] = _FORBIDDEN
                     dur[:, idx] = _FORBIDDEN
+                    # PyVRP wants a zero diagonal; staying at a location costs nothing.
+                    dist[idx, idx] = 0
+                    dur[idx, idx] = 0
                 profile_of[key] = len(dist_mats)
                 dist_mats.append(np.ascontiguousarray(dist, dtype=np.int64))
                 dur_mats.append(np.ascontiguousarray(dur, dtype=np.int64))
@@ -138,7 +141,11 @@ class PyvrpModel:
             if restricted:
                 key = tuple(sorted(s for s in active if g[0] not in prep.compatible[s]))
                 compat_keys.setdefault(key, len(compat_keys))
-                forbidden = tuple(sorted({problem.stops[s].location for s in key}))
+                # A location some of whose stops this class may serve stays open (a desk of
+                # two areas); the repair moves any stop PyVRP puts on the wrong courier.
+                barred = set(key)
+                allowed_at = {problem.stops[s].location for s in active if s not in barred}
+                forbidden = tuple(sorted({problem.stops[s].location for s in barred} - allowed_at))
             shift_len = c.shift[1] - c.shift[0]
             if c.break_ is not None:
                 shift_len -= c.break_.duration

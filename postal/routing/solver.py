@@ -26,7 +26,7 @@ out; the time limit then only bounds the run (a run cut by it is not reproducibl
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import multiprocessing
 import time
 from collections.abc import Callable, Sequence
@@ -60,6 +60,7 @@ POLISH_HISTORY = 1000
 """Late-acceptance history for polishing a reduced fleet warm-started from a feasible
 solution: PyVRP's default (300) settles in the first basin (lc103 at 9 routes: 1063-1068
 with seeds 7 and 8 in 6 s, against 1035-1041 with 1000)."""
+_LOG = logging.getLogger(__name__)
 _EMIT: Callable[[Sequences], None] | None = None
 """Set in worker processes: sends an intermediate candidate to the parent."""
 
@@ -345,6 +346,25 @@ def _job_fleet(
 
     budget = Budget(deadline_at, iterations)
     total = budget.left()
+    # With breaks or multi-window stops PyVRP plans a relaxation: a fleet it reaches may need
+    # one courier more once our rules place the breaks and lunch gaps. There, every fleet is
+    # judged as our rules make it (repaired, stops put back), and what the job returns is that.
+    relaxed = not (prep.single_window and not prep.has_breaks)
+    held_best: Sequences | None = None
+    held_score: tuple[int, int, int] | None = None
+
+    def hold(seqs: Sequences) -> tuple[Sequences, tuple[int, int, int]]:
+        fixed_seqs, dropped = _repaired(prep, seqs, fixed, by_duration)
+        return fixed_seqs, Candidate(fixed_seqs, tuple(dropped), "").score(prep, by_duration)
+
+    def keep_held(seqs: Sequences) -> tuple[int, int, int]:
+        nonlocal held_best, held_score
+        fixed_seqs, score = hold(seqs)
+        if held_score is None or score < held_score:
+            held_best, held_score = fixed_seqs, score
+            _emit(fixed_seqs)
+        return score
+
     model = PyvrpModel(prep, fixed, by_duration)
     base = model.data
     # A failing attempt at one courier fewer must not eat the polishing time.
@@ -373,7 +393,10 @@ def _job_fleet(
                 return model.to_sequences(res.best)
             return model.to_sequences(first.best)
         best = model.to_sequences(first.best)
-    _emit(best)
+    if relaxed:
+        keep_held(best)
+    else:
+        _emit(best)
     if mailbox is not None:
         mailbox.post(best)
     type_of = model.type_of()
@@ -414,9 +437,19 @@ def _job_fleet(
             ):
                 failed_at = n
                 continue
+            if relaxed:
+                assert held_score is not None
+                before = held_score
+                score = keep_held(found)
+                if score[:2] >= before[:2]:
+                    # Fewer routes for PyVRP, not for our rules: polish the fleet we have.
+                    _trace(f"fleet: trial {n - 1} needs {score[1]} couriers by our rules")
+                    failed_at = n
+                    continue
             counts, best = trial, found
             rounds, best_cost = 0, None
-            _emit(best)
+            if not relaxed:
+                _emit(best)
             if mailbox is not None:
                 mailbox.post(best)
             continue
@@ -441,12 +474,16 @@ def _job_fleet(
         polished = res.best
         _trace(f"fleet: polish {polished.num_routes()} {polished.distance_cost()}")
         cost = int(polished.distance_cost())
+        if relaxed and polished.is_feasible():
+            keep_held(model.to_sequences(polished))
         if (
             polished.is_feasible()
             and polished.num_routes() <= len(origin)
             and (best_cost is None or cost < best_cost)
         ):
             best, best_cost = model.to_sequences(polished), cost
+    if relaxed and held_best is not None:
+        return held_best
     return best
 
 
@@ -498,6 +535,8 @@ def _job_process(conn: Connection, fn: Callable[..., Sequences], args: tuple[Any
     try:
         conn.send(fn(*args))
     except Exception:
+        # A job that breaks is a bug, but the other jobs and OR-Tools still plan the day.
+        _LOG.exception("solver job %s failed", fn.__name__)
         conn.send(None)
     finally:
         conn.close()
@@ -510,8 +549,10 @@ def _run_jobs(jobs: list[Job], workers: int, deadline: float) -> list[tuple[Sequ
     out: list[tuple[Sequences, str]] = []
     if workers <= 1 or len(jobs) <= 1:
         fn, args = jobs[0]
-        with contextlib.suppress(RuntimeError, ValueError):
+        try:
             out.append((fn(*args), fn.__name__))
+        except (RuntimeError, ValueError):
+            _LOG.exception("solver job %s failed", fn.__name__)
         return out
     ctx = multiprocessing.get_context("fork")
     running = []
@@ -604,12 +645,16 @@ def _single_engine(
     """One peer engine used the textbook way, its routes then held to our rules."""
     left = params.time_limit_s - (time.perf_counter() - t0)
     engine = params.engine
-    if engine == "ortools":
+    if engine in ("ortools", "ortools-local"):
         from postal.routing.ortools_engine import OrtoolsModel
 
         model = OrtoolsModel(prep, fixed, base, by_duration)
         left = params.time_limit_s - (time.perf_counter() - t0)
-        out = model.solve(left, first="PARALLEL_CHEAPEST_INSERTION", log=params.log)
+        # The textbook first solution for pickup and delivery; 'ortools-local' uses the one
+        # that copes with breaks and lunch gaps (it serves everything where the other cannot).
+        local = engine == "ortools-local"
+        first = "LOCAL_CHEAPEST_INSERTION" if local else "PARALLEL_CHEAPEST_INSERTION"
+        out = model.solve(left, first=first, log=params.log)
         seqs = out.sequences
     elif engine == "pyvrp":
         from postal.routing.pyvrp_engine import PyvrpModel

@@ -33,11 +33,33 @@ def _tw(lo: int, hi: int) -> vroom.TimeWindow:
     return vroom.TimeWindow(max(lo, 0), min(hi, _UINT32 - 1))
 
 
+def skills(prep: Prepared) -> tuple[dict[int, set[int]], dict[int, set[int]]]:
+    """VROOM skills that express service areas: (skills per courier, skills per stop).
+
+    Each distinct set of compatible couriers narrower than the whole fleet is one skill; a
+    courier has it when it is in the set and a stop needs it, so VROOM offers a stop to exactly
+    the couriers our rules allow.
+    """
+    everyone = tuple(range(len(prep.problem.couriers)))
+    ids: dict[tuple[int, ...], int] = {}
+    per_stop: dict[int, set[int]] = {}
+    for s in prep.active:
+        allowed = prep.compatible[s]
+        if allowed != everyone:
+            per_stop[s] = {ids.setdefault(allowed, len(ids))}
+    per_courier: dict[int, set[int]] = {c: set() for c in everyone}
+    for allowed, skill in ids.items():
+        for c in allowed:
+            per_courier[c].add(skill)
+    return per_courier, per_stop
+
+
 def build_input(
     prep: Prepared, courier_cost: int, by_duration: bool, with_breaks: bool = True
 ) -> vroom.Input:
     """Translate the prepared problem into a pyvroom Input."""
     problem = prep.problem
+    courier_skills, stop_skills = skills(prep)
     inp = vroom.Input()
     durations = np.minimum(problem.durations, _UINT32 - 1).astype(np.uint32)
     inp.set_durations_matrix(profile="car", matrix_input=durations)
@@ -66,6 +88,7 @@ def build_input(
                 time_window=_tw(*courier.shift),
                 breaks=breaks,
                 costs=vroom.VehicleCosts(fixed=fixed),
+                skills=courier_skills[c],
                 speed_factor=courier.speed_percent / 100.0,
             )
         )
@@ -83,6 +106,7 @@ def build_input(
                     pickup=vroom.Amount([max(prep.delta[s], 0)]),
                     priority=min(max(st.priority, 0), 100),
                     time_windows=windows,
+                    skills=stop_skills.get(s, set()),
                 )
             )
         elif prep.delta[s] > 0:
@@ -101,6 +125,7 @@ def build_input(
                     time_windows=[_tw(lo, hi) for lo, hi in prep.windows[j]],
                 ),
                 amount=vroom.Amount([st.demand]),
+                skills=stop_skills.get(s, set()) | stop_skills.get(j, set()),
                 priority=min(max(st.priority, 0), 100),
             )
     return inp

@@ -1,0 +1,77 @@
+"""Preparation narrows a pair's windows by precedence, and never loses a feasible plan."""
+
+from __future__ import annotations
+
+from postal.routing.model import SolveParams, Stop, StopKind, UnassignedReason
+from postal.routing.prep import prepare
+from postal.routing.solver import solve
+from tests.routing.helpers import hm, line_problem
+
+P, D = StopKind.PICKUP, StopKind.DELIVERY
+# Post office at 0 m, citizen at 3 km, desk at 9 km: 600 s from the citizen to the desk.
+XS = [0, 3000, 9000]
+
+
+def test_a_delivery_waits_for_its_pickup() -> None:
+    problem = line_problem(
+        XS,
+        [
+            Stop("home", P, 1, windows=((hm(9), hm(9, 30)),), service=300, demand=1, pair="x"),
+            Stop(
+                "desk",
+                D,
+                2,
+                windows=((hm(8), hm(9, 10)), (hm(9, 40), hm(11))),
+                service=60,
+                demand=1,
+                pair="x",
+            ),
+        ],
+    )
+    prep = prepare(problem)
+    # The earliest hand-over is 9:00 + 5 min + 10 min = 9:15: the first window cannot be used.
+    assert prep.windows[1] == ((hm(9, 40), hm(11)),)
+    # ... and the pickup must start by 11:00 - 15 min.
+    assert prep.windows[0] == ((hm(9), hm(9, 30)),)
+    plan = solve(problem, SolveParams(time_limit_s=1, workers=1))
+    assert not plan.unassigned
+    assert plan.routes[0].visits[1].start >= hm(9, 40)
+
+
+def test_a_pickup_must_leave_time_for_its_delivery() -> None:
+    problem = line_problem(
+        XS,
+        [
+            Stop(
+                "desk",
+                P,
+                2,
+                windows=((hm(8), hm(9)), (hm(13), hm(14))),
+                service=60,
+                demand=1,
+                pair="r",
+            ),
+            Stop("home", D, 1, windows=((hm(8), hm(10)),), service=300, demand=1, pair="r"),
+        ],
+    )
+    prep = prepare(problem)
+    # A result for a citizen's morning leaves the desk in the morning.
+    assert prep.windows[0] == ((hm(8), hm(9)),)
+    assert prep.windows[1] == ((hm(8, 11), hm(10)),)  # 8:00 + 1 min + 10 min
+
+
+def test_a_pair_that_cannot_be_in_order_is_left_to_screening() -> None:
+    problem = line_problem(
+        XS,
+        [
+            Stop("home", P, 1, windows=((hm(14), hm(15)),), service=300, demand=1, pair="x"),
+            Stop("desk", D, 2, windows=((hm(8), hm(9)),), service=60, demand=1, pair="x"),
+        ],
+    )
+    prep = prepare(problem)
+    assert prep.windows[0] == ((hm(14), hm(15)),)
+    assert prep.windows[1] == ((hm(8), hm(9)),)
+    assert prep.reasons == {
+        0: UnassignedReason.PAIR_UNSERVABLE,
+        1: UnassignedReason.PAIR_UNSERVABLE,
+    }
