@@ -1,4 +1,4 @@
-"""Preparation narrows a pair's windows by precedence, and never loses a feasible plan."""
+"""Preparation narrows a pair's windows by precedence; the fleet job judges fleets by our rules."""
 
 from __future__ import annotations
 
@@ -75,3 +75,32 @@ def test_a_pair_that_cannot_be_in_order_is_left_to_screening() -> None:
         0: UnassignedReason.PAIR_UNSERVABLE,
         1: UnassignedReason.PAIR_UNSERVABLE,
     }
+
+
+def test_the_fleet_job_judges_fleets_by_our_rules() -> None:
+    # A at 9:00 for an hour, B right after it: one route for PyVRP, which only shortens the
+    # shift by the break. By our rules the break (start 9:00-11:00) fits before neither, not
+    # between them and not after B, so they need two couriers; the fleet job must say so
+    # itself rather than hand back one route that the repair then breaks.
+    import time
+
+    from postal.routing.model import CourierBreak
+    from postal.routing.solver import _job_fleet, cost_scales, repair
+    from tests.routing.helpers import courier
+
+    brk = CourierBreak(hm(9), hm(11), 1800)
+    problem = line_problem(
+        [0, 1000, 2000],
+        [
+            Stop("A", D, 1, windows=((hm(9), hm(9)),), service=3600, demand=1),
+            Stop("B", D, 2, windows=((hm(10) + 100, hm(10) + 100),), service=3600, demand=1),
+        ],
+        couriers=[courier("c1", brk=brk), courier("c2", brk=brk)],
+    )
+    prep = prepare(problem)
+    assert not prep.reasons
+    fixed, _ = cost_scales(prep, True)
+    seqs = _job_fleet(prep, time.monotonic() + 1.5, 1, fixed, True)
+    fixed_seqs, dropped = repair(prep, seqs)
+    assert dropped == []
+    assert sorted(fixed_seqs.values()) == [[0], [1]]
