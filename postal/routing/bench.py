@@ -22,7 +22,7 @@ from postal.routing.instances import (
 from postal.routing.model import Plan, SolveParams
 from postal.routing.solver import solve
 
-ENGINES = ("ours", "ortools", "vroom", "pyvrp")
+ENGINES = ("ours", "ortools", "ortools-local", "vroom", "pyvrp")
 CSV_COLUMNS = ("instance", "engine", "vehicles", "distance", "seconds", "feasible")
 
 

@@ -16,7 +16,7 @@ solve_app = typer.Typer(help="Solve a VROOM-format problem file.", no_args_is_he
 DirOpt = Annotated[Path, typer.Option("--dir", help="Directory of instance files (*.txt).")]
 LimitOpt = Annotated[float, typer.Option("--time-limit", help="Seconds per instance and engine.")]
 EnginesOpt = Annotated[
-    str, typer.Option("--engines", help="Comma-separated: ours,ortools,vroom,pyvrp.")
+    str, typer.Option("--engines", help="Comma-separated: ours,ortools,ortools-local,vroom,pyvrp.")
 ]
 OutOpt = Annotated[Path, typer.Option("--out", help="Output directory (results.csv, *.sol).")]
 GlobOpt = Annotated[
