@@ -80,7 +80,8 @@ def city_day(
         unknown = sorted(set(post_offices) - {o.code for o in offices})
         if unknown:
             raise ValueError(f"post_offices: no post office {', '.join(unknown)} in {locality}")
-        offices = tuple(o for o in offices if o.code in set(post_offices))
+        chosen = set(post_offices)
+        offices = tuple(o for o in offices if o.code in chosen)
     served = {o.code for o in offices}
     coords: list[tuple[float, float]] = [(o.lon, o.lat) for o in offices]
     depots = tuple(rm.Depot(id=o.code, location=k, areas=(o.code,)) for k, o in enumerate(offices))

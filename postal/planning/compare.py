@@ -27,6 +27,7 @@ from postal.routing.checker import check_plan
 from postal.routing.decompose import Day, solve_day, whole_problem
 from postal.routing.errors import SolverFailure
 from postal.routing.model import Plan, Problem, SolveParams, TravelCost
+from postal.routing.prep import at_speed
 from postal.routing.solver import solve
 
 CITY_ENGINES = ("ours", "vroom", "vroom-breaks", "ortools", "ortools-local")
@@ -97,17 +98,26 @@ def travel_seconds(day: Day, plan: Plan) -> int:
         locs += [day.stops[v.stop].location for v in route.visits]
         locs.append(day.depots[courier.end_depot].location)
         durations, _ = day.matrix(day.coordinates[locs])
-        legs = np.asarray([durations[k, k + 1] for k in range(len(locs) - 1)], dtype=np.int64)
-        speed = courier.speed_percent
-        # Rounded up per leg, as the solver's own travel times are (prep.travel_time).
-        total += int(((legs * 100 + speed - 1) // speed).sum())
+        legs = np.diagonal(durations, 1).astype(np.int64)  # location k to k + 1
+        # Rounded up per leg, as the solver's own travel times are.
+        total += int(at_speed(legs, courier.speed_percent).sum())
     return total
 
 
 def run_ours(
-    day: Day, time_limit_s: float, run: str, seed: int, workers: int, max_part: int
-) -> tuple[EngineRun, Plan]:
-    """The product's own plan of the day (decomposed, parallel, with breaks), and the plan."""
+    day: Day,
+    problem: Problem | None,
+    time_limit_s: float,
+    run: str,
+    seed: int,
+    workers: int,
+    max_part: int,
+) -> EngineRun:
+    """The product's own plan of the day (decomposed, parallel, with breaks).
+
+    Each part's plan was checked in its worker against its part; with ``problem`` (the whole
+    day) the merged plan is checked again as one.
+    """
     result = solve_day(
         day,
         time_limit_s,
@@ -116,24 +126,22 @@ def run_ours(
         max_part=max_part,
         travel_cost=TravelCost.DURATION,
     )
-    plan = result.plan
-    run_row = measured(
+    violations = check_plan(problem, result.plan) if problem is not None else []
+    return measured(
         day,
-        plan,
+        result.plan,
         run,
         "ours",
         breaks=True,
         time_limit_s=time_limit_s,
         seconds=result.seconds,
-        # Each part's plan was checked in its worker against its part; merged plans of small
-        # days are checked again as a whole by run_engines.
-        feasible=True,
+        feasible=not violations,
+        note="; ".join(v.message for v in violations[:3]),
         peak_rss_mb_parent=result.peak_rss_mb_parent,
         peak_rss_mb_children=result.peak_rss_mb_children,
         parts=result.parts,
         largest_part=max(result.part_sizes, default=0),
     )
-    return run_row, plan
 
 
 def measured(
@@ -240,14 +248,7 @@ def run_engines(
             runs.append(run_peer(day, problem, engine, time_limit_s, seed, workers))
             continue
         for name, limit in budgets:
-            ours, plan = run_ours(day, limit, name, seed, workers, max_part)
-            if problem is not None:
-                violations = check_plan(problem, plan)
-                if violations:
-                    ours = replace(
-                        ours, feasible=False, note="; ".join(v.message for v in violations[:3])
-                    )
-            runs.append(ours)
+            runs.append(run_ours(day, problem, limit, name, seed, workers, max_part))
     return runs
 
 

@@ -10,9 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
 
 from postal.routing.errors import InvalidProblem
 from postal.routing.model import Problem, StopKind, UnassignedReason, Window
+
+_Seconds = TypeVar("_Seconds", int, NDArray[np.int64])
 
 INF = 2**40
 """An 'unbounded' time that keeps every sum far from int64 overflow."""
@@ -56,7 +62,12 @@ def travel_time(problem: Problem, speed_percent: int, a: int, b: int) -> int:
     base = int(problem.durations[a, b])
     if speed_percent == 100:
         return base
-    return (base * 100 + speed_percent - 1) // speed_percent
+    return at_speed(base, speed_percent)
+
+
+def at_speed(seconds: _Seconds, speed_percent: int) -> _Seconds:
+    """Travel times at ``speed_percent`` of the matrix speed, rounded up (ints or arrays)."""
+    return (seconds * 100 + speed_percent - 1) // speed_percent
 
 
 def intersect(a: Sequence[Window], b: Sequence[Window]) -> tuple[Window, ...]:

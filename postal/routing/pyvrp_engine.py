@@ -18,7 +18,7 @@ import numpy as np
 import pyvrp
 from pyvrp.IteratedLocalSearch import IteratedLocalSearchCallbacks, IteratedLocalSearchParams
 
-from postal.routing.prep import Prepared
+from postal.routing.prep import Prepared, at_speed
 from postal.routing.stopping import Until
 
 Sequences = dict[int, list[int]]
@@ -113,7 +113,7 @@ class PyvrpModel:
             if key not in profile_of:
                 dur = problem.durations
                 if speed != 100:
-                    dur = (dur * 100 + speed - 1) // speed
+                    dur = at_speed(dur, speed)
                 dist = dist_base if not by_duration else dur
                 if forbidden:
                     dist = dist.copy()

@@ -353,13 +353,11 @@ def _job_fleet(
     held_best: Sequences | None = None
     held_score: tuple[int, int, int] | None = None
 
-    def hold(seqs: Sequences) -> tuple[Sequences, tuple[int, int, int]]:
-        fixed_seqs, dropped = _repaired(prep, seqs, fixed, by_duration)
-        return fixed_seqs, Candidate(fixed_seqs, tuple(dropped), "").score(prep, by_duration)
-
     def keep_held(seqs: Sequences) -> tuple[int, int, int]:
+        """Score ``seqs`` as our rules make them; keep and stream them when the best so far."""
         nonlocal held_best, held_score
-        fixed_seqs, score = hold(seqs)
+        fixed_seqs, dropped = _repaired(prep, seqs, fixed, by_duration)
+        score = Candidate(fixed_seqs, tuple(dropped), "").score(prep, by_duration)
         if held_score is None or score < held_score:
             held_best, held_score = fixed_seqs, score
             _emit(fixed_seqs)
