@@ -104,3 +104,47 @@ def test_the_fleet_job_judges_fleets_by_our_rules() -> None:
     fixed_seqs, dropped = repair(prep, seqs)
     assert dropped == []
     assert sorted(fixed_seqs.values()) == [[0], [1]]
+
+
+def test_stops_per_shift_tells_short_routes_from_long_ones() -> None:
+    """Li & Lim's type 1 (short shifts, many couriers) gets VROOM's long search; type 2
+    (long shifts, where PyVRP removes couriers) keeps PyVRP's larger part."""
+    from pathlib import Path
+
+    from postal.routing.instances import read_li_lim
+    from postal.routing.solver import (
+        EXACT_VROOM_SHARE,
+        SHORT_SHIFT,
+        exact_vroom_share,
+        stops_per_shift,
+    )
+
+    big = Path(__file__).parents[2] / "data/bench/li_lim/pdp_1000"
+    measure = {
+        name: stops_per_shift(prepare(read_li_lim(big / f"{name}.txt").problem))
+        for name in ("lr1_10_1", "lrc1_10_1", "lr2_10_1", "lrc2_10_1")
+    }
+    assert max(measure["lr1_10_1"], measure["lrc1_10_1"]) < SHORT_SHIFT
+    assert min(measure["lr2_10_1"], measure["lrc2_10_1"]) > 2 * SHORT_SHIFT
+    lr1 = prepare(read_li_lim(big / "lr1_10_1.txt").problem)
+    lr2 = prepare(read_li_lim(big / "lr2_10_1.txt").problem)
+    assert exact_vroom_share(lr1) == EXACT_VROOM_SHARE
+    assert exact_vroom_share(lr2) < EXACT_VROOM_SHARE
+
+
+def test_stops_per_shift_on_a_line() -> None:
+    """Stops 600 m apart on a line, 5 minutes each: a shift of 11 h holds at most
+    39,600 s / (300 s + travel to the five nearest)."""
+    from postal.routing.solver import stops_per_shift
+    from tests.routing.helpers import SPEED
+
+    xs = [0] + [600 * k for k in range(1, 21)]
+    stops = [Stop(f"s{k}", StopKind.DELIVERY, k, service=300) for k in range(1, 21)]
+    prep = prepare(line_problem(xs, stops))
+    gaps = []
+    for k in range(1, 21):
+        d = sorted(abs(k - j) * 600 // SPEED for j in range(1, 21) if j != k)[:5]
+        gaps += d
+    expected = (hm(18) - hm(7)) / (300 + sum(gaps) / len(gaps))
+    assert abs(stops_per_shift(prep) - expected) < 1e-6
+    assert stops_per_shift(prepare(line_problem([0], []))) == 0.0
