@@ -4,8 +4,10 @@ The portfolio ('ours'):
 1. screen stops that cannot be served (reasons attached);
 2. in parallel processes, PyVRP's iterated local search on the problem (exact when every stop
    has one window and no courier has a break, otherwise a relaxation) and a fleet-minimisation
-   run (PyVRP asked for one courier fewer until it fails, then polished), or VROOM followed
-   by PyVRP when the relaxation is loose. Both post every smaller fleet they find in a
+   run (PyVRP asked for one courier fewer until it fails, then polished). On big exact
+   problems and on relaxations, the plain search starts from VROOM's plan: on big exact
+   problems with short shifts VROOM's own local search gets most of the budget, being the
+   stronger search per second there. Both post every smaller fleet they find in a
    shared-memory mailbox: the fleet job stops an attempt at a fleet size the plain search
    reached and continues from that solution; past half of its budget, the plain search
    adopts a smaller fleet of the fleet job and polishes it too. On exact models the jobs get
