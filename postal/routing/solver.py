@@ -58,8 +58,10 @@ from postal.routing.stopping import Until
 Sequences = dict[int, list[int]]
 LARGE = 250
 """Above this many stops to route, constructions start from VROOM rather than PyVRP."""
+VROOM_SHARE = 0.45
+"""VROOM's share of the VROOM-then-PyVRP job on big problems."""
 EXACT_VROOM_SHARE = 0.9
-"""VROOM's share of the VROOM-then-PyVRP job on big exact problems (see _portfolio)."""
+"""VROOM's share of that job on big exact problems with short shifts (see _portfolio)."""
 SHORT_SHIFT = 150.0
 """Below this many stops per shift (see stops_per_shift) routes are short: Li & Lim's type 1
 (lr1_10_1 82, lrc1_10_1 90, lc1_10_1 20; clustered lc2_10_1, 40, where service dominates),
@@ -133,9 +135,9 @@ def stops_per_shift(prep: Prepared, sample: int = 400) -> float:
     rows = locs[np.linspace(0, len(locs) - 1, min(sample, len(locs))).astype(int)]
     sub = problem.durations[np.ix_(rows, locs)].astype(np.float64)
     sub[sub == 0] = np.inf  # the stop itself, and stops at the same place
-    k = min(5, len(locs) - 1)
-    near = np.partition(sub, k - 1, axis=1)[:, :k] if k > 0 else np.zeros((len(rows), 1))
-    travel = float(np.mean(near[np.isfinite(near)])) if np.isfinite(near).any() else 0.0
+    near = np.sort(sub, axis=1)[:, :5]
+    near = near[np.isfinite(near)]
+    travel = float(near.mean()) if near.size else 0.0
     service = float(np.mean([problem.stops[s].service for s in prep.active]))
     shift = max(c.shift[1] - c.shift[0] for c in problem.couriers)
     return shift / max(service + travel, 1.0)
@@ -143,7 +145,7 @@ def stops_per_shift(prep: Prepared, sample: int = 400) -> float:
 
 def exact_vroom_share(prep: Prepared) -> float:
     """VROOM's share of the VROOM-then-PyVRP job on a big exact problem (see _portfolio)."""
-    return EXACT_VROOM_SHARE if stops_per_shift(prep) <= SHORT_SHIFT else 0.45
+    return EXACT_VROOM_SHARE if stops_per_shift(prep) <= SHORT_SHIFT else VROOM_SHARE
 
 
 def repair(prep: Prepared, sequences: Sequences) -> tuple[Sequences, list[int]]:
@@ -534,7 +536,7 @@ def _job_vroom_pyvrp(
     exploration: int = 3,
     breaks: bool = False,
     mailbox: Mailbox | None = None,
-    vroom_share: float = 0.45,
+    vroom_share: float = VROOM_SHARE,
 ) -> Sequences:
     """VROOM (without breaks, a fast construction) warm-starting PyVRP until the deadline.
 
