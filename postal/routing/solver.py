@@ -7,7 +7,8 @@ The portfolio ('ours'):
    run (PyVRP asked for one courier fewer until it fails, then polished). On big exact
    problems and on relaxations, the plain search starts from VROOM's plan: on big exact
    problems with short shifts VROOM's own local search gets most of the budget, being the
-   stronger search per second there. Both post every smaller fleet they find in a
+   stronger search per second there, and the fleet run gives way to PyVRP's search from its
+   own start (see portfolio_jobs). Both post every smaller fleet they find in a
    shared-memory mailbox: the fleet job stops an attempt at a fleet size the plain search
    reached and continues from that solution; past half of its budget, the plain search
    adopts a smaller fleet of the fleet job and polishes it too. On exact models the jobs get
@@ -61,7 +62,11 @@ LARGE = 250
 VROOM_SHARE = 0.45
 """VROOM's share of the VROOM-then-PyVRP job on big problems."""
 EXACT_VROOM_SHARE = 0.9
-"""VROOM's share of that job on big exact problems with short shifts (see _portfolio)."""
+"""VROOM's share of that job on big exact problems with short shifts (see portfolio_jobs)."""
+SHORT_SHIFT_EXPLORATION = 2
+"""VROOM's exploration level there: on one core it converges on lr1_10_1 (1,054 stops) in
+about 31 s, against 50 s at level 3, and leaves PyVRP time to polish (60 s, seeds 0 and 1:
+60,574.78 and 60,798.57 against 60,657.56 and 60,905.13 at level 3)."""
 SHORT_SHIFT = 150.0
 """Below this many stops per shift (see stops_per_shift) routes are short: Li & Lim's type 1
 (lr1_10_1 82, lrc1_10_1 90, lc1_10_1 20; clustered lc2_10_1, 40, where service dominates),
@@ -726,6 +731,71 @@ def _log(params: SolveParams, t0: float, msg: str) -> None:
         print(f"[{time.perf_counter() - t0:6.2f}s] {msg}", flush=True)
 
 
+def portfolio_jobs(
+    prep: Prepared,
+    params: SolveParams,
+    until: float,
+    fixed: int,
+    by_duration: bool,
+    mailbox: Mailbox | None,
+) -> list[Job]:
+    """The portfolio's engine jobs for a problem, each to run in its own process until the
+    monotonic ``until``; the first is the one kept when only one worker is allowed."""
+    exact = prep.single_window and not prep.has_breaks
+    seed = params.seed
+    iterations = params.iterations
+    use_vroom = params.use_vroom and iterations is None
+    jobs: list[Job] = []
+    big_exact = exact and len(prep.active) > LARGE and use_vroom
+    share = exact_vroom_share(prep) if big_exact else VROOM_SHARE
+    short = big_exact and share > VROOM_SHARE  # a big exact problem with short shifts
+    exploration = SHORT_SHIFT_EXPLORATION if short else 3
+    if params.use_pyvrp:
+        # First job = the one to keep when only one worker is allowed.
+        if short:
+            # Big exact problems with short shifts: VROOM's search takes the other process,
+            # and PyVRP from its own start is the better second opinion than the fleet job,
+            # whose trials from VROOM's quick construction settle in a worse basin, however
+            # long it polishes. lrc1_10_1, 60 s, seeds 0-3: the fleet job 86 routes at 50,343,
+            # 86 at 50,774, 87, 86 at 51,308; PyVRP's own search (which shrinks the fleet
+            # too) 86 at 49,716, 87, 86 at 50,060, 86 at 49,853.
+            jobs.append(
+                (_job_pyvrp, (prep, until, seed + 1, fixed, by_duration, None, mailbox, iterations))
+            )
+        elif len(prep.problem.couriers) > 1:
+            jobs.append(
+                (_job_fleet, (prep, until, seed + 1, fixed, by_duration, mailbox, iterations))
+            )
+        if big_exact:
+            # Big exact instances: VROOM's local search, polished by PyVRP, beats PyVRP alone.
+            # Where a shift holds few stops, VROOM is the stronger of the two per second and
+            # may take nearly all the budget (lr1_10_1, 1,054 stops, one core: VROOM converges
+            # in 50 s at +6.5% over the best known; given 27 s, +9.5%, which PyVRP's 30 s then
+            # improve by 0.14%). Where a shift holds many, PyVRP's search removes couriers
+            # VROOM cannot (lrc2_10_1: 27 routes from VROOM, 24 after PyVRP's 33 s; 25 when
+            # VROOM took 90%), so it keeps the larger part.
+            jobs.append(
+                (
+                    _job_vroom_pyvrp,
+                    (prep, until, seed, fixed, by_duration, exploration, False, mailbox, share),
+                )
+            )
+        elif exact or not use_vroom:
+            jobs.append(
+                (_job_pyvrp, (prep, until, seed, fixed, by_duration, None, mailbox, iterations))
+            )
+        else:
+            jobs.append(
+                (
+                    _job_vroom_pyvrp,
+                    (prep, until, seed, fixed, by_duration, 3, False, mailbox, share),
+                )
+            )
+    elif params.use_vroom:
+        jobs.append((_job_vroom, (prep, until, fixed, by_duration)))
+    return jobs
+
+
 def _portfolio(
     prep: Prepared, params: SolveParams, fixed: int, base: int, by_duration: bool, t0: float
 ) -> Candidate:
@@ -745,47 +815,14 @@ def _portfolio(
         phase1 = max(total * 0.65 - (time.perf_counter() - t0), 0.1) - 0.1
     # Worker processes share the monotonic clock: each job stops at the same instant.
     until = time.monotonic() + phase1
-    seed = params.seed
     deterministic = iterations is not None
-    use_vroom = params.use_vroom and not deterministic
     # The two PyVRP processes share their smallest fleet (timing-dependent, so not in the
     # deterministic mode, where each job's answer depends on its seed and budget alone).
     mailbox = None
     couriers = len(prep.problem.couriers)
     if params.use_pyvrp and params.workers > 1 and couriers > 1 and not deterministic:
         mailbox = Mailbox(multiprocessing.get_context("fork"), couriers, len(prep.active))
-    jobs: list[Job] = []
-    if params.use_pyvrp:
-        # First job = the one to keep when only one worker is allowed.
-        if len(prep.problem.couriers) > 1:
-            jobs.append(
-                (_job_fleet, (prep, until, seed + 1, fixed, by_duration, mailbox, iterations))
-            )
-        if exact and len(prep.active) > LARGE and use_vroom:
-            # Big exact instances: VROOM's local search, polished by PyVRP, beats PyVRP alone.
-            # Where a shift holds few stops, VROOM is the stronger of the two per second and
-            # may take nearly all the budget (lr1_10_1, 1,054 stops, one core: VROOM converges
-            # in 50 s at +6.5% over the best known; given 27 s, +9.5%, which PyVRP's 30 s then
-            # improve by 0.14%). Where a shift holds many, PyVRP's search removes couriers
-            # VROOM cannot (lrc2_10_1: 27 routes from VROOM, 24 after PyVRP's 33 s; 25 when
-            # VROOM took 90%), so it keeps the larger part.
-            share = exact_vroom_share(prep)
-            jobs.append(
-                (
-                    _job_vroom_pyvrp,
-                    (prep, until, seed, fixed, by_duration, 3, False, mailbox, share),
-                )
-            )
-        elif exact or not use_vroom:
-            jobs.append(
-                (_job_pyvrp, (prep, until, seed, fixed, by_duration, None, mailbox, iterations))
-            )
-        else:
-            jobs.append(
-                (_job_vroom_pyvrp, (prep, until, seed, fixed, by_duration, 3, False, mailbox))
-            )
-    elif params.use_vroom:
-        jobs.append((_job_vroom, (prep, until, fixed, by_duration)))
+    jobs = portfolio_jobs(prep, params, until, fixed, by_duration, mailbox)
     results = _run_jobs(jobs, params.workers, until) if jobs else []
     candidates = []
     for seqs, name in results:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from postal.routing.model import SolveParams, Stop, StopKind, UnassignedReason
+from typing import Any
+
+from postal.routing.model import Problem, SolveParams, Stop, StopKind, UnassignedReason
 from postal.routing.prep import prepare
 from postal.routing.solver import solve
 from tests.routing.helpers import hm, line_problem
@@ -130,6 +132,62 @@ def test_stops_per_shift_tells_short_routes_from_long_ones() -> None:
     lr2 = prepare(read_li_lim(big / "lr2_10_1.txt").problem)
     assert exact_vroom_share(lr1) == EXACT_VROOM_SHARE
     assert exact_vroom_share(lr2) < EXACT_VROOM_SHARE
+
+
+def test_the_portfolio_picks_its_jobs_by_problem_kind() -> None:
+    """Big exact problems with short shifts: PyVRP's own search and VROOM's long search.
+    With long shifts: the fleet job and VROOM with PyVRP's larger part. Small exact problems:
+    the fleet job and PyVRP. Without VROOM (or in the deterministic mode): PyVRP only.
+    Relaxed problems (breaks): the fleet job and VROOM-then-PyVRP."""
+    import time
+    from pathlib import Path
+
+    from postal.routing.instances import read_li_lim
+    from postal.routing.model import CourierBreak
+    from postal.routing.solver import (
+        EXACT_VROOM_SHARE,
+        SHORT_SHIFT_EXPLORATION,
+        VROOM_SHARE,
+        cost_scales,
+        portfolio_jobs,
+    )
+    from tests.routing.helpers import courier
+
+    def jobs(problem: Problem, **options: Any) -> list[tuple[str, Any]]:
+        prep = prepare(problem)
+        fixed, _ = cost_scales(prep, False)
+        picked = portfolio_jobs(
+            prep, SolveParams(**options), time.monotonic() + 60, fixed, False, None
+        )
+        # VROOM's exploration level and share are arguments 5 and 8 of its job.
+        return [
+            (fn.__name__, args[5::3] if fn.__name__ == "_job_vroom_pyvrp" else None)
+            for fn, args in picked
+        ]
+
+    data = Path(__file__).parents[2] / "data/bench/li_lim"
+    lr1 = read_li_lim(data / "pdp_1000/lr1_10_1.txt").problem
+    lr2 = read_li_lim(data / "pdp_1000/lr2_10_1.txt").problem
+    lc101 = read_li_lim(data / "pdp_100/lc101.txt").problem
+    assert jobs(lr1) == [
+        ("_job_pyvrp", None),
+        ("_job_vroom_pyvrp", (SHORT_SHIFT_EXPLORATION, EXACT_VROOM_SHARE)),
+    ]
+    assert jobs(lr2) == [("_job_fleet", None), ("_job_vroom_pyvrp", (3, VROOM_SHARE))]
+    assert jobs(lc101) == [("_job_fleet", None), ("_job_pyvrp", None)]
+    assert jobs(lr1, use_vroom=False) == [("_job_fleet", None), ("_job_pyvrp", None)]
+    assert jobs(lr1, iterations=100) == [("_job_fleet", None), ("_job_pyvrp", None)]
+    assert jobs(lr1, use_pyvrp=False) == [("_job_vroom", None)]
+    brk = CourierBreak(hm(11, 30), hm(12, 30), 1800)
+    with_breaks = line_problem(
+        XS,
+        [
+            Stop("home", P, 1, service=300, demand=1, pair="x"),
+            Stop("desk", D, 2, service=60, demand=1, pair="x"),
+        ],
+        couriers=[courier(f"c{k}", brk=brk) for k in range(2)],
+    )
+    assert jobs(with_breaks) == [("_job_fleet", None), ("_job_vroom_pyvrp", (3, VROOM_SHARE))]
 
 
 def test_stops_per_shift_on_a_line() -> None:
