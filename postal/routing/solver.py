@@ -148,9 +148,14 @@ def stops_per_shift(prep: Prepared, sample: int = 400) -> float:
     return shift / max(service + travel, 1.0)
 
 
+def short_shifts(prep: Prepared) -> bool:
+    """Whether a shift holds few stops (see stops_per_shift and SHORT_SHIFT)."""
+    return stops_per_shift(prep) <= SHORT_SHIFT
+
+
 def exact_vroom_share(prep: Prepared) -> float:
-    """VROOM's share of the VROOM-then-PyVRP job on a big exact problem (see _portfolio)."""
-    return EXACT_VROOM_SHARE if stops_per_shift(prep) <= SHORT_SHIFT else VROOM_SHARE
+    """VROOM's share of the VROOM-then-PyVRP job on a big exact problem (see portfolio_jobs)."""
+    return EXACT_VROOM_SHARE if short_shifts(prep) else VROOM_SHARE
 
 
 def repair(prep: Prepared, sequences: Sequences) -> tuple[Sequences, list[int]]:
@@ -747,8 +752,8 @@ def portfolio_jobs(
     use_vroom = params.use_vroom and iterations is None
     jobs: list[Job] = []
     big_exact = exact and len(prep.active) > LARGE and use_vroom
-    share = exact_vroom_share(prep) if big_exact else VROOM_SHARE
-    short = big_exact and share > VROOM_SHARE  # a big exact problem with short shifts
+    short = big_exact and short_shifts(prep)  # a big exact problem with short shifts
+    share = EXACT_VROOM_SHARE if short else VROOM_SHARE
     exploration = SHORT_SHIFT_EXPLORATION if short else 3
     if params.use_pyvrp:
         # First job = the one to keep when only one worker is allowed.
@@ -766,30 +771,23 @@ def portfolio_jobs(
             jobs.append(
                 (_job_fleet, (prep, until, seed + 1, fixed, by_duration, mailbox, iterations))
             )
-        if big_exact:
+        if big_exact or (not exact and use_vroom):
             # Big exact instances: VROOM's local search, polished by PyVRP, beats PyVRP alone.
             # Where a shift holds few stops, VROOM is the stronger of the two per second and
             # may take nearly all the budget (lr1_10_1, 1,054 stops, one core: VROOM converges
             # in 50 s at +6.5% over the best known; given 27 s, +9.5%, which PyVRP's 30 s then
             # improve by 0.14%). Where a shift holds many, PyVRP's search removes couriers
             # VROOM cannot (lrc2_10_1: 27 routes from VROOM, 24 after PyVRP's 33 s; 25 when
-            # VROOM took 90%), so it keeps the larger part.
+            # VROOM took 90%), so it keeps the larger part. Relaxations start from VROOM too.
             jobs.append(
                 (
                     _job_vroom_pyvrp,
                     (prep, until, seed, fixed, by_duration, exploration, False, mailbox, share),
                 )
             )
-        elif exact or not use_vroom:
-            jobs.append(
-                (_job_pyvrp, (prep, until, seed, fixed, by_duration, None, mailbox, iterations))
-            )
         else:
             jobs.append(
-                (
-                    _job_vroom_pyvrp,
-                    (prep, until, seed, fixed, by_duration, 3, False, mailbox, share),
-                )
+                (_job_pyvrp, (prep, until, seed, fixed, by_duration, None, mailbox, iterations))
             )
     elif params.use_vroom:
         jobs.append((_job_vroom, (prep, until, fixed, by_duration)))
