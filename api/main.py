@@ -24,8 +24,13 @@ from postal.config import Settings, get_settings
 from postal.db import make_engine
 from postal.errors import PostalError
 from postal.i18n import message
+from postal.notify.channels import configured_channels
+from postal.notify.models import ContactChannel
+from postal.notify.templating import check_templates
 from postal.tracking.config import get_tracking_settings
 from postal.tracking.group import GroupWriter
+from postal.worker.queue import is_postgres
+from postal.worker.run import EmbeddedWorker
 
 log = logging.getLogger("postal.api")
 PROBLEM = "application/problem+json"
@@ -39,6 +44,7 @@ _TITLES = {
     405: "Method Not Allowed",
     409: "Conflict",
     422: "Unprocessable Content",
+    429: "Too Many Requests",
     500: "Internal Server Error",
     503: "Service Unavailable",
 }
@@ -157,10 +163,27 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     await run_in_threadpool(_connect, app.state.engine)  # the first request does not wait for it
     if app.state.ledger_writer.stopped:  # started again: a stopped writer is done
         app.state.ledger_writer = _ledger_writer(app)
+    worker = _embedded_worker(app)
     try:
         yield
     finally:
+        if worker is not None:
+            await run_in_threadpool(worker.stop)
         await run_in_threadpool(app.state.ledger_writer.stop)
+
+
+def _embedded_worker(app: FastAPI) -> EmbeddedWorker | None:
+    """On the embedded SQLite default (or when asked), a worker thread runs the tasks this
+    process enqueues; on PostgreSQL, `postal worker` processes do."""
+    settings: Settings = app.state.settings
+    wanted = settings.embedded_worker
+    if wanted is None:
+        wanted = not is_postgres(settings.database_url)
+    if not wanted or getattr(app.state, "embedded_worker_off", False):
+        return None
+    worker = EmbeddedWorker(settings, app.state.engine)
+    worker.start()
+    return worker
 
 
 def _ledger_writer(app: FastAPI) -> GroupWriter:
@@ -177,6 +200,20 @@ def _connect(engine: Engine) -> None:
         log.warning("the database did not answer at start-up", exc_info=True)
 
 
+def _check_messages(settings: Settings) -> None:
+    """Refuse to start with a broken message template; name the channels not configured (their
+    messages wait, or go by SMS when SMS is configured)."""
+    check_templates()
+    configured = configured_channels(settings)
+    for channel in ContactChannel:
+        if channel not in configured:
+            log.warning(
+                "message channel %s is not configured: its messages %s",
+                channel.value,
+                "go by SMS" if ContactChannel.sms in configured else "wait in the outbox",
+            )
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """Build the application for ``settings`` (default: the environment's)."""
     from api.routes import (
@@ -184,6 +221,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         bookings,
         catalogue,
         handover_records,
+        messages,
+        messages_ui,
         optimise,
         pages,
         planning,
@@ -194,6 +233,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     from postal.tracking.events import IllegalTransition
 
     settings = settings or get_settings()
+    _check_messages(settings)
     app = FastAPI(
         title="Postal one-stop service API",
         version="1.0.0",
@@ -223,8 +263,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(handover_records.router, prefix="/api/v1")
     app.include_router(planning.router, prefix="/api/v1")
     app.include_router(optimise.router, prefix="/api/v1")
+    app.include_router(messages.router, prefix="/api/v1")
     app.include_router(pages.router)
     app.include_router(staff_pages.router)
     app.include_router(staff_ui.router)
+    app.include_router(messages_ui.router)
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
     return app

@@ -168,6 +168,42 @@ def serve(
     )
 
 
+@app.command("worker")
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option(help="Tasks run at once (default POSTAL_WORKER_CONCURRENCY)")
+    ] = None,
+    queues: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated queues: planning, messages, default (all)"),
+    ] = None,
+) -> None:
+    """Run a worker: planning parts, messages, webhooks, optimise problems, periodic jobs.
+
+    Start as many as you like, on any machine that reaches the PostgreSQL database.
+    """
+    import logging
+
+    from postal.db import get_engine
+    from postal.errors import NotMigrated
+    from postal.migrations import ensure_migrated
+    from postal.worker.run import run_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = get_settings()
+    try:
+        ensure_migrated(get_engine())
+    except NotMigrated as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(3) from exc
+    chosen = [q.strip() for q in queues.split(",") if q.strip()] if queues else None
+    try:
+        run_worker(settings, get_engine(), concurrency, chosen)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
 @app.command("demo")
 def demo(
     database: Annotated[Path, typer.Option(help="SQLite file to (re)create")] = Path("demo.db"),

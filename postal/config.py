@@ -71,6 +71,62 @@ class Settings(BaseSettings):
     )
     osrm_timeout_s: float = Field(default=30.0, description="Timeout of one OSRM request.")
     plan_time_limit_s: float = Field(default=30.0, description="Solver budget of one plan.")
+    plan_part_max_stops: int = Field(
+        default=400,
+        ge=20,
+        le=5000,
+        description="A post office with more stops than this is planned in parts (sectors "
+        "around the office), each a task with the plan's whole time budget.",
+    )
+    plan_solver_processes: int = Field(
+        default=1,
+        ge=1,
+        le=8,
+        description="Processes one planning task's solve uses (a worker runs one part at a "
+        "time per unit of concurrency; more workers, not more processes, scale a province).",
+    )
+    worker_concurrency: int = Field(
+        default=1, ge=1, le=64, description="Tasks one `postal worker` process runs at once."
+    )
+    worker_queues: str = Field(
+        default="planning,messages,default",
+        description="Queues a worker takes tasks from (comma-separated).",
+    )
+    worker_heartbeat_s: float = Field(
+        default=5.0, gt=0, description="How often a worker tells the queue it is alive."
+    )
+    worker_stalled_after_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="A task whose worker has been silent this long is given to another worker.",
+    )
+    worker_poll_s: float = Field(
+        default=1.0, gt=0, description="How often an idle worker looks for new tasks."
+    )
+    embedded_worker: bool | None = Field(
+        default=None,
+        description="Run a worker inside the web process. Default: on for SQLite (the queue "
+        "is then in memory), off for PostgreSQL (run `postal worker`).",
+    )
+    optimise_sync_max_tasks: int = Field(
+        default=200,
+        ge=1,
+        description="POST /optimise problems with more jobs and shipment legs than this answer "
+        "202 with a URL to poll; smaller ones wait for their task and answer 200.",
+    )
+    optimise_max_in_flight: int = Field(
+        default=2,
+        ge=1,
+        description="Optimise problems one client (user or API key) may have queued or solving.",
+    )
+    idempotency_retention_days: int = Field(
+        default=7, ge=1, description="Idempotency records are purged this long after use."
+    )
+    outbox_retention_days: int = Field(
+        default=30,
+        ge=1,
+        description="Sent messages and delivered webhooks are purged this long after sending.",
+    )
     courier_capacity: int = Field(default=40, description="Items a courier's box holds.")
     courier_shift: str = Field(default="07:30-17:30", description="Courier shift, local time.")
     courier_break: str = Field(
@@ -94,6 +150,69 @@ class Settings(BaseSettings):
         default=True, description="Send the session cookie over HTTPS only."
     )
     demo_bookings: int = Field(default=500, description="Bookings `postal demo` creates.")
+    # Messages to citizens (SMS, Zalo ZNS, e-mail) and webhooks: a channel without its
+    # settings is "not configured": reported at start-up, its messages wait (or go by SMS).
+    sms_url: str | None = Field(
+        default=None, description="SMS gateway endpoint (HTTP POST, JSON); SMS is off when unset."
+    )
+    sms_username: str | None = Field(
+        default=None, description="SMS gateway user (HTTP basic auth with sms_password)."
+    )
+    sms_password: str | None = Field(default=None, description="SMS gateway password.")
+    sms_token: str | None = Field(
+        default=None, description="SMS gateway bearer token (instead of user and password)."
+    )
+    sms_brandname: str = Field(
+        default="VNPOST", description="Registered brand name the SMS is sent from."
+    )
+    zalo_url: str | None = Field(
+        default=None, description="Zalo ZNS send endpoint; Zalo is off when unset."
+    )
+    zalo_access_token: str | None = Field(
+        default=None, description="Zalo Official Account access token (header access_token)."
+    )
+    zalo_templates: dict[str, str] = Field(
+        default_factory=dict,
+        description="Approved ZNS template id per message, JSON: "
+        '{"otp": "123456", ...}; a message without one goes by SMS.',
+    )
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server; e-mail is off when unset."
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP server port.")
+    smtp_username: str | None = Field(default=None, description="SMTP user (login when set).")
+    smtp_password: str | None = Field(default=None, description="SMTP password.")
+    smtp_from: str | None = Field(
+        default=None, description="Sender address of e-mails (required with smtp_host)."
+    )
+    smtp_starttls: bool = Field(default=True, description="Upgrade the SMTP link with STARTTLS.")
+    message_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="Timeout of one send to a gateway, SMTP server or webhook receiver.",
+    )
+    message_max_attempts: int = Field(
+        default=8, ge=1, description="Tries of a message before it is dead-lettered."
+    )
+    webhook_max_attempts: int = Field(
+        default=8, ge=1, description="Tries of a webhook delivery before it is dead-lettered."
+    )
+    message_retry_base_s: float = Field(
+        default=30.0, gt=0, description="First retry delay; doubles per try, with jitter."
+    )
+    message_retry_max_s: float = Field(default=3600.0, gt=0, description="Longest retry delay.")
+    message_claim_timeout_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="A message or webhook left 'sending' this long (its sender died) is taken "
+        "again, with the same idempotency key.",
+    )
+    message_unconfigured_wait_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="How long a message whose channel is not configured waits before the next "
+        "look.",
+    )
     host: str = Field(default="127.0.0.1", description="Address `postal serve` listens on.")
     port: int = Field(default=8000, description="Port `postal serve` listens on.")
 

@@ -27,6 +27,8 @@ from postal.geo.boundaries import CommuneBoundaries
 from postal.migrations import upgrade
 
 DEMO_PASSWORD = "demo-pass-2026"
+# Province codes of ID numbers drawn for demo citizens (Hà Nội's 001 most often).
+ID_PREFIXES = ["001", "001", "001", "034", "036", "038", "040", "030", "033", "022"]
 
 
 @dataclass(frozen=True)
@@ -72,63 +74,110 @@ def create_demo_staff(session: Session) -> tuple[list[DemoStaff], str]:
     return out, create_api_key(session, "one-stop-demo")
 
 
+@dataclass(frozen=True)
+class CitizenPools:
+    """Synthetic citizens and addresses (data/demo/citizens.yaml), for demo and bench bookings."""
+
+    pools: dict[str, Any]
+
+    @classmethod
+    def load(cls, settings: Settings) -> CitizenPools:
+        """Read the pools of the configured data directory."""
+        path = settings.data_dir / "demo" / "citizens.yaml"
+        return cls(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+    def form_shares(self) -> tuple[list[ServiceForm], np.ndarray]:
+        """The service forms and their probabilities."""
+        shares = self.pools["service_forms"]
+        weights = np.array(list(shares.values()), dtype=float)
+        return [ServiceForm(f) for f in shares], weights / weights.sum()
+
+    def request(
+        self,
+        rng: np.random.Generator,
+        *,
+        form: ServiceForm,
+        procedure_code: str,
+        desk: Desk,
+        point: tuple[float, float],
+        day: dt.date,
+        slot: Slot,
+        external_reference: str | None,
+    ) -> BookingCreate:
+        """A booking request for a synthetic citizen living at ``point`` (lat, lon)."""
+        name = " ".join(
+            str(rng.choice(self.pools[k])) for k in ("family_names", "middle_names", "given_names")
+        )
+        mobile = rng.choice(self.pools["mobile_prefixes"])
+        return BookingCreate(
+            service_form=form,
+            procedure_code=procedure_code,
+            desk_code=desk.code,
+            citizen_name=name,
+            phone=f"{mobile}{int(rng.integers(0, 10**7)):07d}",
+            id_number=_id_number(rng, ID_PREFIXES, day),
+            address_text=f"Số {int(rng.integers(1, 300))} {rng.choice(self.pools['streets'])}",
+            commune_code=desk.commune_code,
+            lat=round(point[0], 6),
+            lon=round(point[1], 6),
+            date=day,
+            slot=slot,
+            external_reference=external_reference,
+        )
+
+
+def eligible_procedures(procedures: list[Procedure], form: ServiceForm) -> list[Procedure]:
+    """Procedures a citizen may book with ``form`` (never the in-person-only ones)."""
+    return [
+        p
+        for p in procedures
+        if not p.in_person_only
+        and (p.dossier_pickup or form == ServiceForm.result_delivery)
+        and (p.result_delivery or form == ServiceForm.dossier_pickup)
+    ]
+
+
+def booking_channel(form: ServiceForm) -> BookingChannel:
+    """Results to deliver come from the one-stop system (ready at once); the rest from citizens."""
+    if form == ServiceForm.result_delivery:
+        return BookingChannel.integration
+    return BookingChannel.citizen
+
+
 def create_demo_bookings(
     session: Session, settings: Settings, count: int, seed: int = 2026
 ) -> tuple[dt.date, int, dict[str, int]]:
     """About ``count`` bookings for the next working day, over communes, slots and forms."""
-    pools: dict[str, Any] = yaml.safe_load(
-        (settings.data_dir / "demo" / "citizens.yaml").read_text(encoding="utf-8")
-    )
+    pools = CitizenPools.load(settings)
     rng = np.random.default_rng(seed)
     now = utcnow()
     day = catalogue.work_calendar(session).next_working_day(to_local(now).date())
     desks = list(session.exec(select(Desk).order_by(col(Desk.code))).all())
     procedures = list(session.exec(select(Procedure).order_by(col(Procedure.code))).all())
     boundaries = CommuneBoundaries.load(settings.data_dir, settings.locality)
-    prefixes = ["001", "001", "001", "034", "036", "038", "040", "030", "033", "022"]
-    forms = list(pools["service_forms"].keys())
-    weights = np.array(list(pools["service_forms"].values()), dtype=float)
+    forms, shares = pools.form_shares()
     made, failures = 0, dict[str, int]()
     for i in range(count * 2):
         if made >= count:
             break
         desk = desks[int(rng.integers(0, len(desks)))]
-        form = ServiceForm(forms[int(rng.choice(len(forms), p=weights / weights.sum()))])
-        eligible = [
-            p
-            for p in procedures
-            if not p.in_person_only
-            and (p.dossier_pickup or form == ServiceForm.result_delivery)
-            and (p.result_delivery or form == ServiceForm.dossier_pickup)
-        ]
+        form = forms[int(rng.choice(len(forms), p=shares))]
+        eligible = eligible_procedures(procedures, form)
         proc = eligible[int(rng.integers(0, len(eligible)))]
-        lat, lon = boundaries.sample_points(desk.commune_code, 1, rng)[0]
-        name = " ".join(
-            str(rng.choice(pools[k])) for k in ("family_names", "middle_names", "given_names")
-        )
-        request = BookingCreate(
-            service_form=form,
+        point = boundaries.sample_points(desk.commune_code, 1, rng)[0]
+        request = pools.request(
+            rng,
+            form=form,
             procedure_code=proc.code,
-            desk_code=desk.code,
-            citizen_name=name,
-            phone=f"{rng.choice(pools['mobile_prefixes'])}{int(rng.integers(0, 10**7)):07d}",
-            id_number=_id_number(rng, prefixes, day),
-            address_text=f"Số {int(rng.integers(1, 300))} {rng.choice(pools['streets'])}",
-            commune_code=desk.commune_code,
-            lat=round(lat, 6),
-            lon=round(lon, 6),
-            date=day,
+            desk=desk,
+            point=point,
+            day=day,
             slot=Slot.MORNING if i % 2 == 0 else Slot.AFTERNOON,
             external_reference=f"DEMO-{i:05d}" if form == ServiceForm.result_delivery else None,
         )
-        channel = (
-            BookingChannel.integration
-            if form == ServiceForm.result_delivery
-            else BookingChannel.citizen
-        )
         try:
             with session.begin_nested():
-                create_booking(session, settings, request, channel=channel, now=now)
+                create_booking(session, settings, request, channel=booking_channel(form), now=now)
             made += 1
         except PostalError as exc:
             # A full slot is expected on busy post offices: the citizen picks another desk.

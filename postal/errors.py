@@ -68,6 +68,13 @@ class Forbidden(PostalError):
     default_code = "forbidden"
 
 
+class TooManyRequests(PostalError):
+    """The caller has as much work in flight as it may; retry when some of it is done (429)."""
+
+    status = 429
+    default_code = "too_many_requests"
+
+
 class NotMigrated(PostalError):
     """The database schema is missing or behind the code; run `postal db upgrade`."""
 

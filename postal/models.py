@@ -21,7 +21,16 @@ from postal.catalogue.models import (
 )
 from postal.idempotency import IdempotencyRecord
 from postal.notify.models import Notification, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from postal.planning.models import PlannedRoute, PlannedStop, PlanRun, UnassignedStop
+from postal.optimise.models import OptimiseJob
+from postal.planning.models import (
+    PlannedRoute,
+    PlannedStop,
+    PlanOffice,
+    PlanPart,
+    PlanRun,
+    UnassignedStop,
+)
+from postal.tracking.checkpoint import LedgerCheckpoint
 from postal.tracking.models import (
     CustodyEvent,
     HandoverLine,
@@ -49,10 +58,14 @@ __all__ = [
     "Item",
     "ItemCustody",
     "ItemNumberSeries",
+    "LedgerCheckpoint",
     "LedgerHead",
     "Locality",
     "Notification",
+    "OptimiseJob",
     "OtpChallenge",
+    "PlanOffice",
+    "PlanPart",
     "PlanRun",
     "PlannedRoute",
     "PlannedStop",

@@ -55,7 +55,15 @@ MUTABLE_TABLES = (
     "planned_stop",
     "unassigned_stop",
     "planned_route",
+    "plan_part",
+    "plan_office",
     "plan_run",
+    "optimise_job",
+    "ledger_checkpoint",
+    "procrastinate_events",
+    "procrastinate_periodic_defers",
+    "procrastinate_jobs",
+    "procrastinate_workers",
 )
 
 
@@ -66,6 +74,8 @@ def make_settings(url: str, **overrides: object) -> Settings:
         "secret_key": "test-secret-key-0123456789",
         "data_dir": REPO_ROOT / "data",
         "cookie_secure": False,
+        # Tests run the queue's tasks themselves (``drain``): no worker thread beside them.
+        "embedded_worker": False,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -182,7 +192,19 @@ def client(engine: Engine, settings: Settings) -> Iterator[TestClient]:
     from api.deps import get_now
     from api.main import create_app
 
+    from postal.worker.enqueue import forget_opened
+    from postal.worker.queue import forget
+
+    forget(settings)  # each test starts with an empty in-memory queue
+    forget_opened()
     app = create_app(settings, engine)
     app.dependency_overrides[get_now] = lambda: NOW
     with TestClient(app) as c:
         yield c
+
+
+def run_tasks(client: TestClient) -> None:
+    """Run every task the app enqueued (and those they enqueue) in this thread, as a worker."""
+    from postal.worker.run import drain
+
+    drain(client.app.state.settings, client.app.state.engine)  # type: ignore[attr-defined]

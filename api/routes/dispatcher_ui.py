@@ -6,12 +6,12 @@ import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 
 from api.deps import LangDep, NowDep, SessionDep, SettingsDep
 from api.routes.pages import _render
-from api.routes.planning import _submit
 from api.routes.ui_common import (
     error_text,
     map_page,
@@ -31,6 +31,7 @@ from postal.errors import PostalError
 from postal.i18n import message
 from postal.planning import service as planning
 from postal.planning.models import PlannedRoute, PlannedStop, PlanRun, PlanStatus, StopPlace
+from postal.worker.enqueue import defer_plan
 
 router = APIRouter(include_in_schema=False)
 _POLL_SECONDS = 2
@@ -116,7 +117,8 @@ async def dispatcher_start(
         }
         session.commit()
         return _render(request, "dispatcher.html", lang, ctx, status=exc.status)
-    _submit(request, settings, plan, set())
+    assert plan.id is not None
+    await run_in_threadpool(defer_plan, settings, plan.id)
     return RedirectResponse(f"/dispatcher/plans/{plan.id}", status_code=303)
 
 
@@ -190,7 +192,8 @@ def dispatcher_replan(
     except PostalError:
         session.rollback()
         return RedirectResponse(f"/dispatcher/plans/{plan_id}", status_code=303)
-    _submit(request, settings, plan, set())
+    assert plan.id is not None
+    defer_plan(settings, plan.id)
     return RedirectResponse(f"/dispatcher/plans/{plan.id}", status_code=303)
 
 

@@ -70,7 +70,12 @@ def _default_date(session: SessionDep, now: dt.datetime) -> dt.date:
 @router.get("/", response_class=HTMLResponse)
 def booking_form(request: Request, session: SessionDep, lang: LangDep, now: NowDep) -> HTMLResponse:
     """The booking form."""
-    values = {"service_form": "both", "slot": "morning", "date": _default_date(session, now)}
+    values = {
+        "service_form": "both",
+        "slot": "morning",
+        "contact_channel": "sms",
+        "date": _default_date(session, now),
+    }
     return _render(
         request,
         "book.html",
@@ -91,8 +96,9 @@ async def booking_submit(
     errors: dict[str, str] = {}
     form_error: str | None = None
     try:
+        # Messages to the citizen go in the language of the page they booked on.
         request_model = BookingCreate.model_validate(
-            {k: data.get(k) for k in BookingCreate.model_fields if k in data}
+            {k: data.get(k) for k in BookingCreate.model_fields if k in data} | {"lang": lang}
         )
         created = service.create_booking(
             session, settings, request_model, channel=BookingChannel.citizen, now=now

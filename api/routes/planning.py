@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,6 +17,7 @@ from postal.catalogue.models import PostOffice
 from postal.errors import NotFound
 from postal.planning import service
 from postal.planning.models import PlannedRoute, PlannedStop, PlanRun, PlanStatus
+from postal.worker.enqueue import defer_plan
 
 router = APIRouter(tags=["planning"])
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
@@ -28,6 +28,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"description": "A plan runs for this date and area (`plan_running`)", **_PROBLEM},
     422: {"description": "An invalid field", **_PROBLEM},
 }
+PlanId = Annotated[int, Path(ge=1, le=2**31 - 1, description="A plan's id")]
+RouteId = Annotated[int, Path(ge=1, le=2**31 - 1, description="A route's id")]
 Dispatcher = Annotated[Principal, Depends(roles(Role.dispatcher, Role.admin))]
 
 
@@ -41,14 +43,18 @@ class PlanCreate(BaseModel):
     date: dt.date
     post_office_codes: list[str] = Field(min_length=1, max_length=50)
     time_limit_s: float | None = Field(default=None, gt=0, le=600)
+    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
 
 
 class Replan(BaseModel):
     """Re-plan what is not locked, e.g. without couriers who dropped out."""
 
     model_config = ConfigDict(extra="forbid")
-    unavailable_courier_ids: list[int] = Field(default_factory=list, max_length=200)
+    unavailable_courier_ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(
+        default_factory=list, max_length=200
+    )
     time_limit_s: float | None = Field(default=None, gt=0, le=600)
+    seed: int | None = Field(default=None, ge=0, le=2**31 - 1)
 
 
 class PlanPublic(BaseModel):
@@ -66,6 +72,10 @@ class PlanPublic(BaseModel):
     duration_s: int
     stop_count: int
     unassigned_count: int
+    parts_total: int
+    parts_done: int
+    seed: int
+    unavailable_courier_ids: list[int]
     created_at: dt.datetime
     finished_at: dt.datetime | None
 
@@ -131,8 +141,14 @@ class PlanRoutes(BaseModel):
 def plan_public(plan: PlanRun) -> PlanPublic:
     """The public view of a plan."""
     assert plan.id is not None
-    data = plan.model_dump(exclude={"post_office_codes", "created_by", "time_limit_s"})
-    return PlanPublic(**data, post_office_codes=plan.offices())
+    data = plan.model_dump(
+        exclude={"post_office_codes", "created_by", "time_limit_s", "unavailable_courier_ids"}
+    )
+    return PlanPublic(
+        **data,
+        post_office_codes=plan.offices(),
+        unavailable_courier_ids=sorted(plan.unavailable()),
+    )
 
 
 def _local(value: dt.datetime | None) -> dt.datetime | None:
@@ -155,25 +171,6 @@ def route_public(route: PlannedRoute, stops: list[PlannedStop] | None = None) ->
     return out
 
 
-def _executor(request: Request) -> ThreadPoolExecutor:
-    state = request.app.state
-    if getattr(state, "plan_executor", None) is None:
-        # One planning job at a time per process: the solver itself uses both cores.
-        state.plan_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plan")
-    executor: ThreadPoolExecutor = state.plan_executor
-    return executor
-
-
-def _submit(request: Request, settings: SettingsDep, plan: PlanRun, unavailable: set[int]) -> None:
-    engine = request.app.state.engine
-    assert plan.id is not None
-    plan_id = plan.id
-    if getattr(request.app.state, "plan_inline", False):  # tests: run before replying
-        service.run_plan(engine, settings, plan_id, unavailable)
-        return
-    _executor(request).submit(service.run_plan, engine, settings, plan_id, unavailable)
-
-
 @router.post(
     "/plans",
     status_code=202,
@@ -186,7 +183,6 @@ def _submit(request: Request, settings: SettingsDep, plan: PlanRun, unavailable:
     responses=ERRORS,
 )
 def create_plan(
-    request: Request,
     body: PlanCreate,
     session: SessionDep,
     settings: SettingsDep,
@@ -194,9 +190,12 @@ def create_plan(
 ) -> JSONResponse:
     """Start planning (dispatcher of those post offices, or admin)."""
     limit = body.time_limit_s or settings.plan_time_limit_s
-    plan = service.start_plan(session, principal, body.date, body.post_office_codes, limit)
+    plan = service.start_plan(
+        session, principal, body.date, body.post_office_codes, limit, seed=body.seed
+    )
     session.commit()
-    _submit(request, settings, plan, set())
+    assert plan.id is not None
+    defer_plan(settings, plan.id)
     session.refresh(plan)
     return JSONResponse(
         plan_public(plan).model_dump(mode="json"),
@@ -231,7 +230,7 @@ def list_plans(session: SessionDep, principal: Dispatcher, date: dt.date) -> lis
 @router.get(
     "/plans/{plan_id}", response_model=PlanPublic, summary="A plan's status", responses=ERRORS
 )
-def read_plan(plan_id: int, session: SessionDep, principal: Dispatcher) -> PlanPublic:
+def read_plan(plan_id: PlanId, session: SessionDep, principal: Dispatcher) -> PlanPublic:
     """Status, progress and totals of a plan."""
     plan = service.get_plan(session, plan_id)
     service.authorise_plan(principal, plan)
@@ -241,7 +240,7 @@ def read_plan(plan_id: int, session: SessionDep, principal: Dispatcher) -> PlanP
 @router.post(
     "/plans/{plan_id}/cancel", response_model=PlanPublic, summary="Cancel a plan", responses=ERRORS
 )
-def cancel_plan(plan_id: int, session: SessionDep, principal: Dispatcher) -> PlanPublic:
+def cancel_plan(plan_id: PlanId, session: SessionDep, principal: Dispatcher) -> PlanPublic:
     """Cancel a queued or running plan."""
     plan = service.get_plan(session, plan_id)
     service.authorise_plan(principal, plan)
@@ -256,7 +255,7 @@ def cancel_plan(plan_id: int, session: SessionDep, principal: Dispatcher) -> Pla
     summary="A plan's routes and unassigned stops",
     responses=ERRORS,
 )
-def read_plan_routes(plan_id: int, session: SessionDep, principal: Dispatcher) -> PlanRoutes:
+def read_plan_routes(plan_id: PlanId, session: SessionDep, principal: Dispatcher) -> PlanRoutes:
     """Every route with its stops, and the stops left out with reasons."""
     plan = service.get_plan(session, plan_id)
     service.authorise_plan(principal, plan)
@@ -284,8 +283,7 @@ def read_plan_routes(plan_id: int, session: SessionDep, principal: Dispatcher) -
     "bookings made since, is planned again, without the couriers listed.",
 )
 def replan(
-    request: Request,
-    plan_id: int,
+    plan_id: PlanId,
     session: SessionDep,
     settings: SettingsDep,
     principal: Dispatcher,
@@ -296,9 +294,19 @@ def replan(
     old = service.get_plan(session, plan_id)
     service.authorise_plan(principal, old)
     limit = body.time_limit_s or settings.plan_time_limit_s
-    plan = service.start_plan(session, principal, old.date, old.offices(), limit, replans=old)
+    plan = service.start_plan(
+        session,
+        principal,
+        old.date,
+        old.offices(),
+        limit,
+        replans=old,
+        unavailable=set(body.unavailable_courier_ids),
+        seed=body.seed,
+    )
     session.commit()
-    _submit(request, settings, plan, set(body.unavailable_courier_ids))
+    assert plan.id is not None
+    defer_plan(settings, plan.id)
     session.refresh(plan)
     return JSONResponse(
         plan_public(plan).model_dump(mode="json"),
@@ -314,14 +322,16 @@ def replan(
     description="For its courier, a dispatcher of its post office, or an admin.",
     responses=ERRORS,
 )
-def read_route(route_id: int, session: SessionDep, principal: PrincipalDep) -> RoutePublic:
+def read_route(route_id: RouteId, session: SessionDep, principal: PrincipalDep) -> RoutePublic:
     """A route and its stops in visit order."""
     route = service.get_route(session, principal, route_id)
     return route_public(route, service.route_stops(session, route_id))
 
 
 @router.get("/routes/{route_id}/geojson", summary="One route as GeoJSON", responses=ERRORS)
-def read_route_geojson(route_id: int, session: SessionDep, principal: PrincipalDep) -> JSONResponse:
+def read_route_geojson(
+    route_id: RouteId, session: SessionDep, principal: PrincipalDep
+) -> JSONResponse:
     """The route as a FeatureCollection ([lon, lat])."""
     route = service.get_route(session, principal, route_id)
     office = session.get(PostOffice, route.post_office_code)
@@ -336,7 +346,7 @@ def read_route_geojson(route_id: int, session: SessionDep, principal: PrincipalD
     summary="Lock a dispatched route",
     responses=ERRORS,
 )
-def lock_route(route_id: int, session: SessionDep, principal: Dispatcher) -> RoutePublic:
+def lock_route(route_id: RouteId, session: SessionDep, principal: Dispatcher) -> RoutePublic:
     """Keep this route as it is when re-planning."""
     route = service.get_route(session, principal, route_id)
     service.lock_route(session, route)

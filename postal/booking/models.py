@@ -11,6 +11,7 @@ from sqlmodel import Field, SQLModel
 from postal.calendar import Slot
 from postal.catalogue.models import ItemKind, TariffZone
 from postal.db import EnumText, UTCDateTime, utcnow
+from postal.notify.models import ContactChannel
 
 
 class ServiceForm(StrEnum):
@@ -51,6 +52,11 @@ class Booking(SQLModel, table=True):
     post_office_code: str = Field(foreign_key="post_office.code", index=True)
     citizen_name: str
     phone: str
+    email: str | None = Field(default=None, max_length=254)
+    contact_channel: ContactChannel = Field(
+        default=ContactChannel.sms, sa_type=EnumText(ContactChannel)
+    )
+    lang: str = Field(default="vi", max_length=8)
     id_number_hash: str = Field(index=True)
     id_number_masked: str
     address_text: str

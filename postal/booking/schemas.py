@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from postal.booking.models import BookingChannel, BookingStatus, ItemState, ServiceForm
 from postal.calendar import Slot
 from postal.catalogue.models import DocumentKind, ItemKind, TariffZone
+from postal.notify.models import ContactChannel
 
 _EXAMPLE: dict[str, Any] = {
     "service_form": "both",
@@ -35,6 +36,15 @@ class BookingCreate(BaseModel):
     desk_code: str = Field(min_length=1, max_length=40)
     citizen_name: str = Field(min_length=1, max_length=120)
     phone: str = Field(min_length=1, max_length=30)
+    email: str | None = Field(
+        default=None, max_length=254, description="Required when contact_channel is email."
+    )
+    contact_channel: ContactChannel = Field(
+        default=ContactChannel.sms,
+        description="How the citizen wants to be told; a channel this deployment does not "
+        "offer falls back to SMS.",
+    )
+    lang: Literal["vi", "en"] = Field(default="vi", description="Language of the messages.")
     id_number: str = Field(min_length=1, max_length=30)
     address_text: str = Field(min_length=1, max_length=300)
     commune_code: str = Field(min_length=1, max_length=10)
@@ -96,6 +106,8 @@ class BookingPublic(BaseModel):
     post_office_code: str
     citizen_name: str
     phone_masked: str
+    email_masked: str | None
+    contact_channel: ContactChannel
     id_number_masked: str
     address_text: str
     commune_code: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,9 +52,14 @@ from postal.geo.boundaries import CommuneBoundaries
 from postal.geo.gazetteer import Gazetteer
 from postal.geo.geocode import Geocoder, make_geocoder
 from postal.ids import IdNumberProtector, load_id_prefixes, parse_id_number
+from postal.notify.citizen import enqueue_booking_confirmed
+from postal.notify.models import ContactChannel
 from postal.phone import mask_phone, normalise_phone
 
 T = TypeVar("T")
+
+# A practical e-mail shape: one @, a dotted domain, no spaces (the SMTP server has the last word).
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
 # Crockford base32 without I, L, O, U: readable over the phone.
 _REF_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -221,6 +227,7 @@ def create_booking(
     if len(name) < 2:
         errors.add("citizen_name", "citizen_name_too_short")
     phone = _try(errors, lambda: normalise_phone(request.phone, field="phone"))
+    email = _check_email(request.email, request.contact_channel, errors)
     prefixes = load_id_prefixes(settings.data_dir)
     id_number = _try(
         errors,
@@ -273,6 +280,9 @@ def create_booking(
         post_office_code=office.code,
         citizen_name=name,
         phone=phone,
+        email=email,
+        contact_channel=request.contact_channel,
+        lang=request.lang,
         id_number_hash=protector.hash(id_number.digits),
         id_number_masked=protector.mask(id_number.digits),
         address_text=address,
@@ -312,8 +322,28 @@ def create_booking(
             )
         )
     session.flush()
+    enqueue_booking_confirmed(session, booking, now)
     public = to_public(session, settings, booking)
     return BookingCreated(**public.model_dump(), access_token=token)
+
+
+def _check_email(value: str | None, channel: ContactChannel, errors: FieldErrors) -> str | None:
+    """The citizen's e-mail address, trimmed; required when the chosen channel is e-mail."""
+    email = (value or "").strip() or None
+    if email is not None and (len(email) > 254 or not _EMAIL.match(email)):
+        errors.add("email", "invalid_email")
+        return None
+    if email is None and channel == ContactChannel.email:
+        errors.add("email", "email_required")
+    return email
+
+
+def mask_email(email: str | None) -> str | None:
+    """An address as staff may see it: n***@example.vn."""
+    if not email or "@" not in email:
+        return None
+    local, domain = email.rsplit("@", 1)
+    return f"{local[:1]}***@{domain}"
 
 
 _GEOCODERS: dict[tuple[str | None, str], Geocoder] = {}
@@ -471,6 +501,8 @@ def to_public(session: Session, settings: Settings, booking: Booking) -> Booking
         post_office_code=booking.post_office_code,
         citizen_name=booking.citizen_name,
         phone_masked=mask_phone(booking.phone),
+        email_masked=mask_email(booking.email),
+        contact_channel=booking.contact_channel,
         id_number_masked=booking.id_number_masked,
         address_text=booking.address_text,
         commune_code=commune.code,

@@ -12,24 +12,50 @@ from postal.db import EnumText, UTCDateTime, utcnow
 
 
 class NotificationStatus(StrEnum):
-    """A notification waits in the outbox until a sender takes it."""
+    """A message waits (pending), is taken by one sender (sending), then is sent or dead."""
 
     pending = "pending"
+    sending = "sending"
     sent = "sent"
-    failed = "failed"
+    dead = "dead"
+
+
+class ContactChannel(StrEnum):
+    """How a citizen wants to be told: SMS, Zalo ZNS or e-mail."""
+
+    sms = "sms"
+    zalo = "zalo"
+    email = "email"
 
 
 class Notification(SQLModel, table=True):
-    """A message to a citizen written in the same transaction as the change it announces."""
+    """A message to a citizen written in the same transaction as the change it announces.
+
+    ``channel`` is the citizen's preference; ``sent_via`` the channel that carried it (SMS when
+    the preferred one is not configured). ``message_id`` is the idempotency key every gateway
+    sees; ``dedup_key`` makes producers idempotent (one reminder per booking and day).
+    """
 
     __tablename__ = "notification"
+    __table_args__ = (Index("ix_notification_due", "status", "next_attempt_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    channel: str = Field(default="sms", max_length=16)
+    message_id: str = Field(unique=True, max_length=36)
+    channel: ContactChannel = Field(default=ContactChannel.sms, sa_type=EnumText(ContactChannel))
+    sent_via: str | None = Field(default=None, max_length=16)
     recipient: str = Field(max_length=40)
+    email: str | None = Field(default=None, max_length=254)
     template: str = Field(max_length=60)
+    lang: str = Field(default="vi", max_length=8)
+    params: str = Field(default="{}", sa_column=Column(Text, nullable=False))
     body: str = Field(sa_column=Column(Text, nullable=False))
+    booking_id: int | None = Field(default=None, foreign_key="booking.id", index=True)
+    dedup_key: str | None = Field(default=None, unique=True, max_length=120)
     status: NotificationStatus = Field(sa_type=EnumText(NotificationStatus), index=True)
+    attempts: int = 0
+    next_attempt_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    claimed_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    last_error: str | None = Field(default=None, max_length=500)
     created_at: dt.datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
@@ -51,11 +77,12 @@ class WebhookEndpoint(SQLModel, table=True):
 
 
 class DeliveryStatus(StrEnum):
-    """A webhook delivery is retried until delivered or out of attempts."""
+    """A webhook delivery is retried until delivered, or dead (4xx, or out of attempts)."""
 
     pending = "pending"
+    sending = "sending"
     delivered = "delivered"
-    failed = "failed"
+    dead = "dead"
 
 
 class WebhookDelivery(SQLModel, table=True):
@@ -74,6 +101,8 @@ class WebhookDelivery(SQLModel, table=True):
     next_attempt_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     created_at: dt.datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     delivered_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    claimed_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    last_error: str | None = Field(default=None, max_length=500)
 
 
 class WebhookAttempt(SQLModel, table=True):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import Column
+from sqlalchemy import Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from postal.db import EnumText, UTCDateTime, utcnow
@@ -47,6 +47,10 @@ class PlanRun(SQLModel, table=True):
     duration_s: int = 0
     stop_count: int = 0
     unassigned_count: int = 0
+    seed: int = 0
+    unavailable_courier_ids: str = ""
+    parts_total: int = 0
+    parts_done: int = 0
     created_at: dt.datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
@@ -55,6 +59,70 @@ class PlanRun(SQLModel, table=True):
     def offices(self) -> list[str]:
         """The post office codes of this plan."""
         return [c for c in self.post_office_codes.split(",") if c]
+
+    def unavailable(self) -> set[int]:
+        """The couriers this plan (a re-plan) must not use."""
+        return {int(c) for c in self.unavailable_courier_ids.split(",") if c}
+
+
+class PlanOffice(SQLModel, table=True):
+    """A post office taking part in a plan; the database allows one active plan per office
+    and date (a partial unique index), whatever the number of web processes."""
+
+    __tablename__ = "plan_office"
+    __table_args__ = (
+        Index(
+            "uq_plan_office_active",
+            "date",
+            "post_office_code",
+            unique=True,
+            postgresql_where=text("active"),
+            sqlite_where=text("active"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="plan_run.id", index=True)
+    date: dt.date
+    post_office_code: str = Field(foreign_key="post_office.code")
+    active: bool = True
+
+
+class PartStatus(StrEnum):
+    """Life of one planning task (a post office, or a sector of a big one)."""
+
+    pending = "pending"
+    running = "running"
+    done = "done"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+class PlanPart(SQLModel, table=True):
+    """One task of a plan: a post office's stops, or one sector of them, with its couriers."""
+
+    __tablename__ = "plan_part"
+    __table_args__ = (UniqueConstraint("plan_id", "post_office_code", "part_index"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="plan_run.id", index=True)
+    post_office_code: str = Field(foreign_key="post_office.code")
+    part_index: int = 0
+    parts_in_office: int = 1
+    item_numbers: str = Field(default="", sa_column=Column(Text, nullable=False))
+    """Comma-separated items of this sector; empty: every plannable item of the office."""
+    courier_slots: str = ""
+    """Comma-separated indices into the office's couriers; empty: all of them."""
+    office_items: int = 0
+    """Items of the whole office when split (the office's fleet is sized on them)."""
+    status: PartStatus = Field(sa_type=EnumText(PartStatus), index=True)
+    attempts: int = 0
+    stop_count: int = 0
+    routes: int = 0
+    unassigned_count: int = 0
+    error: str = ""
+    started_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    finished_at: dt.datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
 
 
 class PlannedRoute(SQLModel, table=True):

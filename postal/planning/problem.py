@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,9 +93,19 @@ def build_office_problem(
     cal: WorkCalendar,
     exclude_items: set[str],
     unavailable_couriers: set[int],
+    only_items: set[str] | None = None,
+    courier_indices: Sequence[int] | None = None,
+    fleet_items: int | None = None,
 ) -> OfficeProblem:
-    """The optimiser's problem for one post office on one date."""
+    """The optimiser's problem for one post office on one date.
+
+    A part of a big office (a sector) passes ``only_items`` (its items), ``fleet_items`` (the
+    whole office's item count, which sizes the office's fleet) and ``courier_indices`` (its
+    share of that fleet, by position).
+    """
     pairs = plannable_items(session, day, office.code, exclude_items)
+    if only_items is not None:
+        pairs = [(b, i) for b, i in pairs if i.number in only_items]
     points: list[tuple[float, float]] = [(office.lat, office.lon)]
     desks: list[rm.Desk] = []
     desk_index: dict[str, int] = {}
@@ -167,7 +178,11 @@ def build_office_problem(
             )
             infos.append(info)
 
-    couriers = _courier_slots(session, settings, office, len(pairs), unavailable_couriers)
+    couriers = _courier_slots(
+        session, settings, office, fleet_items or len(pairs), unavailable_couriers
+    )
+    if courier_indices is not None:
+        couriers = [couriers[k] for k in courier_indices if k < len(couriers)]
     shift = _parse_span(settings.courier_shift)
     span, minutes = settings.courier_break.split("/")
     earliest, latest = _parse_span(span)

@@ -4,30 +4,28 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from postal.auth.models import Role
 from postal.auth.service import Principal
 from postal.catalogue import service as catalogue
 from postal.catalogue.models import PostOffice
-from postal.config import Settings
 from postal.db import utcnow
 from postal.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from postal.planning.models import (
     PlannedRoute,
     PlannedStop,
+    PlanOffice,
     PlanRun,
     PlanStatus,
     UnassignedStop,
 )
-from postal.planning.problem import OfficeProblem, build_office_problem
+from postal.planning.problem import OfficeProblem, plannable_items
 from postal.routing import model as rm
-from postal.routing.solver import solve
 
 log = logging.getLogger("postal.planning")
 
@@ -67,8 +65,17 @@ def start_plan(
     post_office_codes: list[str],
     time_limit_s: float,
     replans: PlanRun | None = None,
+    unavailable: frozenset[int] | set[int] = frozenset(),
+    seed: int | None = None,
 ) -> PlanRun:
-    """Queue a plan for a date and post offices; 409 while another one runs for them."""
+    """Write a queued plan for a date and post offices with everything its tasks need.
+
+    Refused before anything is written: unknown or foreign post offices (422/403), a day
+    off (422 ``day_closed``), nothing to carry (422 ``nothing_to_plan``) and another active
+    plan for one of the offices (409 ``plan_running``, which the database's partial unique
+    index on ``plan_office`` also enforces between processes). The caller commits, then
+    enqueues the plan (``postal.worker.enqueue.defer_plan``).
+    """
     codes = sorted(set(post_office_codes))
     if not codes:
         raise ValidationFailed("post_office_codes_required", field="post_office_codes")
@@ -76,11 +83,20 @@ def start_plan(
         if session.get(PostOffice, code) is None:
             raise ValidationFailed("unknown_post_office", field="post_office_codes")
     _dispatcher_offices(principal, codes)
-    running = session.exec(
-        select(PlanRun).where(PlanRun.date == day, col(PlanRun.status).in_(ACTIVE))
-    ).all()
-    if any(set(p.offices()) & set(codes) for p in running):
-        raise Conflict("plan_running")
+    if not catalogue.work_calendar(session).is_working_day(day):
+        raise ValidationFailed("day_closed", field="date", date=day.isoformat())
+    busy = session.exec(
+        select(PlanOffice.post_office_code).where(
+            PlanOffice.date == day,
+            col(PlanOffice.active).is_(True),
+            col(PlanOffice.post_office_code).in_(codes),
+        )
+    ).first()
+    if busy is not None:
+        raise Conflict("plan_running", field="post_office_codes")
+    locked = bool(replans and _locked_routes(session, replans))
+    if not locked and not any(plannable_items(session, day, code, set()) for code in codes):
+        raise ValidationFailed("nothing_to_plan", field="date", date=day.isoformat())
     plan = PlanRun(
         date=day,
         post_office_codes=",".join(codes),
@@ -88,9 +104,19 @@ def start_plan(
         replans_id=replans.id if replans else None,
         created_by=principal.user_id,
         time_limit_s=time_limit_s,
+        unavailable_courier_ids=",".join(str(c) for c in sorted(unavailable)),
     )
-    session.add(plan)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(plan)
+            session.flush()
+            assert plan.id is not None
+            plan.seed = plan.id if seed is None else seed
+            for code in codes:
+                session.add(PlanOffice(plan_id=plan.id, date=day, post_office_code=code))
+            session.flush()
+    except IntegrityError as exc:  # another process started a plan for an office meanwhile
+        raise Conflict("plan_running", field="post_office_codes") from exc
     return plan
 
 
@@ -217,66 +243,6 @@ def persist_office_plan(
     return written
 
 
-def run_plan(engine: Engine, settings: Settings, plan_id: int, unavailable: set[int]) -> None:
-    """Build and solve each post office's problem, persisting as it goes (the job body)."""
-    tz = ZoneInfo(settings.timezone)
-    with Session(engine, expire_on_commit=False) as session:
-        plan = session.get(PlanRun, plan_id)
-        if plan is None or plan.status != PlanStatus.queued:
-            return
-        plan.status = PlanStatus.running
-        session.add(plan)
-        session.commit()
-        try:
-            cal = catalogue.work_calendar(session)
-            locked = _locked_routes(session, plan)
-            locked_couriers = {r.courier_user_id for r in locked if r.courier_user_id}
-            carried = _copy_locked(session, plan, locked)
-            plan.couriers_used = len(locked)
-            offices = plan.offices()
-            budget = max(1.0, plan.time_limit_s / max(1, len(offices)))
-            colours = len(locked)
-            for n, code in enumerate(offices, start=1):
-                session.refresh(plan, attribute_names=["status"])
-                if plan.status == PlanStatus.cancelled:
-                    session.rollback()
-                    return
-                office = session.get(PostOffice, code)
-                assert office is not None
-                built = build_office_problem(
-                    session,
-                    settings,
-                    office,
-                    plan.date,
-                    cal,
-                    carried,
-                    unavailable | locked_couriers,
-                )
-                result = solve(built.problem, rm.SolveParams(time_limit_s=budget, seed=plan_id))
-                colours += persist_office_plan(session, plan, built, result, tz, colours)
-                plan.progress = int(100 * n / len(offices))
-                plan.message = f"{n}/{len(offices)}"
-                session.add(plan)
-                session.commit()
-            plan.status = PlanStatus.done
-            plan.finished_at = utcnow()
-            session.add(plan)
-            session.commit()
-        except Exception as exc:  # a failed job is reported on the plan, never lost
-            log.exception("plan %s failed", plan_id)
-            session.rollback()
-            failed = session.get(PlanRun, plan_id)
-            if failed is not None:
-                failed.status = PlanStatus.failed
-                failed.message = f"{type(exc).__name__}: {exc}"[:500]
-                failed.finished_at = utcnow()
-                session.add(failed)
-                session.commit()
-
-
-Runner = Callable[[Callable[[], None]], Any]
-
-
 def get_plan(session: Session, plan_id: int) -> PlanRun:
     """A plan by id; 404 when unknown."""
     plan = session.get(PlanRun, plan_id)
@@ -294,13 +260,40 @@ def authorise_plan(principal: Principal, plan: PlanRun) -> None:
     raise NotFound("unknown_plan")
 
 
-def cancel_plan(session: Session, plan: PlanRun) -> PlanRun:
-    """Cancel a queued or running plan; 409 once it has finished."""
-    if plan.status not in ACTIVE:
-        raise Conflict("plan_finished")
-    plan.status = PlanStatus.cancelled
+def finish_plan(session: Session, plan: PlanRun, status: PlanStatus, message: str = "") -> None:
+    """End a plan: its status, the time, and its post offices free for the next plan."""
+    plan.status = status
     plan.finished_at = utcnow()
+    if message:
+        plan.message = message[:500]
     session.add(plan)
+    offices = session.exec(
+        select(PlanOffice).where(PlanOffice.plan_id == plan.id, col(PlanOffice.active))
+    ).all()
+    for row in offices:
+        row.active = False
+        session.add(row)
+
+
+def cancel_plan(session: Session, plan: PlanRun) -> PlanRun:
+    """Cancel a queued or running plan; its running parts stop within seconds (they watch
+    the status) and write nothing. 409 once it has finished."""
+    locked = lock_plan(session, plan.id or 0)
+    if locked.status not in ACTIVE:
+        raise Conflict("plan_finished")
+    finish_plan(session, locked, PlanStatus.cancelled)
+    return locked
+
+
+def lock_plan(session: Session, plan_id: int) -> PlanRun:
+    """The plan row, locked for this transaction on PostgreSQL (parts finishing at the same
+    moment, or a cancel, wait for each other); 404 when unknown."""
+    query = select(PlanRun).where(PlanRun.id == plan_id).execution_options(populate_existing=True)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    plan = session.exec(query).first()
+    if plan is None:
+        raise NotFound("unknown_plan")
     return plan
 
 
@@ -349,6 +342,10 @@ def lock_route(session: Session, route: PlannedRoute) -> PlannedRoute:
     """Mark a route dispatched: re-planning keeps it as it is."""
     route.locked = True
     session.add(route)
+    if route.id is not None:  # tell the route's citizens the courier is on the way
+        from postal.notify.citizen import enqueue_courier_on_way
+
+        enqueue_courier_on_way(session, route.id, utcnow())
     return route
 
 

@@ -38,7 +38,7 @@ from postal.errors import (
 )
 from postal.i18n import message
 from postal.ids import IdNumberProtector, load_id_prefixes, parse_id_number, parse_s10
-from postal.notify import outbox, webhooks
+from postal.notify import citizen, webhooks
 from postal.phone import mask_phone
 from postal.tracking import ledger, states
 from postal.tracking.config import TrackingSettings
@@ -69,6 +69,9 @@ WEBHOOK_TYPES = {
     EventType.deliver: "item.delivered",
     EventType.attempt_failed: "item.delivery_failed",
 }
+
+# Events the citizen is told about (postal/notify/citizen.py): collected, delivered, failed.
+CITIZEN_MESSAGES = frozenset({EventType.pickup, EventType.deliver, EventType.attempt_failed})
 
 
 class IllegalTransition(Conflict):
@@ -165,6 +168,19 @@ def write(
     hook = WEBHOOK_TYPES.get(draft.type)
     if hook:
         _enqueue_webhook(session, hook, item, event, now)
+    if draft.type in CITIZEN_MESSAGES:
+        booking = session.get(Booking, item.booking_id)
+        assert booking is not None
+        citizen.enqueue_custody_message(
+            session,
+            booking,
+            item.number,
+            draft.type.value,
+            event.event_id,
+            draft.details,
+            event.device_time,
+            now,
+        )
     return event
 
 
@@ -708,7 +724,7 @@ def request_otp(
     number: str,
     now: dt.datetime,
 ) -> OtpSent:
-    """Send a one-time code to the booking's phone through the notification outbox."""
+    """Send a one-time code to the citizen through the message outbox (their channel)."""
     item = find_item(session, number)
     booking = session.get(Booking, item.booking_id)
     assert booking is not None and item.id is not None
@@ -726,8 +742,7 @@ def request_otp(
             item_id=item.id, code_hash=_otp_hash(item, code), expires_at=expires, created_at=now
         )
     )
-    body = message("sms.otp", "vi", otp=code, number=item.number, minutes=tsettings.otp_ttl_minutes)
-    outbox.enqueue_sms(session, booking.phone, "otp", body, now)
+    citizen.enqueue_otp(session, booking, item.number, code, tsettings.otp_ttl_minutes, now)
     return OtpSent(
         item_number=item.number, phone_masked=mask_phone(booking.phone), expires_at=expires
     )

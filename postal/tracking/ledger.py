@@ -398,8 +398,30 @@ class VerifyReport:
         }
 
 
+class _ItemLinks(dict[int, str]):
+    """Each item's last event hash seen so far; before a checkpoint, read from the ledger."""
+
+    def __init__(self, session: Session, before_seq: int) -> None:
+        super().__init__()
+        self.session = session
+        self.before_seq = before_seq
+
+    def get(self, item_id: int, default: str = GENESIS_HASH) -> str:  # type: ignore[override]
+        if item_id in self:
+            return self[item_id]
+        if self.before_seq == 0:
+            return default
+        found = self.session.exec(
+            select(CustodyEvent.hash)
+            .where(CustodyEvent.item_id == item_id, col(CustodyEvent.seq) <= self.before_seq)
+            .order_by(col(CustodyEvent.seq).desc())
+            .limit(1)
+        ).first()
+        return found or default
+
+
 def _broken_link(
-    ev: CustodyEvent, expected_seq: int, expected_prev: str, last_of_item: dict[int, str]
+    ev: CustodyEvent, expected_seq: int, expected_prev: str, last_of_item: _ItemLinks
 ) -> str | None:
     """Why ``ev`` breaks the chain, or None when it is intact."""
     if ev.seq != expected_seq:
@@ -413,13 +435,20 @@ def _broken_link(
     return None
 
 
-def verify(session: Session, batch: int = 5000) -> VerifyReport:
-    """Recompute every hash and link in ledger order; stop at the first broken link."""
-    expected_prev = GENESIS_HASH
-    expected_seq = 1
-    last_of_item: dict[int, str] = {}
+def verify(
+    session: Session, batch: int = 5000, after_seq: int = 0, after_hash: str = GENESIS_HASH
+) -> VerifyReport:
+    """Recompute every hash and link in ledger order; stop at the first broken link.
+
+    From a checkpoint (``after_seq`` events already verified, the last with ``after_hash``)
+    only the events after it are read; an item's link to an event before the checkpoint is
+    checked against that event's stored hash. ``events`` counts the events read.
+    """
+    expected_prev = after_hash
+    expected_seq = after_seq + 1
+    last_of_item: _ItemLinks = _ItemLinks(session, after_seq)
     count = 0
-    last_seq = 0
+    last_seq = after_seq
     while True:
         rows = session.exec(
             select(CustodyEvent)
@@ -442,7 +471,7 @@ def verify(session: Session, batch: int = 5000) -> VerifyReport:
         session.expunge_all()
     head = session.get(LedgerHead, 1, populate_existing=True)
     head_seq, head_hash = (head.last_seq, head.last_hash) if head else (0, GENESIS_HASH)
-    if head_seq != count or head_hash != expected_prev:
+    if head_seq != after_seq + count or head_hash != expected_prev:
         return VerifyReport(
             False, count, head_seq, None, "chain head does not match the last event (rows removed)"
         )

@@ -15,7 +15,7 @@ from postal.catalogue import service as catalogue
 from postal.catalogue.models import ItemKind
 from postal.tracking.models import CustodyEvent
 from tests.booking.helpers import booking_body
-from tests.conftest import NEXT_DAY
+from tests.conftest import NEXT_DAY, run_tasks
 
 PASSWORD = "correct-horse-1"
 
@@ -46,7 +46,6 @@ def _staff(session: Session, desk_code: str) -> None:
 
 
 def test_plan_pickup_handover_and_tracking_pages(client: TestClient, session: Session) -> None:
-    client.app.state.plan_inline = True  # type: ignore[attr-defined]
     body = booking_body(session, service_form="dossier_pickup", phone="0912000001")
     created = client.post("/api/v1/bookings", json=body)
     assert created.status_code == 201, created.text
@@ -60,6 +59,7 @@ def test_plan_pickup_handover_and_tracking_pages(client: TestClient, session: Se
     assert page.status_code == 200 and "115100" in page.text
     form = {"date": str(NEXT_DAY), "post_office_codes": "115100", "time_limit_s": "2"}
     r = client.post("/dispatcher/plans", data=form, follow_redirects=False)
+    run_tasks(client)
     plan_url = r.headers["location"]
     plan = client.get(plan_url)
     assert 'data-status="done"' in plan.text and "Refresh" not in plan.headers
@@ -69,6 +69,7 @@ def test_plan_pickup_handover_and_tracking_pages(client: TestClient, session: Se
     locked = client.post(f"/dispatcher/routes/{route_id.group(1)}/lock", follow_redirects=True)
     assert "🔒" in locked.text and "/lock" not in locked.text
     replan = client.post(plan_url + "/replan", follow_redirects=False)
+    run_tasks(client)
     new_plan = client.get(replan.headers["location"])
     assert new_plan.url.path != plan_url and 'data-status="done"' in new_plan.text
     assert "🔒" in new_plan.text  # the locked route is kept as it was

@@ -11,7 +11,7 @@ from sqlmodel import Session
 from postal.auth.models import Role
 from postal.auth.service import create_api_key, create_user
 from tests.booking.helpers import booking_body
-from tests.conftest import NEXT_DAY
+from tests.conftest import NEXT_DAY, run_tasks
 
 PASSWORD = "correct-horse-1"
 DAY = NEXT_DAY.isoformat()
@@ -20,7 +20,6 @@ DAY = NEXT_DAY.isoformat()
 @pytest.fixture
 def planner(client: TestClient, session: Session) -> dict[str, dict[str, str]]:
     """Staff of post office 115100 (Ba Đình) and a day with bookings to plan."""
-    client.app.state.plan_inline = True  # type: ignore[attr-defined]
     for username, role, binding in (
         ("disp", Role.dispatcher, {"post_office_codes": ["115100"]}),
         ("other", Role.dispatcher, {"post_office_codes": ["116500"]}),
@@ -63,6 +62,7 @@ def _plan(client: TestClient, auth: dict[str, str], **extra: Any) -> dict[str, A
     body = {"date": DAY, "post_office_codes": ["115100"], "time_limit_s": 2, **extra}
     r = client.post("/api/v1/plans", json=body, headers=auth)
     assert r.status_code == 202, r.text
+    run_tasks(client)
     plan = client.get(r.headers["location"], headers=auth).json()
     assert plan["status"] == "done", plan
     return plan
@@ -105,15 +105,17 @@ def test_roles_conflicts_and_the_couriers_own_route(
     bad = dict(body, post_office_codes=["999999"])
     assert client.post("/api/v1/plans", json=bad, headers=planner["disp"]).status_code == 422
     # While a plan runs for this date and area, a second request is refused.
-    client.app.state.plan_inline = False  # type: ignore[attr-defined]
-    client.app.state.plan_executor = _Paused()  # type: ignore[attr-defined]
     first = client.post("/api/v1/plans", json=body, headers=planner["disp"])
     assert first.status_code == 202
     again = client.post("/api/v1/plans", json=body, headers=planner["disp"])
     assert again.status_code == 409 and again.json()["code"] == "plan_running"
     cancel = client.post(f"{first.headers['location']}/cancel", headers=planner["disp"])
     assert cancel.json()["status"] == "cancelled"
-    client.app.state.plan_inline = True  # type: ignore[attr-defined]
+    run_tasks(client)  # the cancelled plan's task finds it cancelled and plans nothing
+    assert (
+        client.get(first.headers["location"], headers=planner["disp"]).json()["status"]
+        == "cancelled"
+    )
     plan = _plan(client, planner["disp"])
     assert client.get(f"/api/v1/plans/{plan['id']}", headers=planner["other"]).status_code == 404
     mine = client.get("/api/v1/couriers/me/route", params={"date": DAY}, headers=planner["courier"])
@@ -126,8 +128,14 @@ def test_roles_conflicts_and_the_couriers_own_route(
         json={"date": "2026-12-09", "post_office_codes": ["115100"], "time_limit_s": 1},
         headers=planner["disp"],
     )
-    done = client.get(empty.headers["location"], headers=planner["disp"]).json()
-    assert done["status"] == "done" and done["stop_count"] == 0 and done["couriers_used"] == 0
+    assert empty.status_code == 422 and empty.json()["code"] == "nothing_to_plan"
+    assert empty.json()["errors"][0]["field"] == "date"
+    closed = client.post(
+        "/api/v1/plans",
+        json={"date": "2026-12-13", "post_office_codes": ["115100"], "time_limit_s": 1},
+        headers=planner["disp"],
+    )
+    assert closed.status_code == 422 and closed.json()["code"] == "day_closed"
 
 
 def test_lock_and_replan_keep_the_dispatched_route(
@@ -145,6 +153,7 @@ def test_lock_and_replan_keep_the_dispatched_route(
         f"/api/v1/plans/{plan['id']}/replan", json={"time_limit_s": 2}, headers=planner["disp"]
     )
     assert replan.status_code == 202
+    run_tasks(client)
     new = client.get(replan.headers["location"], headers=planner["disp"]).json()
     assert new["status"] == "done" and new["replans_id"] == plan["id"]
     detail = client.get(f"/api/v1/plans/{new['id']}/routes", headers=planner["disp"]).json()
@@ -155,10 +164,3 @@ def test_lock_and_replan_keep_the_dispatched_route(
     ]
     items = [s["item_number"] for r in detail["routes"] for s in r["stops"]]
     assert len(items) == 8 and len(set(items)) == 4  # 3 earlier items + the urgent one
-
-
-class _Paused:
-    """An executor that never runs the job: the plan stays queued."""
-
-    def submit(self, *args: Any, **kwargs: Any) -> None:
-        return None

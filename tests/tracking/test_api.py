@@ -189,7 +189,7 @@ def test_otp_acknowledgement(client: TestClient, session: Session, settings: Set
     courier = _auth(session, "courier1")
     sent = client.post(f"/api/v1/items/{w.dossier.number}/otp", headers=courier)
     assert sent.status_code == 202, sent.text
-    sms = session.exec(select(Notification)).one()
+    sms = session.exec(select(Notification).where(Notification.template == "otp")).one()
     session.commit()
     code = sms.body.split()[3]
     assert code.isdigit() and len(code) == 6

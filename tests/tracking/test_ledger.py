@@ -156,12 +156,23 @@ def test_webhook_outbox_retries_and_signs(
     session.commit()
     [delivery] = session.exec(select(WebhookDelivery)).all()
     assert delivery.event_type == "item.received_at_desk"
+    assert delivery.id is not None
+    session.commit()
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
     with httpx.Client() as http:
-        first = webhooks.deliver_due(session, NOW, http)
-        assert (first.delivered, first.retried) == (0, 1)
-        assert webhooks.deliver_due(session, NOW, http).retried == 0  # not due yet
-        later = NOW + webhooks.backoff(1)
-        assert webhooks.deliver_due(session, later, http).delivered == 1
+        assert webhooks.due_webhooks(session, NOW, 10) == [delivery.id]
+        session.commit()
+        first = webhooks.deliver_webhook(engine, settings, delivery.id, NOW, http)
+        assert first == "retry"
+        assert webhooks.due_webhooks(session, NOW, 10) == []  # not due yet
+        session.commit()
+        assert webhooks.deliver_webhook(engine, settings, delivery.id, NOW, http) == "skipped"
+        session.refresh(delivery)
+        later = delivery.next_attempt_at
+        session.commit()
+        assert later > NOW
+        assert webhooks.deliver_webhook(engine, settings, delivery.id, later, http) == "sent"
     assert len(received) == 2
     headers, body = received[1]["headers"], received[1]["body"]
     assert headers["X-Postal-Event"] == "item.received_at_desk"
@@ -174,5 +185,6 @@ def test_webhook_outbox_retries_and_signs(
     assert json.loads(body)["item_number"] == w.dossier.number
     session.refresh(delivery)
     assert delivery.status == DeliveryStatus.delivered and delivery.attempts == 2
+    assert received[1]["headers"]["Idempotency-Key"] == delivery.delivery_id
     log = session.exec(select(WebhookAttempt).order_by(col(WebhookAttempt.id))).all()
     assert [a.status_code for a in log] == [500, 204]

@@ -1,0 +1,1 @@
+"""VROOM-format problems solved as tasks: submit, solve in a worker, read the plan."""

@@ -1,0 +1,132 @@
+"""Submit a VROOM-format problem, solve it (the task body's parts), read its plan."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from postal.config import Settings
+from postal.db import utcnow
+from postal.errors import NotFound, TooManyRequests, ValidationFailed
+from postal.optimise.models import OptimiseJob, OptimiseStatus
+from postal.routing import model as rm
+from postal.routing.vroom_format import haversine_matrices, plan_to_vroom, problem_from_vroom
+
+ACTIVE = (OptimiseStatus.queued, OptimiseStatus.running)
+
+
+def parse(settings: Settings, body: dict[str, Any]) -> tuple[rm.Problem, Any]:
+    """The problem and its ids; 422 naming the place when malformed."""
+    try:
+        return problem_from_vroom(
+            body, haversine_matrices(settings.circuity_factor, settings.speed_kmh)
+        )
+    except (KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
+        raise ValidationFailed("malformed_problem", str(exc), field="problem") from exc
+
+
+def task_count(problem: rm.Problem) -> int:
+    """Jobs plus shipment legs: what decides whether a reply waits for the solve."""
+    return len(problem.stops)
+
+
+def submit(
+    session: Session,
+    settings: Settings,
+    client: str,
+    body: dict[str, Any],
+    time_limit_s: float,
+    seed: int,
+) -> OptimiseJob:
+    """Check the problem and the client's work in flight (429 beyond the limit); write the
+    job (the caller commits, then enqueues it)."""
+    parse(settings, body)
+    in_flight = session.exec(
+        select(func.count())
+        .select_from(OptimiseJob)
+        .where(OptimiseJob.client == client, col(OptimiseJob.status).in_(ACTIVE))
+    ).one()
+    if in_flight >= settings.optimise_max_in_flight:
+        raise TooManyRequests("optimise_in_flight", limit=settings.optimise_max_in_flight)
+    job = OptimiseJob(
+        id=str(uuid.uuid4()),
+        client=client,
+        status=OptimiseStatus.queued,
+        problem=json.dumps(body, separators=(",", ":")),
+        time_limit_s=time_limit_s,
+        seed=seed,
+    )
+    session.add(job)
+    return job
+
+
+def get(session: Session, job_id: str, client: str | None) -> OptimiseJob:
+    """A job by id for its client (None: any client); 404 otherwise."""
+    job = session.get(OptimiseJob, job_id[:36])
+    if job is None or (client is not None and job.client != client):
+        raise NotFound("unknown_optimise_job")
+    return job
+
+
+def start(engine: Engine, settings: Settings, job_id: str) -> tuple[rm.Problem, Any] | None:
+    """Mark the job running and parse it; None when it is finished already."""
+    with Session(engine, expire_on_commit=False) as session:
+        job = session.get(OptimiseJob, job_id)
+        if job is None or job.status not in ACTIVE:
+            return None
+        job.status = OptimiseStatus.running
+        session.add(job)
+        session.commit()
+        return parse(settings, json.loads(job.problem))
+
+
+def params(engine: Engine, job_id: str) -> rm.SolveParams:
+    """The solver parameters the job was submitted with."""
+    with Session(engine) as session:
+        job = session.get(OptimiseJob, job_id)
+        assert job is not None
+        return rm.SolveParams(time_limit_s=job.time_limit_s, seed=job.seed)
+
+
+def finish(
+    engine: Engine,
+    job_id: str,
+    parsed: tuple[rm.Problem, Any] | None,
+    plan: rm.Plan | None,
+    error: str = "",
+) -> None:
+    """Store the plan in VROOM's format (or the error)."""
+    with Session(engine) as session:
+        job = session.get(OptimiseJob, job_id)
+        if job is None or job.status == OptimiseStatus.done:
+            return
+        if plan is not None and parsed is not None:
+            problem, ids = parsed
+            job.result = json.dumps(plan_to_vroom(problem, ids, plan), ensure_ascii=False)
+            job.status = OptimiseStatus.done
+        else:
+            job.status = OptimiseStatus.failed
+            job.error = error[:500]
+        job.finished_at = utcnow()
+        session.add(job)
+        session.commit()
+
+
+def public(job: OptimiseJob) -> dict[str, Any]:
+    """The job as the API shows it: status, and the VROOM-format plan once solved."""
+    out: dict[str, Any] = {
+        "id": job.id,
+        "status": str(job.status),
+        "created_at": job.created_at.isoformat(),
+        "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+    }
+    if job.result is not None:
+        out["result"] = json.loads(job.result)
+    if job.error:
+        out["error"] = job.error
+    return out

@@ -1,0 +1,115 @@
+"""Solve in a child process that a cancel can stop at once and a dead worker takes along.
+
+The solver forks processes of its own and keeps both cores busy, so a task never solves in
+the worker's (or a web server's) own process: the child starts from a fork server (a clean,
+single-threaded process with the solver already imported), leads its own process group (a
+cancel kills the solver's processes with it) and asks the kernel to kill it when its parent
+dies (a worker killed with ``kill -9`` leaves no solver behind).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import multiprocessing
+import os
+import signal
+from collections.abc import Awaitable, Callable
+from multiprocessing.connection import Connection
+from multiprocessing.context import ForkServerContext
+from typing import Any
+
+from postal.routing import model as rm
+
+_PR_SET_PDEATHSIG = 1
+_context: ForkServerContext | None = None
+
+
+class Cancelled(Exception):
+    """The work was no longer wanted; the child was killed."""
+
+
+class ChildFailed(Exception):
+    """The solver raised, or its process died, in the child."""
+
+
+def _context_() -> ForkServerContext:
+    global _context
+    if _context is None:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["postal.routing.solver"])
+        _context = ctx
+    return _context
+
+
+def _die_with_parent() -> None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the child ends with its time limit
+        pass
+
+
+def _run(conn: Connection, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    os.setpgrp()
+    _die_with_parent()
+    try:
+        conn.send(("ok", fn(*args)))
+    except BaseException as exc:  # reported to the parent, which decides
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+async def run_in_child(
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    should_stop: Callable[[], Awaitable[bool]],
+    poll_s: float = 0.5,
+    stop_check_every: int = 2,
+) -> Any:
+    """Run ``fn(*args)`` in a child process and return its result; every ``poll_s`` seconds
+    look at the child, and every ``stop_check_every`` looks ask ``should_stop``: when it says
+    yes, kill the child's whole process group and raise Cancelled."""
+    ctx = _context_()
+    receiver, sender = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_run, args=(sender, fn, args))
+    proc.start()
+    sender.close()
+    looks = 0
+    try:
+        while True:
+            if receiver.poll():
+                try:
+                    kind, value = receiver.recv()
+                except EOFError as exc:
+                    raise ChildFailed(f"solver process ended ({proc.exitcode})") from exc
+                if kind == "error":
+                    raise ChildFailed(value)
+                return value
+            if not proc.is_alive() and not receiver.poll():
+                raise ChildFailed(f"solver process ended ({proc.exitcode})")
+            looks += 1
+            if looks % stop_check_every == 0 and await should_stop():
+                raise Cancelled
+            await asyncio.sleep(poll_s)
+    finally:
+        assert proc.pid is not None
+        _kill_group(proc.pid)  # the solver's own processes too, whatever happened
+        if proc.is_alive():  # stopped before it led its own group
+            proc.kill()
+        proc.join(timeout=5)
+        receiver.close()
+
+
+def solve(problem: rm.Problem, params: rm.SolveParams) -> rm.Plan:
+    """The solver's entry point, importable by the fork server."""
+    from postal.routing.solver import solve as solve_problem
+
+    return solve_problem(problem, params)

@@ -1,0 +1,82 @@
+"""The periodic jobs' bodies: retention purges, incremental ledger checks, reminders."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col
+
+from postal.config import Settings
+from postal.idempotency import IdempotencyRecord
+from postal.notify.models import (
+    DeliveryStatus,
+    Notification,
+    NotificationStatus,
+    WebhookAttempt,
+    WebhookDelivery,
+)
+
+log = logging.getLogger("postal.worker")
+
+
+def purge(engine: Engine, settings: Settings, now: dt.datetime) -> dict[str, int]:
+    """Delete what has outlived its retention period; returns the rows deleted per table."""
+    idem_cutoff = now - dt.timedelta(days=settings.idempotency_retention_days)
+    outbox_cutoff = now - dt.timedelta(days=settings.outbox_retention_days)
+    with Session(engine) as session:
+        done = [
+            d.id
+            for d in session.query(WebhookDelivery).filter(
+                WebhookDelivery.status == DeliveryStatus.delivered,
+                col(WebhookDelivery.delivered_at) < outbox_cutoff,
+            )
+        ]
+        counts = {
+            "idempotency_record": session.execute(
+                delete(IdempotencyRecord).where(col(IdempotencyRecord.created_at) < idem_cutoff)
+            ).rowcount,
+            "notification": session.execute(
+                delete(Notification).where(
+                    Notification.status == NotificationStatus.sent,
+                    col(Notification.sent_at) < outbox_cutoff,
+                )
+            ).rowcount,
+            "webhook_attempt": session.execute(
+                delete(WebhookAttempt).where(col(WebhookAttempt.delivery_id).in_(done))
+            ).rowcount,
+            "webhook_delivery": session.execute(
+                delete(WebhookDelivery).where(col(WebhookDelivery.id).in_(done))
+            ).rowcount,
+        }
+        session.commit()
+    log.info("purged %s", counts)
+    return counts
+
+
+def verify_ledger(engine: Engine) -> bool:
+    """Check the ledger's events since the last good checkpoint; False (and an error in the
+    log) when the chain is broken."""
+    from postal.tracking.checkpoint import verify_since_checkpoint
+
+    with Session(engine) as session:
+        report = verify_since_checkpoint(session)
+    if not report.ok:
+        log.error("custody ledger broken at seq %s: %s", report.broken_seq, report.reason)
+    return report.ok
+
+
+def reminders(engine: Engine, settings: Settings, now: dt.datetime) -> int:
+    """Queue the day-before reminders for the next working day (once per booking)."""
+    from postal.catalogue import service as catalogue
+    from postal.notify.delivery import enqueue_reminders
+
+    local = now.astimezone(ZoneInfo(settings.timezone)).date()
+    with Session(engine) as session:
+        day = catalogue.work_calendar(session).next_working_day(local)
+        count = enqueue_reminders(session, day, now)
+        session.commit()
+    return count

@@ -1,0 +1,259 @@
+"""The task bodies, on one procrastinate blueprint (namespace ``postal``).
+
+Each task is idempotent (it may run twice after a crash) and does its database work in a
+thread (``asyncio.to_thread``) and its solving in a child process (``postal.worker.child``),
+so a worker's event loop keeps its heartbeat going however long a solve takes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import procrastinate
+from procrastinate import JobContext, RetryStrategy
+from procrastinate.exceptions import AlreadyEnqueued
+
+from postal.worker import child, runtime
+
+log = logging.getLogger("postal.worker")
+_RETRY = RetryStrategy(max_attempts=3, wait=2)
+
+
+async def defer_async(
+    app: procrastinate.App, task: str, lock: str | None = None, **kwargs: object
+) -> bool:
+    """``defer`` from inside a task (the worker's own, opened app)."""
+    try:
+        await app.configure_task(f"postal:{task}", queueing_lock=lock).defer_async(**kwargs)
+    except AlreadyEnqueued:
+        return False
+    return True
+
+
+def _app(context: JobContext) -> procrastinate.App:
+    assert context.app is not None
+    return context.app
+
+
+# ---------------------------------------------------------------- planning
+
+
+async def plan_fan_out(context: JobContext, plan_id: int) -> None:
+    """Split a plan into parts (once) and enqueue each part still to solve."""
+    from postal.planning import parts
+
+    rt = runtime.current()
+    part_ids = await asyncio.to_thread(parts.fan_out, rt.engine, rt.settings, plan_id)
+    for part_id in part_ids:
+        await defer_async(_app(context), "plan_part", lock=f"part-{part_id}", part_id=part_id)
+
+
+async def plan_part(part_id: int) -> None:
+    """Solve one part with the plan's whole budget and record its routes once; stop within
+    a second or two of the plan being cancelled."""
+    from postal.planning import parts
+    from postal.routing import model as rm
+
+    rt = runtime.current()
+    prepared = await asyncio.to_thread(parts.prepare_part, rt.engine, rt.settings, part_id)
+    if prepared is None:
+        return
+
+    async def stopped() -> bool:
+        return await asyncio.to_thread(parts.plan_stopped, rt.engine, prepared.plan_id)
+
+    problem = prepared.office_problem.problem
+    try:
+        if problem.stops:
+            result = await child.run_in_child(
+                child.solve, (problem, prepared.params), stopped, poll_s=0.5
+            )
+        else:
+            result = rm.Plan(routes=())
+    except child.Cancelled:
+        await asyncio.to_thread(parts.stop_part, rt.engine, part_id)
+        return
+    except child.ChildFailed as exc:
+        log.error("plan part %s failed: %s", part_id, exc)
+        if await asyncio.to_thread(parts.part_failed, rt.engine, part_id, str(exc)):
+            return
+        raise
+    await asyncio.to_thread(parts.record_part, rt.engine, rt.settings, prepared, result)
+
+
+# ---------------------------------------------------------------- optimise
+
+
+async def solve_optimise(job_id: str) -> None:
+    """Solve a VROOM-format problem submitted to POST /optimise and store its plan."""
+    from postal.optimise import service
+
+    rt = runtime.current()
+    parsed = await asyncio.to_thread(service.start, rt.engine, rt.settings, job_id)
+    if parsed is None:
+        return
+    params = await asyncio.to_thread(service.params, rt.engine, job_id)
+
+    async def never() -> bool:
+        return False
+
+    try:
+        plan = await child.run_in_child(child.solve, (parsed[0], params), never)
+    except child.ChildFailed as exc:
+        await asyncio.to_thread(service.finish, rt.engine, job_id, parsed, None, str(exc))
+        return
+    await asyncio.to_thread(service.finish, rt.engine, job_id, parsed, plan)
+
+
+# ---------------------------------------------------------------- messages
+
+
+async def deliver_message(message_id: int) -> None:
+    """Send one message to a citizen (at most once per success; retries are scheduled by the
+    outbox's own back-off, dead letters kept for staff)."""
+    from postal.notify import delivery
+
+    rt = runtime.current()
+    await asyncio.to_thread(delivery.deliver_message, rt.engine, rt.settings, message_id, _now())
+
+
+async def deliver_webhook(delivery_id: int) -> None:
+    """Send one webhook to the one-stop information system."""
+    from postal.notify import webhooks
+
+    rt = runtime.current()
+    await asyncio.to_thread(webhooks.deliver_webhook, rt.engine, rt.settings, delivery_id, _now())
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# ---------------------------------------------------------------- periodic jobs
+
+
+async def retry_stalled(context: JobContext, timestamp: int) -> None:
+    """Give the tasks of workers that stopped sending heartbeats (killed, machine lost) to
+    the workers still alive."""
+    rt = runtime.current()
+    manager = _app(context).job_manager
+    stalled = await manager.get_stalled_jobs(
+        seconds_since_heartbeat=rt.settings.worker_stalled_after_s
+    )
+    for job in stalled:
+        log.warning("task %s (%s) of a silent worker: retried", job.id, job.task_name)
+        await manager.retry_job(job)
+
+
+async def sweep_outbox(context: JobContext, timestamp: int) -> None:
+    """Enqueue the messages and webhooks that are due (new, or back-off elapsed)."""
+    rt = runtime.current()
+    messages, hooks = await asyncio.to_thread(_due, rt.engine)
+    for message_id in messages:
+        await defer_async(
+            _app(context), "deliver_message", lock=f"message-{message_id}", message_id=message_id
+        )
+    for delivery_id in hooks:
+        await defer_async(
+            _app(context),
+            "deliver_webhook",
+            lock=f"webhook-{delivery_id}",
+            delivery_id=delivery_id,
+        )
+
+
+def _due(engine: Any) -> tuple[list[int], list[int]]:
+    from sqlmodel import Session
+
+    from postal.notify import delivery, webhooks
+
+    with Session(engine) as session:
+        now = _now()
+        return delivery.due_messages(session, now, 500), webhooks.due_webhooks(session, now, 500)
+
+
+async def reconcile_plans(context: JobContext, timestamp: int) -> None:
+    """Enqueue again the plans whose fan-out was never enqueued (a web process lost between
+    its commit and its enqueue)."""
+    from postal.planning import parts
+
+    rt = runtime.current()
+    plans, _ = await asyncio.to_thread(parts.stale_plans, rt.engine, dt.timedelta(seconds=60))
+    for plan_id in plans:
+        await defer_async(_app(context), "plan_fan_out", lock=f"plan-{plan_id}", plan_id=plan_id)
+
+
+async def purge(context: JobContext, timestamp: int) -> None:
+    """Delete expired idempotency records, old sent messages and delivered webhooks, and
+    the queue's finished jobs, after their retention periods."""
+    from postal.worker import housekeeping
+
+    rt = runtime.current()
+    await asyncio.to_thread(housekeeping.purge, rt.engine, rt.settings, _now())
+    days = min(rt.settings.outbox_retention_days, rt.settings.idempotency_retention_days)
+    await procrastinate.builtin_tasks.remove_old_jobs(context, max_hours=24 * days)
+
+
+async def verify_ledger(timestamp: int) -> None:
+    """Verify the custody ledger from the last good checkpoint; log a broken chain."""
+    from postal.worker import housekeeping
+
+    rt = runtime.current()
+    await asyncio.to_thread(housekeeping.verify_ledger, rt.engine)
+
+
+async def send_reminders(timestamp: int) -> None:
+    """Queue the day-before reminders for the next working day's bookings."""
+    from postal.worker import housekeeping
+
+    rt = runtime.current()
+    await asyncio.to_thread(housekeeping.reminders, rt.engine, rt.settings, _now())
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """How a task body is registered: its queue, whether it gets the job context, its
+    retry strategy, and for a periodic job its cron (seconds as a sixth field)."""
+
+    fn: Callable[..., Awaitable[None]]
+    queue: str
+    context: bool = False
+    retry: RetryStrategy | None = None
+    cron: str | None = None
+
+
+TASKS: tuple[TaskSpec, ...] = (
+    TaskSpec(plan_fan_out, "planning", context=True, retry=_RETRY),
+    TaskSpec(plan_part, "planning", retry=_RETRY),
+    TaskSpec(solve_optimise, "planning", retry=_RETRY),
+    TaskSpec(deliver_message, "messages", retry=_RETRY),
+    TaskSpec(deliver_webhook, "messages", retry=_RETRY),
+    TaskSpec(retry_stalled, "default", context=True, cron="* * * * * */5"),
+    TaskSpec(sweep_outbox, "default", context=True, cron="* * * * * */10"),
+    TaskSpec(reconcile_plans, "default", context=True, cron="* * * * * */30"),
+    TaskSpec(purge, "default", context=True, cron="17 * * * *"),
+    TaskSpec(verify_ledger, "default", cron="*/10 * * * *"),
+    TaskSpec(send_reminders, "default", cron="0 10 * * *"),  # 17:00 in Hà Nội
+)
+
+
+def register(app: procrastinate.App) -> procrastinate.App:
+    """Register every task (named ``postal:<function>``) and periodic job on ``app``."""
+    for spec in TASKS:
+        name = spec.fn.__name__
+        task = app.task(
+            name=f"postal:{name}",
+            queue=spec.queue,
+            pass_context=spec.context,
+            retry=spec.retry or False,
+            # A periodic job waits in the queue at most once.
+            queueing_lock=name if spec.cron else None,
+        )(spec.fn)
+        if spec.cron:
+            app.periodic(cron=spec.cron)(task)
+    return app
