@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Path, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from sqlmodel import Session
 
-from api.deps import SettingsDep, roles
+from api.deps import SessionDep, SettingsDep, roles
 from postal.auth.models import Role
 from postal.auth.service import Principal
-from postal.errors import ValidationFailed
+from postal.config import Settings
+from postal.optimise import service
+from postal.optimise.models import OptimiseJob
 from postal.routing.model import SolveParams
-from postal.routing.solver import solve
-from postal.routing.vroom_format import haversine_matrices, plan_to_vroom, problem_from_vroom
+from postal.routing.vroom_format import plan_to_vroom
+from postal.worker import child
+from postal.worker.enqueue import defer_optimise
 
 router = APIRouter(tags=["optimiser"])
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
@@ -40,27 +46,80 @@ _EXAMPLE = {
         "and shipments with one or several time_windows, service, amounts, priority; "
         "[lon, lat] coordinates or a custom `matrices` block) and answers in VROOM's output "
         "format (routes with steps and arrival times, unassigned, summary). Coordinates are "
-        "turned into travel times with the measured circuity factor and the courier speed."
+        "turned into travel times with the measured circuity factor and the courier speed. "
+        "A problem of more tasks than `POSTAL_OPTIMISE_SYNC_MAX_TASKS` is solved by a worker: "
+        "the reply is 202 with a `Location` to poll (`GET /optimise/{id}`); a client may have "
+        "`POSTAL_OPTIMISE_MAX_IN_FLIGHT` such problems queued or solving (429 beyond)."
     ),
     responses={
+        202: {"description": "Queued for a worker: poll the Location"},
         401: {"description": "Missing or wrong credentials", **_PROBLEM},
         403: {"description": "Not a dispatcher, admin or the one-stop system", **_PROBLEM},
         422: {"description": "Malformed problem: `detail` names the place", **_PROBLEM},
+        429: {"description": "Too many problems of this client in flight", **_PROBLEM},
     },
 )
-def optimise(
+async def optimise(
     settings: SettingsDep,
+    session: SessionDep,
     principal: Annotated[Principal, Depends(roles(Role.dispatcher, Role.admin, Role.integration))],
     problem: Annotated[dict[str, Any], Body(examples=[_EXAMPLE])],
     time_limit_s: Annotated[float, Query(gt=0, le=120)] = 10.0,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """Solve and answer in VROOM's format."""
-    try:
-        prob, ids = problem_from_vroom(
-            problem, haversine_matrices(settings.circuity_factor, settings.speed_kmh)
+    seed: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+) -> Any:
+    """Solve and answer in VROOM's format (small problems), or queue for a worker (202)."""
+    prob, ids = await run_in_threadpool(service.parse, settings, problem)
+    if service.task_count(prob) > settings.optimise_sync_max_tasks:
+        job = await run_in_threadpool(
+            _submit, session, settings, _client(principal), problem, time_limit_s, seed
         )
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise ValidationFailed("malformed_problem", str(exc), field="problem") from exc
-    plan = solve(prob, SolveParams(time_limit_s=time_limit_s, seed=seed))
+        return JSONResponse(
+            service.public(job),
+            status_code=202,
+            headers={"Location": f"/api/v1/optimise/{job.id}"},
+        )
+    # A small problem is solved while the client waits, in a child process: the web
+    # process itself never runs the solver.
+    params = SolveParams(time_limit_s=time_limit_s, seed=seed)
+    plan = await child.run_in_child(child.solve, (prob, params), _never)
     return plan_to_vroom(prob, ids, plan)
+
+
+async def _never() -> bool:
+    return False
+
+
+def _client(principal: Principal) -> str:
+    """Who the in-flight limit counts: an API key by name, staff by user id."""
+    if principal.role == Role.integration:
+        return f"key:{principal.username}"[:80]
+    return f"user:{principal.user_id}"
+
+
+def _submit(
+    session: Session,
+    settings: Settings,
+    client: str,
+    problem: dict[str, Any],
+    time_limit_s: float,
+    seed: int,
+) -> OptimiseJob:
+    job = service.submit(session, settings, client, problem, time_limit_s, seed)
+    session.commit()
+    defer_optimise(settings, job.id)
+    return job
+
+
+@router.get(
+    "/optimise/{job_id}",
+    summary="A queued optimise problem: status, then its plan",
+    responses={404: {"description": "Unknown, or another client's", **_PROBLEM}},
+)
+def read_optimise(
+    job_id: Annotated[str, Path(min_length=36, max_length=36, pattern=r"^[0-9a-f-]{36}$")],
+    session: SessionDep,
+    principal: Annotated[Principal, Depends(roles(Role.dispatcher, Role.admin, Role.integration))],
+) -> dict[str, Any]:
+    """Status (queued, running, done, failed) and, once done, the plan in VROOM's format."""
+    client = None if principal.role == Role.admin else _client(principal)
+    return service.public(service.get(session, job_id, client))

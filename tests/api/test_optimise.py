@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from postal.auth.models import Role
 from postal.auth.service import create_user
+from tests.conftest import run_tasks
 
 PROBLEM: dict[str, Any] = {
     "vehicles": [
@@ -63,3 +64,30 @@ def test_malformed_problem_is_422_naming_the_place(client: TestClient, session: 
     r = client.post("/api/v1/optimise", params={"time_limit_s": 1}, json=bad, headers=auth)
     assert r.status_code == 422
     assert "vehicles" in r.json()["detail"]
+
+
+def test_a_big_problem_is_a_task_with_a_url_to_poll_and_a_limit_per_client(
+    client: TestClient, session: Session
+) -> None:
+    auth = _auth(client, session)
+    app = client.app
+    app.state.settings = app.state.settings.model_copy(  # type: ignore[attr-defined]
+        update={"optimise_sync_max_tasks": 2, "optimise_max_in_flight": 1}
+    )
+    first = client.post("/api/v1/optimise?time_limit_s=1", json=PROBLEM, headers=auth)
+    assert first.status_code == 202, first.text
+    assert first.json()["status"] == "queued"
+    location = first.headers["location"]
+    # The client's one problem in flight: a second one waits its turn.
+    busy = client.post("/api/v1/optimise?time_limit_s=1", json=PROBLEM, headers=auth)
+    assert busy.status_code == 429 and busy.json()["code"] == "optimise_in_flight"
+    run_tasks(client)
+    done = client.get(location, headers=auth).json()
+    assert done["status"] == "done", done
+    steps = [s for r in done["result"]["routes"] for s in r["steps"]]
+    assert {s.get("id") for s in steps if s["type"] in ("pickup", "delivery", "job")} == {1, 2, 3}
+    # Now there is room again; another client cannot read this one's problem.
+    again = client.post("/api/v1/optimise?time_limit_s=1", json=PROBLEM, headers=auth)
+    assert again.status_code == 202
+    unknown = client.get("/api/v1/optimise/00000000-0000-0000-0000-000000000000", headers=auth)
+    assert unknown.status_code == 404

@@ -49,9 +49,7 @@ def gateway() -> Iterator[Gateway]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             with gw.lock:
-                gw.requests.append(
-                    {"path": self.path, "headers": dict(self.headers), "body": body}
-                )
+                gw.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
                 status, text = gw.replies.popleft() if gw.replies else gw.default
             if gw.delay_s:
                 time.sleep(gw.delay_s)

@@ -148,9 +148,7 @@ def test_smtp_refusal_is_dead_with_reason_but_no_address(engine: Engine, smtp: M
     assert "an.nguyen" not in error
 
 
-def test_gateway_4xx_dead_letters_with_the_gateway_reason(
-    engine: Engine, gateway: Gateway
-) -> None:
+def test_gateway_4xx_dead_letters_with_the_gateway_reason(engine: Engine, gateway: Gateway) -> None:
     settings = _settings(engine, gateway)
     gateway.replies.append((400, '{"error": "Brandname chưa được đăng ký"}'))
     message_id = _enqueue(engine)
