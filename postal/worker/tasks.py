@@ -234,7 +234,7 @@ TASKS: tuple[TaskSpec, ...] = (
     TaskSpec(deliver_message, "messages", retry=_RETRY),
     TaskSpec(deliver_webhook, "messages", retry=_RETRY),
     TaskSpec(retry_stalled, "default", context=True, cron="* * * * * */5"),
-    TaskSpec(sweep_outbox, "default", context=True, cron="* * * * * */10"),
+    TaskSpec(sweep_outbox, "default", context=True, cron="* * * * * */5"),
     TaskSpec(reconcile_plans, "default", context=True, cron="* * * * * */30"),
     TaskSpec(purge, "default", context=True, cron="17 * * * *"),
     TaskSpec(verify_ledger, "default", cron="*/10 * * * *"),

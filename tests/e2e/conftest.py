@@ -60,7 +60,7 @@ def server(sqlite_template: Path, tmp_path: Path) -> Iterator[LiveServer]:
     db = tmp_path / "e2e.db"
     shutil.copy(sqlite_template, db)
     url = f"sqlite:///{db}"
-    settings = make_settings(url, plan_time_limit_s=2.0)
+    settings = make_settings(url, plan_time_limit_s=2.0, embedded_worker=True, worker_poll_s=0.2)
     engine = make_engine(url)
     with session_scope(engine) as session:
         for username, role, binding in (
