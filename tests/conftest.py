@@ -191,7 +191,6 @@ def client(engine: Engine, settings: Settings) -> Iterator[TestClient]:
     """An API client on the test database with the clock fixed at NOW."""
     from api.deps import get_now
     from api.main import create_app
-
     from postal.worker.enqueue import forget_opened
     from postal.worker.queue import forget
 

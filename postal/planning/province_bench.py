@@ -50,6 +50,7 @@ COLUMNS = (
     "speedup",
     "duplicates",
     "missing",
+    "load_1m",
 )
 
 
@@ -248,6 +249,8 @@ class RunResult:
     missing: int
     message: str = ""
     speedup: float | None = None
+    load_1m: float = 0.0
+    """The machine's mean 1-minute load average during the run (other work skews wall s)."""
 
     def row(self) -> dict[str, Any]:
         """The CSV/table row."""
@@ -271,6 +274,7 @@ class RunResult:
             "speedup": f"{self.speedup:.2f}" if self.speedup is not None else "",
             "duplicates": self.duplicates,
             "missing": self.missing,
+            "load_1m": f"{self.load_1m:.1f}",
         }
 
 
@@ -319,7 +323,9 @@ def run_once(
         active = (PlanStatus.queued, PlanStatus.running)
         last = ""
         last_echo = 0.0
+        loads: list[float] = []
         while True:
+            loads.append(os.getloadavg()[0])
             with Session(engine) as session:
                 row = session.get(PlanRun, plan_id)
                 assert row is not None
@@ -345,7 +351,9 @@ def run_once(
         echo(f"  [{polled_s:6.1f} s] {line}")
     finally:
         workers.stop()
-    return read_result(engine, plan_id, n_workers, province, deferred_at, polled_s)
+    result = read_result(engine, plan_id, n_workers, province, deferred_at, polled_s)
+    result.load_1m = sum(loads) / len(loads)
+    return result
 
 
 def read_result(

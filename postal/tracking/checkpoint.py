@@ -14,8 +14,8 @@ from sqlalchemy import Column
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from postal.db import UTCDateTime, utcnow
-from postal.tracking.ledger import GENESIS_HASH, VerifyReport, verify
-from postal.tracking.models import LedgerHead
+from postal.tracking.ledger import VerifyReport, verify
+from postal.tracking.models import GENESIS_HASH, LedgerHead
 
 
 class LedgerCheckpoint(SQLModel, table=True):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 import procrastinate
 from procrastinate.exceptions import AlreadyEnqueued
@@ -29,7 +30,7 @@ def _open(app: procrastinate.App) -> procrastinate.App:
     return app
 
 
-def defer(settings: Settings, task: str, lock: str | None = None, **kwargs: object) -> bool:
+def defer(settings: Settings, task: str, lock: str | None = None, **kwargs: Any) -> bool:
     """Enqueue ``postal:<task>`` with ``kwargs``; False when a copy already waits."""
     app = _open(enqueue_app(settings))
     try:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from postal.config import Settings
 from postal.idempotency import IdempotencyRecord
@@ -28,29 +28,28 @@ def purge(engine: Engine, settings: Settings, now: dt.datetime) -> dict[str, int
     idem_cutoff = now - dt.timedelta(days=settings.idempotency_retention_days)
     outbox_cutoff = now - dt.timedelta(days=settings.outbox_retention_days)
     with Session(engine) as session:
-        done = [
-            d.id
-            for d in session.query(WebhookDelivery).filter(
-                WebhookDelivery.status == DeliveryStatus.delivered,
+        done = session.exec(
+            select(WebhookDelivery.id).where(
+                col(WebhookDelivery.status) == DeliveryStatus.delivered,
                 col(WebhookDelivery.delivered_at) < outbox_cutoff,
             )
-        ]
+        ).all()
+        statements = {
+            "idempotency_record": delete(IdempotencyRecord).where(
+                col(IdempotencyRecord.created_at) < idem_cutoff
+            ),
+            "notification": delete(Notification).where(
+                col(Notification.status) == NotificationStatus.sent,
+                col(Notification.sent_at) < outbox_cutoff,
+            ),
+            "webhook_attempt": delete(WebhookAttempt).where(
+                col(WebhookAttempt.delivery_id).in_(done)
+            ),
+            "webhook_delivery": delete(WebhookDelivery).where(col(WebhookDelivery.id).in_(done)),
+        }
         counts = {
-            "idempotency_record": session.execute(
-                delete(IdempotencyRecord).where(col(IdempotencyRecord.created_at) < idem_cutoff)
-            ).rowcount,
-            "notification": session.execute(
-                delete(Notification).where(
-                    Notification.status == NotificationStatus.sent,
-                    col(Notification.sent_at) < outbox_cutoff,
-                )
-            ).rowcount,
-            "webhook_attempt": session.execute(
-                delete(WebhookAttempt).where(col(WebhookAttempt.delivery_id).in_(done))
-            ).rowcount,
-            "webhook_delivery": session.execute(
-                delete(WebhookDelivery).where(col(WebhookDelivery.id).in_(done))
-            ).rowcount,
+            table: int(getattr(session.execute(statement), "rowcount", 0))
+            for table, statement in statements.items()
         }
         session.commit()
     log.info("purged %s", counts)

@@ -93,7 +93,7 @@ class EmbeddedWorker:
         options = worker_options(self.settings, concurrency=1, queues=list(QUEUES))
         options.update(install_signal_handlers=False, shutdown_graceful_timeout=5)
         async with app.open_async():
-            self._task = asyncio.current_task()  # type: ignore[assignment]
+            self._task = asyncio.current_task()
             if not is_postgres(self.settings.database_url):
                 await self._recover(app)
             self._ready.set()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import procrastinate
-from procrastinate import JobContext, RetryStrategy
+from procrastinate import JobContext, RetryStrategy, builtin_tasks
 from procrastinate.exceptions import AlreadyEnqueued
 
 from postal.worker import child, runtime
@@ -25,7 +25,7 @@ _RETRY = RetryStrategy(max_attempts=3, wait=2)
 
 
 async def defer_async(
-    app: procrastinate.App, task: str, lock: str | None = None, **kwargs: object
+    app: procrastinate.App, task: str, lock: str | None = None, **kwargs: Any
 ) -> bool:
     """``defer`` from inside a task (the worker's own, opened app)."""
     try:
@@ -196,7 +196,7 @@ async def purge(context: JobContext, timestamp: int) -> None:
     rt = runtime.current()
     await asyncio.to_thread(housekeeping.purge, rt.engine, rt.settings, _now())
     days = min(rt.settings.outbox_retention_days, rt.settings.idempotency_retention_days)
-    await procrastinate.builtin_tasks.remove_old_jobs(context, max_hours=24 * days)
+    await builtin_tasks.remove_old_jobs(context, max_hours=24 * days)
 
 
 async def verify_ledger(timestamp: int) -> None:
@@ -246,14 +246,15 @@ def register(app: procrastinate.App) -> procrastinate.App:
     """Register every task (named ``postal:<function>``) and periodic job on ``app``."""
     for spec in TASKS:
         name = spec.fn.__name__
-        task = app.task(
-            name=f"postal:{name}",
-            queue=spec.queue,
-            pass_context=spec.context,
-            retry=spec.retry or False,
+        options: dict[str, Any] = {
+            "name": f"postal:{name}",
+            "queue": spec.queue,
+            "pass_context": spec.context,
+            "retry": spec.retry or False,
             # A periodic job waits in the queue at most once.
-            queueing_lock=name if spec.cron else None,
-        )(spec.fn)
+            "queueing_lock": name if spec.cron else None,
+        }
+        task = app.task(**options)(spec.fn)
         if spec.cron:
             app.periodic(cron=spec.cron)(task)
     return app

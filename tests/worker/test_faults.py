@@ -148,8 +148,10 @@ def test_a_worker_killed_mid_part_and_a_web_restart_lose_nothing(
     workers.start()  # two workers share what is left
     workers.start()
     _wait(
-        lambda: _scalar(pg_engine, "SELECT status FROM plan_run WHERE id = :p", p=plan_id)
-        in ("done", "failed", "cancelled"),
+        lambda: (
+            _scalar(pg_engine, "SELECT status FROM plan_run WHERE id = :p", p=plan_id)
+            in ("done", "failed", "cancelled")
+        ),
         150,
         "the plan to finish",
     )
@@ -161,9 +163,9 @@ def test_a_worker_killed_mid_part_and_a_web_restart_lose_nothing(
         p=plan_id,
     ) == 0  # fmt: skip
     # The killed part ran again, and its routes are written once.
-    assert _scalar(
-        pg_engine, "SELECT max(attempts) FROM plan_part WHERE plan_id = :p", p=plan_id
-    ) >= 2
+    assert (
+        _scalar(pg_engine, "SELECT max(attempts) FROM plan_part WHERE plan_id = :p", p=plan_id) >= 2
+    )
     assert _scalar(
         pg_engine,
         "SELECT count(*) FROM planned_route WHERE plan_id = :p",
@@ -214,12 +216,14 @@ def test_a_cancel_stops_the_solving_parts_within_seconds(
         assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
         t0 = time.monotonic()
         _wait(
-            lambda: _scalar(
-                pg_engine,
-                "SELECT count(*) FROM plan_part WHERE plan_id = :p AND status = 'running'",
-                p=plan_id,
-            )
-            == 0,
+            lambda: (
+                _scalar(
+                    pg_engine,
+                    "SELECT count(*) FROM plan_part WHERE plan_id = :p AND status = 'running'",
+                    p=plan_id,
+                )
+                == 0
+            ),
             10,
             "the running part to stop",
         )
