@@ -24,9 +24,7 @@ from postal.config import Settings, get_settings
 from postal.db import make_engine
 from postal.errors import PostalError
 from postal.i18n import message
-from postal.notify.channels import configured_channels
-from postal.notify.models import ContactChannel
-from postal.notify.templating import check_templates
+from postal.notify.delivery import check_at_start
 from postal.tracking.config import get_tracking_settings
 from postal.tracking.group import GroupWriter
 from postal.worker.queue import is_postgres
@@ -201,17 +199,9 @@ def _connect(engine: Engine) -> None:
 
 
 def _check_messages(settings: Settings) -> None:
-    """Refuse to start with a broken message template; name the channels not configured (their
-    messages wait, or go by SMS when SMS is configured)."""
-    check_templates()
-    configured = configured_channels(settings)
-    for channel in ContactChannel:
-        if channel not in configured:
-            log.warning(
-                "message channel %s is not configured: its messages %s",
-                channel.value,
-                "go by SMS" if ContactChannel.sms in configured else "wait in the outbox",
-            )
+    """Refuse to start with a broken message template; name the channels not configured."""
+    for warning in check_at_start(settings):
+        log.warning(warning)
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:

@@ -1,1 +1,2 @@
-"""Outboxes: notifications to citizens (SMS) and HMAC-signed webhooks to the one-stop system."""
+"""Outboxes: messages to citizens (SMS, Zalo ZNS, e-mail) and HMAC-signed webhooks to the one-stop
+system, with templates, channels, retries and dead letters."""

@@ -46,6 +46,10 @@ def run_worker(
             "database_url: `postal worker` needs PostgreSQL (the queue lives there); on SQLite "
             "`postal serve` and `postal demo` run the worker inside the server"
         )
+    from postal.notify.delivery import check_at_start
+
+    for warning in check_at_start(settings):  # a broken template stops the worker here
+        log.warning(warning)
     runtime.bind(settings, engine)
     options = worker_options(settings, concurrency, queues)
     log.info("worker: queues %s, concurrency %s", options["queues"], options["concurrency"])
@@ -60,6 +64,23 @@ def drain(settings: Settings, engine: Engine) -> None:
     options.update(wait=False, install_signal_handlers=False, listen_notify=False)
     options["fetch_job_polling_interval"] = 0.05
     queue_app(settings).run_worker(**options)
+
+
+async def enqueue_unfinished(app: procrastinate.App, engine: Engine) -> tuple[int, int]:
+    """Enqueue again what an earlier process left open (plans not fanned out, parts not
+    recorded): an in-memory queue starts empty. Returns (plans, parts) enqueued; copies of
+    tasks still waiting are refused by their queueing locks, and the tasks are idempotent."""
+    import datetime as dt
+
+    from postal.planning import parts
+    from postal.worker.tasks import defer_async
+
+    plans, open_parts = await asyncio.to_thread(parts.stale_plans, engine, dt.timedelta(0))
+    for plan_id in plans:
+        await defer_async(app, "plan_fan_out", lock=f"plan-{plan_id}", plan_id=plan_id)
+    for part_id in open_parts:
+        await defer_async(app, "plan_part", lock=f"part-{part_id}", part_id=part_id)
+    return len(plans), len(open_parts)
 
 
 class EmbeddedWorker:
@@ -95,24 +116,10 @@ class EmbeddedWorker:
         async with app.open_async():
             self._task = asyncio.current_task()
             if not is_postgres(self.settings.database_url):
-                await self._recover(app)
+                await enqueue_unfinished(app, self.engine)
             self._ready.set()
             with contextlib.suppress(asyncio.CancelledError):
                 await app.run_worker_async(**options)
-
-    async def _recover(self, app: procrastinate.App) -> None:
-        """An in-memory queue starts empty: enqueue again what the last process left open
-        (plans not fanned out, parts not recorded)."""
-        import datetime as dt
-
-        from postal.planning import parts
-        from postal.worker.tasks import defer_async
-
-        plans, open_parts = await asyncio.to_thread(parts.stale_plans, self.engine, dt.timedelta(0))
-        for plan_id in plans:
-            await defer_async(app, "plan_fan_out", lock=f"plan-{plan_id}", plan_id=plan_id)
-        for part_id in open_parts:
-            await defer_async(app, "plan_part", lock=f"part-{part_id}", part_id=part_id)
 
     def stop(self) -> None:
         """Stop the worker (running tasks are cancelled; the queue keeps nothing in memory,

@@ -174,7 +174,11 @@ def _due(engine: Any) -> tuple[list[int], list[int]]:
 
     with Session(engine) as session:
         now = _now()
-        return delivery.due_messages(session, now, 500), webhooks.due_webhooks(session, now, 500)
+        claim = runtime.current().settings.message_claim_timeout_s
+        return (
+            delivery.due_messages(session, now, 500, claim_timeout_s=claim),
+            webhooks.due_webhooks(session, now, 500, claim_timeout_s=claim),
+        )
 
 
 async def reconcile_plans(context: JobContext, timestamp: int) -> None:

@@ -164,3 +164,31 @@ def test_lock_and_replan_keep_the_dispatched_route(
     ]
     items = [s["item_number"] for r in detail["routes"] for s in r["stops"]]
     assert len(items) == 8 and len(set(items)) == 4  # 3 earlier items + the urgent one
+
+
+def test_a_plan_survives_the_loss_of_an_in_memory_queue(
+    client: TestClient, planner: dict[str, dict[str, str]]
+) -> None:
+    """The embedded default keeps its queue in memory: a server restarted mid-plan enqueues
+    again what is open, and the plan completes."""
+    import asyncio
+
+    from postal.worker.queue import forget, queue_app
+    from postal.worker.run import enqueue_unfinished
+
+    body = {"date": DAY, "post_office_codes": ["115100"], "time_limit_s": 2}
+    started = client.post("/api/v1/plans", json=body, headers=planner["disp"])
+    assert started.status_code == 202
+    settings = client.app.state.settings  # type: ignore[attr-defined]
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    forget(settings)  # the process is gone, and its in-memory queue with it
+
+    async def restart() -> tuple[int, int]:
+        app = queue_app(settings)
+        async with app.open_async():
+            return await enqueue_unfinished(app, engine)
+
+    assert asyncio.run(restart()) == (1, 0)
+    run_tasks(client)
+    plan = client.get(started.headers["location"], headers=planner["disp"]).json()
+    assert plan["status"] == "done" and plan["stop_count"] == 6
