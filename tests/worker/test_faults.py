@@ -8,6 +8,7 @@ solving parts within seconds and nothing is written.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -26,8 +27,11 @@ from sqlmodel import Session
 from postal.auth.models import Role
 from postal.auth.service import create_user
 from postal.config import REPO_ROOT
+from postal.db import utcnow
 from tests.booking.helpers import booking_body
 from tests.conftest import NEXT_DAY, NOW, make_settings
+from tests.notify.conftest import Gateway
+from tests.notify.conftest import gateway as gateway  # the fixture
 
 pytestmark = pytest.mark.postgres
 PASSWORD = "correct-horse-1"
@@ -236,3 +240,48 @@ def test_a_cancel_stops_the_solving_parts_within_seconds(
         # The office is free again: a new plan is accepted.
         body["time_limit_s"] = 1
         assert web.post("/api/v1/plans", json=body, headers=auth).status_code == 202
+
+
+def test_a_worker_killed_while_sending_loses_no_message(
+    pg_database: str, pg_engine: Engine, workers: Workers, gateway: Gateway
+) -> None:
+    """Every message reaches the gateway; a message in flight when its worker died is sent
+    again with the same idempotency key (at least once, recognisably the same message)."""
+    from postal.notify.outbox import enqueue_message
+
+    gateway.delay_s = 0.15  # a gateway that takes its time: the kill lands mid-send
+    WORKER_ENV.update(
+        POSTAL_SMS_URL=f"{gateway.url}/sms",
+        POSTAL_MESSAGE_CLAIM_TIMEOUT_S="3",
+    )
+    try:
+        with Session(pg_engine) as session:
+            for k in range(40):
+                params = {"otp": f"{k:06d}", "number": "EB123456785VN", "minutes": 10}
+                enqueue_message(session, "otp", params, now=utcnow(), phone=f"09120002{k:02d}")
+            session.commit()
+        doomed = workers.start()
+        _wait(lambda: len(gateway.requests) >= 8, 60, "the first messages sent")
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait()
+        workers.start()
+        workers.start()
+        _wait(
+            lambda: (
+                _scalar(pg_engine, "SELECT count(*) FROM notification WHERE status = 'sent'") == 40
+            ),
+            90,
+            "every message sent",
+        )
+    finally:
+        for key in ("POSTAL_SMS_URL", "POSTAL_MESSAGE_CLAIM_TIMEOUT_S"):
+            WORKER_ENV.pop(key, None)
+    keys = [r["headers"]["Idempotency-Key"] for r in gateway.requests]
+    with pg_engine.connect() as conn:
+        ids = {r[0] for r in conn.execute(text("SELECT message_id FROM notification"))}
+    assert set(keys) == ids  # every message reached the gateway, under its own key
+    repeats = len(keys) - len(set(keys))
+    print(f"messages 40, gateway requests {len(keys)}, sent again after the kill {repeats}")
+    assert repeats <= 1  # only the one in flight at the kill (concurrency 1) went twice
+    bodies = {json.loads(r["body"])["tracking_id"]: json.loads(r["body"]) for r in gateway.requests}
+    assert all("Mã xác nhận" in b["message"] for b in bodies.values())  # diacritics intact
