@@ -258,5 +258,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(staff_pages.router)
     app.include_router(staff_ui.router)
     app.include_router(messages_ui.router)
+    if settings.demo_phone:
+        from api.routes import demo_phone
+
+        app.include_router(demo_phone.router)
     app.mount("/static", StaticFiles(directory=_STATIC), name="static")
     return app

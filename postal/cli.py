@@ -219,7 +219,16 @@ def demo(
     url = f"sqlite:///{database}"
     os.environ["POSTAL_DATABASE_URL"] = url
     os.environ.setdefault("POSTAL_COOKIE_SECURE", "false")
+    # Both cores plan (two parts at once) and a part gets 10 s: the demo's ten post offices
+    # are planned in about a minute.
+    os.environ.setdefault("POSTAL_WORKER_CONCURRENCY", "2")
+    os.environ.setdefault("POSTAL_PLAN_TIME_LIMIT_S", "10")
     get_settings.cache_clear()
+    if not get_settings().sms_url:  # messages reach the demo's own phone page
+        base = f"http://{get_settings().host}:{get_settings().port}"
+        os.environ["POSTAL_SMS_URL"] = f"{base}/demo/sms-gateway"
+        os.environ["POSTAL_DEMO_PHONE"] = "true"
+        get_settings.cache_clear()
     from postal.db import get_engine
 
     get_engine.cache_clear()

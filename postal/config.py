@@ -150,6 +150,11 @@ class Settings(BaseSettings):
         default=True, description="Send the session cookie over HTTPS only."
     )
     demo_bookings: int = Field(default=500, description="Bookings `postal demo` creates.")
+    demo_phone: bool = Field(
+        default=False,
+        description="Serve /demo/phone and /demo/sms-gateway: an SMS gateway stand-in that "
+        "shows the messages sent (`postal demo` turns it on; never in production).",
+    )
     # Messages to citizens (SMS, Zalo ZNS, e-mail) and webhooks: a channel without its
     # settings is "not configured": reported at start-up, its messages wait (or go by SMS).
     sms_url: str | None = Field(

@@ -212,6 +212,11 @@ def build_demo(database: Path, bookings: int | None = None) -> str:
         f"Booking page:        {base}/",
         f"English:             {base}/?lang=en",
         f"API documentation:   {base}/api/v1/docs",
+        *(
+            [f"Citizens' phone:     {base}/demo/phone  (the SMS the service sends)"]
+            if settings.demo_phone
+            else []
+        ),
         f"OpenAPI:             {base}/api/v1/openapi.json",
     ]
     return "\n".join(lines)

@@ -111,7 +111,7 @@ class EmbeddedWorker:
 
     async def _main(self) -> None:
         app: procrastinate.App = queue_app(self.settings)
-        options = worker_options(self.settings, concurrency=1, queues=list(QUEUES))
+        options = worker_options(self.settings, queues=list(QUEUES))
         options.update(install_signal_handlers=False, shutdown_graceful_timeout=5)
         async with app.open_async():
             self._task = asyncio.current_task()
