@@ -27,6 +27,7 @@ from postal.i18n import message
 from postal.notify.delivery import check_at_start
 from postal.tracking.config import get_tracking_settings
 from postal.tracking.group import GroupWriter
+from postal.worker.enqueue import send_new_messages_on_commit
 from postal.worker.queue import is_postgres
 from postal.worker.run import EmbeddedWorker
 
@@ -161,6 +162,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     await run_in_threadpool(_connect, app.state.engine)  # the first request does not wait for it
     if app.state.ledger_writer.stopped:  # started again: a stopped writer is done
         app.state.ledger_writer = _ledger_writer(app)
+    send_new_messages_on_commit(app.state.settings)
     worker = _embedded_worker(app)
     try:
         yield

@@ -54,6 +54,9 @@ class Outcome(StrEnum):
     skipped = "skipped"  # nothing to do: unknown, not due, sent or dead, or another has it
 
 
+NEW_MESSAGES = "postal.new_messages"
+
+
 def enqueue_message(
     session: Session,
     template: str,
@@ -102,7 +105,12 @@ def enqueue_message(
     if dedup_key is not None:
         stmt = stmt.on_conflict_do_nothing(index_elements=["dedup_key"])
     new_id = session.execute(stmt.returning(table.c.id)).scalar_one_or_none()
-    return int(new_id) if new_id is not None else None
+    if new_id is None:
+        return None
+    # Noted on the session: once it commits, the worker tier can send at once (the periodic
+    # sweep sends it anyway).
+    session.info.setdefault(NEW_MESSAGES, []).append(int(new_id))
+    return int(new_id)
 
 
 def _claimable(now: dt.datetime, stale_before: dt.datetime) -> ColumnElement[bool]:

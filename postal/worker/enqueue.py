@@ -64,3 +64,41 @@ def forget_opened() -> None:
     """Tests: apps built anew must be opened anew."""
     with _lock:
         _opened.clear()
+
+
+def send_new_messages_on_commit(settings: Settings) -> None:
+    """After a session on this database commits messages to the outbox, enqueue their
+    delivery at once (a one-time code should not wait for the periodic sweep). A failure to
+    enqueue is only logged: the sweep sends the message anyway."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.orm import Session
+
+    from postal.notify.outbox import NEW_MESSAGES
+
+    first = not _hooked
+    _hooked[make_url(settings.database_url).render_as_string(hide_password=False)] = settings
+    if not first:
+        return
+
+    def after_commit(session: Session) -> None:
+        ids = session.info.pop(NEW_MESSAGES, None)
+        bind = session.get_bind() if ids else None
+        url = bind.engine.url.render_as_string(hide_password=False) if bind else ""
+        target = _hooked.get(url)
+        if not ids or target is None:
+            return
+        for message_id in ids:
+            try:
+                defer_message(target, message_id)
+            except Exception:  # the sweep sends it; never fail the committed request
+                log.warning("message %s left to the sweep", message_id, exc_info=True)
+
+    def after_rollback(session: Session, _transaction: object) -> None:
+        session.info.pop(NEW_MESSAGES, None)
+
+    event.listen(Session, "after_commit", after_commit)
+    event.listen(Session, "after_soft_rollback", after_rollback)
+
+
+_hooked: dict[str, Settings] = {}
