@@ -114,6 +114,12 @@ class Settings(BaseSettings):
         description="POST /optimise problems with more jobs and shipment legs than this answer "
         "202 with a URL to poll; smaller ones wait for their task and answer 200.",
     )
+    optimise_wait_margin_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="How much longer than its time limit a small optimise problem's reply "
+        "waits for a worker before answering 202 with a URL to poll.",
+    )
     optimise_max_in_flight: int = Field(
         default=2,
         ge=1,

@@ -202,6 +202,36 @@ def client(engine: Engine, settings: Settings) -> Iterator[TestClient]:
         yield c
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def live_client(
+    request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path
+) -> Iterator[TestClient]:
+    """An API client whose app runs its worker thread beside it, as `make demo` does (an
+    SQLite file, or the PostgreSQL queue): tasks run while requests wait for them."""
+    import shutil
+
+    from api.deps import get_now
+    from api.main import create_app
+    from postal.db import make_engine
+    from postal.worker.enqueue import forget_opened
+    from postal.worker.queue import forget
+
+    if request.param == "sqlite":
+        path = tmp_path / "live.db"
+        shutil.copy(sqlite_template, path)
+        engine = make_engine(f"sqlite:///{path}")
+    else:
+        engine = request.getfixturevalue("pg_engine")
+    url = engine.url.render_as_string(hide_password=False)
+    settings = make_settings(url, embedded_worker=True, worker_poll_s=0.1)
+    forget(settings)
+    forget_opened()
+    app = create_app(settings, engine)
+    app.dependency_overrides[get_now] = lambda: NOW
+    with TestClient(app) as c:
+        yield c
+
+
 def run_tasks(client: TestClient) -> None:
     """Run every task the app enqueued (and those they enqueue) in this thread, as a worker."""
     from postal.worker.run import drain

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query
@@ -13,11 +16,9 @@ from api.deps import SessionDep, SettingsDep, roles
 from postal.auth.models import Role
 from postal.auth.service import Principal
 from postal.config import Settings
+from postal.errors import ServiceUnavailable
 from postal.optimise import service
-from postal.optimise.models import OptimiseJob
-from postal.routing.model import SolveParams
-from postal.routing.vroom_format import plan_to_vroom
-from postal.worker import child
+from postal.optimise.models import OptimiseJob, OptimiseStatus
 from postal.worker.enqueue import defer_optimise
 
 router = APIRouter(tags=["optimiser"])
@@ -47,9 +48,10 @@ _EXAMPLE = {
         "[lon, lat] coordinates or a custom `matrices` block) and answers in VROOM's output "
         "format (routes with steps and arrival times, unassigned, summary). Coordinates are "
         "turned into travel times with the measured circuity factor and the courier speed. "
-        "A problem of more tasks than `POSTAL_OPTIMISE_SYNC_MAX_TASKS` is solved by a worker: "
-        "the reply is 202 with a `Location` to poll (`GET /optimise/{id}`); a client may have "
-        "`POSTAL_OPTIMISE_MAX_IN_FLIGHT` such problems queued or solving (429 beyond)."
+        "Every problem is solved by a worker. Up to `POSTAL_OPTIMISE_SYNC_MAX_TASKS` tasks the "
+        "reply waits for the plan (200); a bigger problem, or one the workers cannot reach in "
+        "time, answers 202 with a `Location` to poll (`GET /optimise/{id}`). A client may have "
+        "`POSTAL_OPTIMISE_MAX_IN_FLIGHT` problems queued or solving (429 beyond)."
     ),
     responses={
         202: {"description": "Queued for a worker: poll the Location"},
@@ -67,26 +69,34 @@ async def optimise(
     time_limit_s: Annotated[float, Query(gt=0, le=120)] = 10.0,
     seed: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> Any:
-    """Solve and answer in VROOM's format (small problems), or queue for a worker (202)."""
-    prob, ids = await run_in_threadpool(service.parse, settings, problem)
-    if service.task_count(prob) > settings.optimise_sync_max_tasks:
-        job = await run_in_threadpool(
-            _submit, session, settings, _client(principal), problem, time_limit_s, seed
-        )
-        return JSONResponse(
-            service.public(job),
-            status_code=202,
-            headers={"Location": f"/api/v1/optimise/{job.id}"},
-        )
-    # A small problem is solved while the client waits, in a child process: the web
-    # process itself never runs the solver.
-    params = SolveParams(time_limit_s=time_limit_s, seed=seed)
-    plan = await child.run_in_child(child.solve, (prob, params), _never)
-    return plan_to_vroom(prob, ids, plan)
+    """Queue the problem for a worker; wait for a small one's plan, answer 202 for a big one."""
+    prob, _ids = await run_in_threadpool(service.parse, settings, problem)
+    job = await run_in_threadpool(
+        _submit, session, settings, _client(principal), problem, time_limit_s, seed
+    )
+    if service.task_count(prob) <= settings.optimise_sync_max_tasks:
+        # The web process never solves: it waits for the worker's plan, a little longer than
+        # the solve itself; a queue too busy for that gets the 202 below.
+        deadline = time.monotonic() + time_limit_s + settings.optimise_wait_margin_s
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            job = await run_in_threadpool(_reload, session, job.id)
+            if job.status == OptimiseStatus.done and job.result is not None:
+                return JSONResponse(json.loads(job.result))
+            if job.status == OptimiseStatus.failed:
+                raise ServiceUnavailable("optimise_failed", job.error)
+    return JSONResponse(
+        service.public(job), status_code=202, headers={"Location": f"/api/v1/optimise/{job.id}"}
+    )
 
 
-async def _never() -> bool:
-    return False
+def _reload(session: Session, job_id: str) -> OptimiseJob:
+    # A short session of its own: the request's would hold a transaction (on SQLite a write
+    # lock) across the wait, and the worker could not record the plan.
+    with Session(session.get_bind(), expire_on_commit=False) as fresh:
+        job = service.get(fresh, job_id, None)
+        fresh.commit()
+        return job
 
 
 def _client(principal: Principal) -> str:

@@ -63,7 +63,21 @@ def drain(settings: Settings, engine: Engine) -> None:
     options = worker_options(settings, concurrency=1, queues=list(QUEUES))
     options.update(wait=False, install_signal_handlers=False, listen_notify=False)
     options["fetch_job_polling_interval"] = 0.05
-    queue_app(settings).run_worker(**options)
+    # On a thread of its own: the caller's thread may have an event loop running already (a
+    # browser driver's), where the worker's own loop cannot start.
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            queue_app(settings).run_worker(**options)
+        except BaseException as exc:  # re-raised in the caller's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="postal-drain")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
 
 
 async def enqueue_unfinished(app: procrastinate.App, engine: Engine) -> tuple[int, int]:

@@ -71,11 +71,12 @@ def test_broken_syntax_and_undeclared_parameters_fail(tmp_path: Path) -> None:
 
 def test_app_refuses_to_start_with_a_broken_template(monkeypatch: pytest.MonkeyPatch) -> None:
     from api import main
+    from postal.notify import delivery
     from tests.conftest import make_settings
 
     def broken() -> None:
         raise TemplateError("otp.vi.txt: unknown placeholder(s) code")
 
-    monkeypatch.setattr(main, "check_templates", broken)
+    monkeypatch.setattr(delivery, "check_templates", broken)
     with pytest.raises(TemplateError):
         main.create_app(make_settings("sqlite://"))
