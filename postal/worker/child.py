@@ -38,7 +38,10 @@ def _context_() -> ForkServerContext:
     global _context
     if _context is None:
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["postal.routing.solver"])
+        # Each child runs the main module again before its work: for the `postal` command
+        # that imports the CLI and everything it mounts (about a second a part) unless the
+        # fork server has imported it already.
+        ctx.set_forkserver_preload(["postal.cli", "postal.routing.solver"])
         _context = ctx
     return _context
 
@@ -85,7 +88,8 @@ async def run_in_child(
     looks = 0
     try:
         while True:
-            if receiver.poll():
+            # Wait on the pipe itself (in a thread): the result is taken the moment it comes.
+            if await asyncio.to_thread(receiver.poll, poll_s):
                 try:
                     kind, value = receiver.recv()
                 except EOFError as exc:
@@ -98,7 +102,6 @@ async def run_in_child(
             looks += 1
             if looks % stop_check_every == 0 and await should_stop():
                 raise Cancelled
-            await asyncio.sleep(poll_s)
     finally:
         assert proc.pid is not None
         _kill_group(proc.pid)  # the solver's own processes too, whatever happened

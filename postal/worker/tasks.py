@@ -226,23 +226,26 @@ class TaskSpec:
 
     fn: Callable[..., Awaitable[None]]
     queue: str
+    priority: int = 0
+    """Higher first: a worker busy with a province's parts still takes the periodic jobs
+    and the messages (milliseconds each) before the next part."""
     context: bool = False
     retry: RetryStrategy | None = None
     cron: str | None = None
 
 
 TASKS: tuple[TaskSpec, ...] = (
-    TaskSpec(plan_fan_out, "planning", context=True, retry=_RETRY),
-    TaskSpec(plan_part, "planning", retry=_RETRY),
-    TaskSpec(solve_optimise, "planning", retry=_RETRY),
-    TaskSpec(deliver_message, "messages", retry=_RETRY),
-    TaskSpec(deliver_webhook, "messages", retry=_RETRY),
-    TaskSpec(retry_stalled, "default", context=True, cron="* * * * * */5"),
-    TaskSpec(sweep_outbox, "default", context=True, cron="* * * * * */5"),
-    TaskSpec(reconcile_plans, "default", context=True, cron="* * * * * */30"),
-    TaskSpec(purge, "default", context=True, cron="17 * * * *"),
-    TaskSpec(verify_ledger, "default", cron="*/10 * * * *"),
-    TaskSpec(send_reminders, "default", cron="0 10 * * *"),  # 17:00 in Hà Nội
+    TaskSpec(plan_fan_out, "planning", 5, context=True, retry=_RETRY),
+    TaskSpec(plan_part, "planning", 0, retry=_RETRY),
+    TaskSpec(solve_optimise, "planning", 1, retry=_RETRY),
+    TaskSpec(deliver_message, "messages", 20, retry=_RETRY),
+    TaskSpec(deliver_webhook, "messages", 20, retry=_RETRY),
+    TaskSpec(retry_stalled, "default", 30, context=True, cron="* * * * * */5"),
+    TaskSpec(sweep_outbox, "default", 25, context=True, cron="* * * * * */5"),
+    TaskSpec(reconcile_plans, "default", 25, context=True, cron="* * * * * */30"),
+    TaskSpec(purge, "default", 10, context=True, cron="17 * * * *"),
+    TaskSpec(verify_ledger, "default", 10, cron="*/10 * * * *"),
+    TaskSpec(send_reminders, "default", 10, cron="0 10 * * *"),  # 17:00 in Hà Nội
 )
 
 
@@ -253,6 +256,7 @@ def register(app: procrastinate.App) -> procrastinate.App:
         options: dict[str, Any] = {
             "name": f"postal:{name}",
             "queue": spec.queue,
+            "priority": spec.priority,
             "pass_context": spec.context,
             "retry": spec.retry or False,
             # A periodic job waits in the queue at most once.
