@@ -67,6 +67,14 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+READ_ONLY = "postal_read_only"
+
+
+def reader(engine: Engine) -> Engine:
+    """The engine for sessions that only read (on SQLite: no write lock while they last)."""
+    return engine.execution_options(**{READ_ONLY: True})
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Build an engine for ``url`` with the settings each backend needs."""
     if url.startswith("sqlite"):
@@ -89,7 +97,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A long read (a planning task building its problem) asks for a deferred BEGIN:
+            # it takes no write lock, so the web keeps writing meanwhile.
+            read_only = conn.get_execution_options().get(READ_ONLY, False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_size", 10)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -27,7 +28,7 @@ from postal.auth.service import Principal
 from postal.calendar import to_local
 from postal.catalogue import service as catalogue
 from postal.catalogue.models import PostOffice
-from postal.errors import PostalError
+from postal.errors import PostalError, ValidationFailed
 from postal.i18n import message
 from postal.planning import service as planning
 from postal.planning.models import PlannedRoute, PlannedStop, PlanRun, PlanStatus, StopPlace
@@ -98,12 +99,12 @@ async def dispatcher_start(
         return to_login(request)
     form = await request.form()
     codes = [str(c) for c in form.getlist("post_office_codes")]
+    day = _default_day(session, now)
     try:
-        day = dt.date.fromisoformat(str(form.get("date", "")))
-        limit = float(str(form.get("time_limit_s") or settings.plan_time_limit_s))
-    except ValueError:
-        day, limit = _default_day(session, now), settings.plan_time_limit_s
-    try:
+        day = _form_value(form.get("date"), dt.date.fromisoformat, "date", day)
+        limit = _form_value(
+            form.get("time_limit_s"), float, "time_limit_s", settings.plan_time_limit_s
+        )
         plan = planning.start_plan(session, principal, day, codes, limit)
         session.commit()
     except PostalError as exc:
@@ -120,6 +121,20 @@ async def dispatcher_start(
     assert plan.id is not None
     await run_in_threadpool(defer_plan, settings, plan.id)
     return RedirectResponse(f"/dispatcher/plans/{plan.id}", status_code=303)
+
+
+T = TypeVar("T")
+
+
+def _form_value(raw: object, parse: Callable[[str], T], field: str, default: T) -> T:
+    """A form field parsed, its default when empty; 422 naming the field when malformed."""
+    if raw in (None, ""):
+        return default
+    try:
+        return parse(str(raw))
+    except ValueError as exc:
+        code = "invalid_date" if field == "date" else "invalid_value"
+        raise ValidationFailed(code, field=field) from exc
 
 
 def _plan_for(session: Session, principal: Principal, plan_id: int) -> PlanRun:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -46,6 +47,9 @@ def submit(
     """Check the problem and the client's work in flight (429 beyond the limit); write the
     job (the caller commits, then enqueues it)."""
     parse(settings, body)
+    if session.get_bind().dialect.name == "postgresql":
+        # Two requests of one client at once count one after the other.
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:c))"), {"c": client})
     in_flight = session.exec(
         select(func.count())
         .select_from(OptimiseJob)
@@ -85,12 +89,35 @@ def start(engine: Engine, settings: Settings, job_id: str) -> tuple[rm.Problem, 
         return parse(settings, json.loads(job.problem))
 
 
-def params(engine: Engine, job_id: str) -> rm.SolveParams:
-    """The solver parameters the job was submitted with."""
+def params(engine: Engine, settings: Settings, job_id: str) -> rm.SolveParams:
+    """The solver parameters the job was submitted with (processes: the deployment's)."""
     with Session(engine) as session:
         job = session.get(OptimiseJob, job_id)
         assert job is not None
-        return rm.SolveParams(time_limit_s=job.time_limit_s, seed=job.seed)
+        return rm.SolveParams(
+            time_limit_s=job.time_limit_s,
+            seed=job.seed,
+            workers=settings.plan_solver_processes,
+        )
+
+
+def unfinished(engine: Engine, lost_after: dt.timedelta) -> list[str]:
+    """Jobs still queued or running; those older than ``lost_after`` are failed instead
+    (their client's limit is freed) and left out."""
+    cutoff = utcnow() - lost_after
+    with Session(engine) as session:
+        rows = session.exec(select(OptimiseJob).where(col(OptimiseJob.status).in_(ACTIVE))).all()
+        alive = []
+        for job in rows:
+            if job.created_at < cutoff:
+                job.status = OptimiseStatus.failed
+                job.error = "not solved in time: submit it again"
+                job.finished_at = utcnow()
+                session.add(job)
+            else:
+                alive.append(job.id)
+        session.commit()
+        return alive
 
 
 def finish(

@@ -111,10 +111,8 @@ class PlanPart(SQLModel, table=True):
     parts_in_office: int = 1
     item_numbers: str = Field(default="", sa_column=Column(Text, nullable=False))
     """Comma-separated items of this sector; empty: every plannable item of the office."""
-    courier_slots: str = ""
-    """Comma-separated indices into the office's couriers; empty: all of them."""
-    office_items: int = 0
-    """Items of the whole office when split (the office's fleet is sized on them)."""
+    courier_slots: str = Field(default="", sa_column=Column(Text, nullable=False))
+    """The sector's couriers as JSON [[user id or null, label], ...]; empty: the office's."""
     status: PartStatus = Field(sa_type=EnumText(PartStatus), index=True)
     attempts: int = 0
     stop_count: int = 0

@@ -10,6 +10,7 @@ The task bodies that call these live in ``postal.worker.tasks``; nothing here so
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -19,7 +20,7 @@ from sqlmodel import Session, col, select
 from postal.catalogue import service as catalogue
 from postal.catalogue.models import PostOffice
 from postal.config import Settings
-from postal.db import utcnow
+from postal.db import reader, utcnow
 from postal.planning import service
 from postal.planning.city import GeoMatrices
 from postal.planning.models import (
@@ -30,12 +31,16 @@ from postal.planning.models import (
     PlanRun,
     PlanStatus,
 )
-from postal.planning.problem import OfficeProblem, build_office_problem, plannable_items
+from postal.planning.problem import (
+    CourierSlot,
+    OfficeProblem,
+    build_office_problem,
+    plannable_items,
+)
 from postal.routing import model as rm
 from postal.routing.decompose import Day, split_day
 
 MAX_ATTEMPTS = 3
-NO_COURIER = "none"
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,9 @@ def _office_parts(
     parts = []
     for k, sector in enumerate(sectors):
         numbers = sorted({built.stops[s].item_number for s in sector.stops})
+        # The couriers themselves, not their positions: accounts added or deactivated before
+        # the part runs (or runs again) change nobody's sector.
+        slots = [[built.couriers[c].user_id, built.couriers[c].label] for c in sector.couriers]
         parts.append(
             PlanPart(
                 plan_id=plan.id,
@@ -99,8 +107,7 @@ def _office_parts(
                 part_index=k,
                 parts_in_office=len(sectors),
                 item_numbers=",".join(numbers),
-                courier_slots=",".join(str(c) for c in sector.couriers) or NO_COURIER,
-                office_items=len(items),
+                courier_slots=json.dumps(slots, ensure_ascii=False),
                 status=PartStatus.pending,
             )
         )
@@ -167,12 +174,14 @@ def prepare_part(engine: Engine, settings: Settings, part_id: int) -> PreparedPa
         part.started_at = utcnow()
         session.add(part)
         session.commit()
+    # Building the problem only reads (and may wait on a routing server): no write lock.
+    with Session(reader(engine), expire_on_commit=False) as session:
         office = session.get(PostOffice, part.post_office_code)
         assert office is not None
         carried, locked_couriers = _carried(session, plan.id)
-        indices = None
+        slots = None
         if part.courier_slots:
-            indices = [] if part.courier_slots == NO_COURIER else _ints(part.courier_slots)
+            slots = [CourierSlot(u, label) for u, label in json.loads(part.courier_slots)]
         built = build_office_problem(
             session,
             settings,
@@ -182,8 +191,7 @@ def prepare_part(engine: Engine, settings: Settings, part_id: int) -> PreparedPa
             carried,
             plan.unavailable() | locked_couriers,
             only_items=set(part.item_numbers.split(",")) if part.item_numbers else None,
-            courier_indices=indices,
-            fleet_items=part.office_items or None,
+            courier_slots=slots,
         )
         params = rm.SolveParams(
             time_limit_s=plan.time_limit_s,
@@ -191,10 +199,6 @@ def prepare_part(engine: Engine, settings: Settings, part_id: int) -> PreparedPa
             workers=settings.plan_solver_processes,
         )
         return PreparedPart(part_id, plan.id, built, params)
-
-
-def _ints(text: str) -> list[int]:
-    return [int(x) for x in text.split(",") if x]
 
 
 def plan_stopped(engine: Engine, plan_id: int) -> bool:
@@ -269,6 +273,15 @@ def part_failed(engine: Engine, part_id: int, error: str) -> bool:
                 )
         session.commit()
         return final
+
+
+def fail_plan(engine: Engine, plan_id: int, reason: str) -> None:
+    """End an active plan as failed with the reason (its post offices are free again)."""
+    with Session(engine, expire_on_commit=False) as session:
+        plan = service.lock_plan(session, plan_id)
+        if plan.status in service.ACTIVE:
+            service.finish_plan(session, plan, PlanStatus.failed, reason)
+        session.commit()
 
 
 def stale_plans(engine: Engine, older_than: dt.timedelta) -> tuple[list[int], list[int]]:

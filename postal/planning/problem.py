@@ -94,14 +94,12 @@ def build_office_problem(
     exclude_items: set[str],
     unavailable_couriers: set[int],
     only_items: set[str] | None = None,
-    courier_indices: Sequence[int] | None = None,
-    fleet_items: int | None = None,
+    courier_slots: Sequence[CourierSlot] | None = None,
 ) -> OfficeProblem:
     """The optimiser's problem for one post office on one date.
 
-    A part of a big office (a sector) passes ``only_items`` (its items), ``fleet_items`` (the
-    whole office's item count, which sizes the office's fleet) and ``courier_indices`` (its
-    share of that fleet, by position).
+    A part of a big office (a sector) passes ``only_items`` (its items) and ``courier_slots``
+    (its share of the office's couriers, as the fan-out chose them).
     """
     pairs = plannable_items(session, day, office.code, exclude_items)
     if only_items is not None:
@@ -178,11 +176,11 @@ def build_office_problem(
             )
             infos.append(info)
 
-    couriers = _courier_slots(
-        session, settings, office, fleet_items or len(pairs), unavailable_couriers
+    couriers = (
+        list(courier_slots)
+        if courier_slots is not None
+        else _courier_slots(session, settings, office, len(pairs), unavailable_couriers)
     )
-    if courier_indices is not None:
-        couriers = [couriers[k] for k in courier_indices if k < len(couriers)]
     shift = _parse_span(settings.courier_shift)
     span, minutes = settings.courier_break.split("/")
     earliest, latest = _parse_span(span)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -47,6 +48,7 @@ PALETTE = (
     "#843c39",
 )
 ACTIVE = (PlanStatus.queued, PlanStatus.running)
+MAX_TIME_LIMIT_S = 600.0  # a part's budget; the API and the pages refuse more
 
 
 def _dispatcher_offices(principal: Principal, codes: list[str]) -> None:
@@ -76,6 +78,8 @@ def start_plan(
     index on ``plan_office`` also enforces between processes). The caller commits, then
     enqueues the plan (``postal.worker.enqueue.defer_plan``).
     """
+    if not (math.isfinite(time_limit_s) and 0 < time_limit_s <= MAX_TIME_LIMIT_S):
+        raise ValidationFailed("invalid_value", field="time_limit_s")
     codes = sorted(set(post_office_codes))
     if not codes:
         raise ValidationFailed("post_office_codes_required", field="post_office_codes")

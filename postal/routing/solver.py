@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from postal.procs import die_with_parent
 from postal.routing.checker import check_plan
 from postal.routing.errors import SolverFailure
 from postal.routing.insertion import reinsert
@@ -579,6 +580,7 @@ def _job_process(conn: Connection, fn: Callable[..., Sequences], args: tuple[Any
     """Worker process body: run one job, streaming intermediate candidates, then the last."""
     global _EMIT
     _EMIT = conn.send
+    die_with_parent()  # a solve whose caller was killed stops at once, not at its deadline
     try:
         conn.send(fn(*args))
     except Exception:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import multiprocessing
 import os
 import signal
@@ -20,9 +19,9 @@ from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext
 from typing import Any
 
+from postal.procs import die_with_parent
 from postal.routing import model as rm
 
-_PR_SET_PDEATHSIG = 1
 _context: ForkServerContext | None = None
 
 
@@ -46,17 +45,9 @@ def _context_() -> ForkServerContext:
     return _context
 
 
-def _die_with_parent() -> None:
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux: the child ends with its time limit
-        pass
-
-
 def _run(conn: Connection, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
     os.setpgrp()
-    _die_with_parent()
+    die_with_parent(forked=False)  # its parent is the fork server, which dies with us
     try:
         conn.send(("ok", fn(*args)))
     except BaseException as exc:  # reported to the parent, which decides

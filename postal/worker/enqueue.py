@@ -7,6 +7,7 @@ itself, and the task bodies are idempotent for the copies that get through.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from typing import Any
@@ -15,7 +16,7 @@ import procrastinate
 from procrastinate.exceptions import AlreadyEnqueued
 
 from postal.config import Settings
-from postal.worker.queue import enqueue_app
+from postal.worker.queue import enqueue_app, worker_loop
 
 log = logging.getLogger("postal.worker")
 _opened: dict[int, procrastinate.App] = {}  # holding the app keeps its id unique
@@ -33,8 +34,16 @@ def _open(app: procrastinate.App) -> procrastinate.App:
 def defer(settings: Settings, task: str, lock: str | None = None, **kwargs: Any) -> bool:
     """Enqueue ``postal:<task>`` with ``kwargs``; False when a copy already waits."""
     app = _open(enqueue_app(settings))
+    configured = app.configure_task(f"postal:{task}", queueing_lock=lock)
+    loop = worker_loop(app)
     try:
-        app.configure_task(f"postal:{task}", queueing_lock=lock).defer(**kwargs)
+        if loop is not None and loop.is_running():
+            # An in-memory queue belongs to its worker's event loop: enqueue there, never
+            # beside it from another thread.
+            future = asyncio.run_coroutine_threadsafe(configured.defer_async(**kwargs), loop)
+            future.result(timeout=30)
+        else:
+            configured.defer(**kwargs)
     except AlreadyEnqueued:
         return False
     return True
@@ -42,12 +51,22 @@ def defer(settings: Settings, task: str, lock: str | None = None, **kwargs: Any)
 
 def defer_plan(settings: Settings, plan_id: int) -> None:
     """Enqueue a plan's fan-out (after the plan's row is committed)."""
-    defer(settings, "plan_fan_out", lock=f"plan-{plan_id}", plan_id=plan_id)
+    _defer_committed(settings, "plan_fan_out", f"plan-{plan_id}", plan_id=plan_id)
 
 
 def defer_optimise(settings: Settings, job_id: str) -> None:
     """Enqueue an optimise problem (after its row is committed)."""
-    defer(settings, "solve_optimise", lock=f"optimise-{job_id}", job_id=job_id)
+    _defer_committed(settings, "solve_optimise", f"optimise-{job_id}", job_id=job_id)
+
+
+def _defer_committed(settings: Settings, task: str, lock: str, **kwargs: Any) -> None:
+    # The row is committed already: a queue that does not answer now must not turn the
+    # reply into an error (a retry would be refused as a duplicate). The periodic
+    # `reconcile` job enqueues what has no task within a minute.
+    try:
+        defer(settings, task, lock=lock, **kwargs)
+    except Exception:
+        log.warning("%s left to the reconcile job", lock, exc_info=True)
 
 
 def defer_message(settings: Settings, message_id: int) -> None:

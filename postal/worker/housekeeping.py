@@ -28,12 +28,11 @@ def purge(engine: Engine, settings: Settings, now: dt.datetime) -> dict[str, int
     idem_cutoff = now - dt.timedelta(days=settings.idempotency_retention_days)
     outbox_cutoff = now - dt.timedelta(days=settings.outbox_retention_days)
     with Session(engine) as session:
-        done = session.exec(
-            select(WebhookDelivery.id).where(
-                col(WebhookDelivery.status) == DeliveryStatus.delivered,
-                col(WebhookDelivery.delivered_at) < outbox_cutoff,
-            )
-        ).all()
+        # Subqueries, not id lists: a first purge of a long backlog stays one statement.
+        done = select(WebhookDelivery.id).where(
+            col(WebhookDelivery.status) == DeliveryStatus.delivered,
+            col(WebhookDelivery.delivered_at) < outbox_cutoff,
+        )
         statements = {
             "idempotency_record": delete(IdempotencyRecord).where(
                 col(IdempotencyRecord.created_at) < idem_cutoff
@@ -43,9 +42,12 @@ def purge(engine: Engine, settings: Settings, now: dt.datetime) -> dict[str, int
                 col(Notification.sent_at) < outbox_cutoff,
             ),
             "webhook_attempt": delete(WebhookAttempt).where(
-                col(WebhookAttempt.delivery_id).in_(done)
+                col(WebhookAttempt.delivery_id).in_(done.scalar_subquery())
             ),
-            "webhook_delivery": delete(WebhookDelivery).where(col(WebhookDelivery.id).in_(done)),
+            "webhook_delivery": delete(WebhookDelivery).where(
+                col(WebhookDelivery.status) == DeliveryStatus.delivered,
+                col(WebhookDelivery.delivered_at) < outbox_cutoff,
+            ),
         }
         counts = {
             table: int(getattr(session.execute(statement), "rowcount", 0))

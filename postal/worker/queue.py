@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import procrastinate
@@ -65,6 +66,23 @@ def enqueue_app(settings: Settings) -> procrastinate.App:
             )
             _apps[key] = sync_app
         return sync_app
+
+
+_loops: dict[int, asyncio.AbstractEventLoop] = {}
+
+
+def set_worker_loop(app: procrastinate.App, loop: asyncio.AbstractEventLoop | None) -> None:
+    """Note (or forget) the event loop of the worker running an in-memory ``app``."""
+    with _lock:
+        if loop is None:
+            _loops.pop(id(app), None)
+        else:
+            _loops[id(app)] = loop
+
+
+def worker_loop(app: procrastinate.App) -> asyncio.AbstractEventLoop | None:
+    """The loop of the embedded worker of an in-memory ``app``, if one runs."""
+    return _loops.get(id(app))
 
 
 def forget(settings: Settings) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import threading
 from typing import Any
 
@@ -13,7 +14,7 @@ from sqlalchemy.engine import Engine
 
 from postal.config import Settings
 from postal.worker import runtime
-from postal.worker.queue import QUEUES, is_postgres, queue_app
+from postal.worker.queue import QUEUES, is_postgres, queue_app, set_worker_loop
 
 log = logging.getLogger("postal.worker")
 
@@ -36,24 +37,58 @@ def worker_options(
     }
 
 
+def lanes(options: dict[str, Any]) -> list[dict[str, Any]]:
+    """The worker's lanes: planning apart from messages and periodic jobs, so that a lane
+    busy with a part (seconds to minutes) never holds back a one-time code or the
+    heartbeat-driven recovery of another worker's tasks."""
+    queues = list(options["queues"])
+    quick = [q for q in queues if q != "planning"]
+    if "planning" not in queues or not quick:
+        return [options]
+    return [
+        {**options, "queues": ["planning"], "name": "planning"},
+        {**options, "queues": quick, "concurrency": 1, "name": ",".join(quick)},
+    ]
+
+
+async def run_lanes(app: procrastinate.App, options: dict[str, Any]) -> None:
+    """Run the lanes side by side on this event loop until cancelled."""
+    await asyncio.gather(
+        *(app.run_worker_async(**{**lane, "install_signal_handlers": False})
+          for lane in lanes(options))
+    )  # fmt: skip
+
+
 def run_worker(
     settings: Settings, engine: Engine, concurrency: int | None = None,
     queues: list[str] | None = None,
 ) -> None:  # fmt: skip
     """Run a worker in the foreground until SIGINT/SIGTERM (the `postal worker` command)."""
+    from postal.notify.delivery import check_at_start
+
     if not is_postgres(settings.database_url):
         raise ValueError(
             "database_url: `postal worker` needs PostgreSQL (the queue lives there); on SQLite "
             "`postal serve` and `postal demo` run the worker inside the server"
         )
-    from postal.notify.delivery import check_at_start
-
     for warning in check_at_start(settings):  # a broken template stops the worker here
         log.warning(warning)
     runtime.bind(settings, engine)
     options = worker_options(settings, concurrency, queues)
     log.info("worker: queues %s, concurrency %s", options["queues"], options["concurrency"])
-    queue_app(settings).run_worker(**options)
+    app = queue_app(settings)
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        main = asyncio.current_task()
+        assert main is not None
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, main.cancel)
+        async with app.open_async():
+            with contextlib.suppress(asyncio.CancelledError):
+                await run_lanes(app, options)
+
+    asyncio.run(serve())
 
 
 def drain(settings: Settings, engine: Engine) -> None:
@@ -73,28 +108,28 @@ def drain(settings: Settings, engine: Engine) -> None:
         except BaseException as exc:  # re-raised in the caller's thread
             failure.append(exc)
 
+    # Only the waiting tasks: periodic jobs follow the real clock, not a test's.
+    registry = queue_app(settings).periodic_registry
+    periodic = dict(registry.periodic_tasks)
+    registry.periodic_tasks.clear()
     thread = threading.Thread(target=run, name="postal-drain")
-    thread.start()
-    thread.join()
+    try:
+        thread.start()
+        thread.join()
+    finally:
+        registry.periodic_tasks.update(periodic)
     if failure:
         raise failure[0]
 
 
-async def enqueue_unfinished(app: procrastinate.App, engine: Engine) -> tuple[int, int]:
-    """Enqueue again what an earlier process left open (plans not fanned out, parts not
-    recorded): an in-memory queue starts empty. Returns (plans, parts) enqueued; copies of
-    tasks still waiting are refused by their queueing locks, and the tasks are idempotent."""
+async def enqueue_unfinished(app: procrastinate.App, engine: Engine) -> tuple[int, int, int]:
+    """Enqueue again what an earlier process left open (an in-memory queue starts empty):
+    plans not fanned out, parts not recorded, optimise problems not solved."""
     import datetime as dt
 
-    from postal.planning import parts
-    from postal.worker.tasks import defer_async
+    from postal.worker.tasks import reconcile_work
 
-    plans, open_parts = await asyncio.to_thread(parts.stale_plans, engine, dt.timedelta(0))
-    for plan_id in plans:
-        await defer_async(app, "plan_fan_out", lock=f"plan-{plan_id}", plan_id=plan_id)
-    for part_id in open_parts:
-        await defer_async(app, "plan_part", lock=f"part-{part_id}", part_id=part_id)
-    return len(plans), len(open_parts)
+    return await reconcile_work(app, engine, dt.timedelta(0))
 
 
 class EmbeddedWorker:
@@ -130,10 +165,11 @@ class EmbeddedWorker:
         async with app.open_async():
             self._task = asyncio.current_task()
             if not is_postgres(self.settings.database_url):
+                set_worker_loop(app, asyncio.get_running_loop())
                 await enqueue_unfinished(app, self.engine)
             self._ready.set()
             with contextlib.suppress(asyncio.CancelledError):
-                await app.run_worker_async(**options)
+                await run_lanes(app, options)
 
     def stop(self) -> None:
         """Stop the worker (running tasks are cancelled; the queue keeps nothing in memory,

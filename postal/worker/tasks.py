@@ -21,15 +21,22 @@ from procrastinate.exceptions import AlreadyEnqueued
 from postal.worker import child, runtime
 
 log = logging.getLogger("postal.worker")
-_RETRY = RetryStrategy(max_attempts=3, wait=2)
+MAX_ATTEMPTS = 3
+_RETRY = RetryStrategy(max_attempts=MAX_ATTEMPTS - 1, wait=2)  # retries after the first run
 
 
 async def defer_async(
-    app: procrastinate.App, task: str, lock: str | None = None, **kwargs: Any
+    app: procrastinate.App,
+    task: str,
+    lock: str | None = None,
+    job_lock: str | None = None,
+    **kwargs: Any,
 ) -> bool:
     """``defer`` from inside a task (the worker's own, opened app)."""
     try:
-        await app.configure_task(f"postal:{task}", queueing_lock=lock).defer_async(**kwargs)
+        await app.configure_task(f"postal:{task}", queueing_lock=lock, lock=job_lock).defer_async(
+            **kwargs
+        )
     except AlreadyEnqueued:
         return False
     return True
@@ -44,22 +51,52 @@ def _app(context: JobContext) -> procrastinate.App:
 
 
 async def plan_fan_out(context: JobContext, plan_id: int) -> None:
-    """Split a plan into parts (once) and enqueue each part still to solve."""
+    """Split a plan into parts (once) and enqueue each part still to solve; a plan whose
+    fan-out fails on every attempt says failed (its post offices free again)."""
     from postal.planning import parts
 
     rt = runtime.current()
-    part_ids = await asyncio.to_thread(parts.fan_out, rt.engine, rt.settings, plan_id)
+    try:
+        part_ids = await asyncio.to_thread(parts.fan_out, rt.engine, rt.settings, plan_id)
+    except Exception as exc:
+        log.exception("plan %s: fan-out failed", plan_id)
+        attempts = (context.job.attempts or 0) + 1
+        if attempts < MAX_ATTEMPTS:
+            raise  # the queue tries again
+        await asyncio.to_thread(parts.fail_plan, rt.engine, plan_id, f"{type(exc).__name__}: {exc}")
+        return
     for part_id in part_ids:
-        await defer_async(_app(context), "plan_part", lock=f"part-{part_id}", part_id=part_id)
+        await defer_part(_app(context), part_id)
+
+
+async def defer_part(app: procrastinate.App, part_id: int) -> bool:
+    """Enqueue a part; its lock keeps two copies from ever running at once."""
+    return await defer_async(
+        app, "plan_part", lock=f"part-{part_id}", job_lock=f"part-{part_id}", part_id=part_id
+    )
 
 
 async def plan_part(part_id: int) -> None:
     """Solve one part with the plan's whole budget and record its routes once; stop within
-    a second or two of the plan being cancelled."""
+    a second or two of the plan being cancelled. Any failure counts as an attempt of the
+    part: after the last one the part and its plan say failed, never left running."""
+    from postal.planning import parts
+
+    rt = runtime.current()
+    try:
+        await _solve_part(rt, part_id)
+    except Exception as exc:
+        log.exception("plan part %s failed", part_id)
+        reason = f"{type(exc).__name__}: {exc}"
+        if await asyncio.to_thread(parts.part_failed, rt.engine, part_id, reason):
+            return
+        raise  # the queue tries again
+
+
+async def _solve_part(rt: runtime.Runtime, part_id: int) -> None:
     from postal.planning import parts
     from postal.routing import model as rm
 
-    rt = runtime.current()
     prepared = await asyncio.to_thread(parts.prepare_part, rt.engine, rt.settings, part_id)
     if prepared is None:
         return
@@ -78,11 +115,6 @@ async def plan_part(part_id: int) -> None:
     except child.Cancelled:
         await asyncio.to_thread(parts.stop_part, rt.engine, part_id)
         return
-    except child.ChildFailed as exc:
-        log.error("plan part %s failed: %s", part_id, exc)
-        if await asyncio.to_thread(parts.part_failed, rt.engine, part_id, str(exc)):
-            return
-        raise
     await asyncio.to_thread(parts.record_part, rt.engine, rt.settings, prepared, result)
 
 
@@ -90,22 +122,27 @@ async def plan_part(part_id: int) -> None:
 
 
 async def solve_optimise(job_id: str) -> None:
-    """Solve a VROOM-format problem submitted to POST /optimise and store its plan."""
+    """Solve a VROOM-format problem submitted to POST /optimise and store its plan; any
+    failure is stored on the job (its client is never left waiting on it)."""
     from postal.optimise import service
 
     rt = runtime.current()
-    parsed = await asyncio.to_thread(service.start, rt.engine, rt.settings, job_id)
-    if parsed is None:
-        return
-    params = await asyncio.to_thread(service.params, rt.engine, job_id)
-
-    async def never() -> bool:
-        return False
-
+    parsed = None
     try:
+        parsed = await asyncio.to_thread(service.start, rt.engine, rt.settings, job_id)
+        if parsed is None:
+            return
+        params = await asyncio.to_thread(service.params, rt.engine, rt.settings, job_id)
+
+        async def never() -> bool:
+            return False
+
         plan = await child.run_in_child(child.solve, (parsed[0], params), never)
-    except child.ChildFailed as exc:
-        await asyncio.to_thread(service.finish, rt.engine, job_id, parsed, None, str(exc))
+    except Exception as exc:
+        log.exception("optimise %s failed", job_id)
+        await asyncio.to_thread(
+            service.finish, rt.engine, job_id, parsed, None, f"{type(exc).__name__}: {exc}"
+        )
         return
     await asyncio.to_thread(service.finish, rt.engine, job_id, parsed, plan)
 
@@ -147,7 +184,10 @@ async def retry_stalled(context: JobContext, timestamp: int) -> None:
     )
     for job in stalled:
         log.warning("task %s (%s) of a silent worker: retried", job.id, job.task_name)
-        await manager.retry_job(job)
+        try:
+            await manager.retry_job(job)
+        except Exception:  # retried meanwhile, or a fresh copy waits: the next job
+            log.warning("task %s could not be retried", job.id, exc_info=True)
 
 
 async def sweep_outbox(context: JobContext, timestamp: int) -> None:
@@ -181,15 +221,48 @@ def _due(engine: Any) -> tuple[list[int], list[int]]:
         )
 
 
-async def reconcile_plans(context: JobContext, timestamp: int) -> None:
-    """Enqueue again the plans whose fan-out was never enqueued (a web process lost between
-    its commit and its enqueue)."""
+async def reconcile(context: JobContext, timestamp: int) -> None:
+    """Enqueue again the work nobody will run: plans never fanned out (a web process lost
+    between its commit and its enqueue), parts and optimise problems whose task failed for
+    good or was lost; fail optimise problems far past their time."""
+    rt = runtime.current()
+    await reconcile_work(_app(context), rt.engine, dt.timedelta(seconds=60))
+
+
+async def reconcile_work(
+    app: procrastinate.App, engine: Any, older_than: dt.timedelta
+) -> tuple[int, int, int]:
+    """Enqueue the plans, parts and optimise problems older than ``older_than`` that have no
+    task waiting or running; returns how many of each were enqueued. Safe to repeat: a copy
+    still waiting is refused by its queueing lock, and the tasks are idempotent."""
+    from postal.optimise import service as optimise
     from postal.planning import parts
 
-    rt = runtime.current()
-    plans, _ = await asyncio.to_thread(parts.stale_plans, rt.engine, dt.timedelta(seconds=60))
+    plans, open_parts = await asyncio.to_thread(parts.stale_plans, engine, older_than)
+    jobs = await asyncio.to_thread(optimise.unfinished, engine, dt.timedelta(minutes=30))
+    counts = [0, 0, 0]
     for plan_id in plans:
-        await defer_async(_app(context), "plan_fan_out", lock=f"plan-{plan_id}", plan_id=plan_id)
+        if not await _has_live_job(app, f"plan-{plan_id}"):
+            counts[0] += await defer_async(
+                app, "plan_fan_out", lock=f"plan-{plan_id}", plan_id=plan_id
+            )
+    for part_id in open_parts:
+        if not await _has_live_job(app, f"part-{part_id}"):
+            counts[1] += await defer_part(app, part_id)
+    for job_id in jobs:
+        if not await _has_live_job(app, f"optimise-{job_id}"):
+            counts[2] += await defer_async(
+                app, "solve_optimise", lock=f"optimise-{job_id}", job_id=job_id
+            )
+    return counts[0], counts[1], counts[2]
+
+
+async def _has_live_job(app: procrastinate.App, queueing_lock: str) -> bool:
+    for status in ("todo", "doing"):
+        found = await app.job_manager.list_jobs_async(queueing_lock=queueing_lock, status=status)
+        if list(found):
+            return True
+    return False
 
 
 async def purge(context: JobContext, timestamp: int) -> None:
@@ -200,7 +273,9 @@ async def purge(context: JobContext, timestamp: int) -> None:
     rt = runtime.current()
     await asyncio.to_thread(housekeeping.purge, rt.engine, rt.settings, _now())
     days = min(rt.settings.outbox_retention_days, rt.settings.idempotency_retention_days)
-    await builtin_tasks.remove_old_jobs(context, max_hours=24 * days)
+    await builtin_tasks.remove_old_jobs(
+        context, max_hours=24 * days, remove_failed=True, remove_cancelled=True, remove_aborted=True
+    )
 
 
 async def verify_ledger(timestamp: int) -> None:
@@ -242,7 +317,7 @@ TASKS: tuple[TaskSpec, ...] = (
     TaskSpec(deliver_webhook, "messages", 20, retry=_RETRY),
     TaskSpec(retry_stalled, "default", 30, context=True, cron="* * * * * */5"),
     TaskSpec(sweep_outbox, "default", 25, context=True, cron="* * * * * */5"),
-    TaskSpec(reconcile_plans, "default", 25, context=True, cron="* * * * * */30"),
+    TaskSpec(reconcile, "default", 25, context=True, cron="* * * * * */30"),
     TaskSpec(purge, "default", 10, context=True, cron="17 * * * *"),
     TaskSpec(verify_ledger, "default", 10, cron="*/10 * * * *"),
     TaskSpec(send_reminders, "default", 10, cron="0 10 * * *"),  # 17:00 in Hà Nội
@@ -259,8 +334,9 @@ def register(app: procrastinate.App) -> procrastinate.App:
             "priority": spec.priority,
             "pass_context": spec.context,
             "retry": spec.retry or False,
-            # A periodic job waits in the queue at most once.
+            # A periodic job waits in the queue at most once and runs once at a time.
             "queueing_lock": name if spec.cron else None,
+            "lock": name if spec.cron else None,
         }
         task = app.task(**options)(spec.fn)
         if spec.cron:

@@ -252,7 +252,7 @@ def test_a_worker_killed_while_sending_loses_no_message(
     gateway.delay_s = 0.15  # a gateway that takes its time: the kill lands mid-send
     WORKER_ENV.update(
         POSTAL_SMS_URL=f"{gateway.url}/sms",
-        POSTAL_MESSAGE_CLAIM_TIMEOUT_S="3",
+        POSTAL_MESSAGE_CLAIM_TIMEOUT_S="10",
     )
     try:
         with Session(pg_engine) as session:

@@ -12,6 +12,8 @@ from sqlmodel import Session, select
 
 from postal.config import Settings
 from postal.idempotency import IdempotencyRecord
+from postal.notify import webhooks
+from postal.notify.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
 from postal.planning.models import PlanOffice, PlanRun, PlanStatus
 from postal.tracking import checkpoint
 from postal.worker import housekeeping
@@ -57,17 +59,35 @@ def test_the_ledger_is_verified_from_the_last_good_checkpoint(
 def test_purge_keeps_what_is_inside_its_retention(
     engine: Engine, session: Session, settings: Settings
 ) -> None:
-    old = NOW - dt.timedelta(days=settings.idempotency_retention_days + 1)
+    old = NOW - dt.timedelta(days=max(settings.idempotency_retention_days,
+                                      settings.outbox_retention_days) + 1)  # fmt: skip
     for key, created in (("old", old), ("new", NOW)):
         session.add(
             IdempotencyRecord(
                 scope="s", key=key, request_hash="f", status_code=201, body="{}", created_at=created
             )
         )
+    endpoint = webhooks.add_endpoint(session, "http://127.0.0.1:9/hook", "secret")
+    assert endpoint.id is not None
+    for key, delivered in (("old", old), ("new", NOW), ("pending", None)):
+        delivery = WebhookDelivery(
+            delivery_id=f"delivery-{key}", endpoint_id=endpoint.id,
+            event_type="t", body="{}",
+            status=DeliveryStatus.delivered if delivered else DeliveryStatus.pending,
+            next_attempt_at=old, created_at=old, delivered_at=delivered,
+        )  # fmt: skip
+        session.add(delivery)
+        session.flush()
+        assert delivery.id is not None
+        session.add(WebhookAttempt(delivery_id=delivery.id, attempted_at=old, status_code=200))
     session.commit()
     counts = housekeeping.purge(engine, settings, NOW)
     assert counts["idempotency_record"] == 1
+    assert counts["webhook_delivery"] == 1 and counts["webhook_attempt"] == 1
     assert [r.key for r in session.exec(select(IdempotencyRecord)).all()] == ["new"]
+    left = session.exec(select(WebhookDelivery)).all()
+    # The recent delivery and the one still pending stay.
+    assert sorted(str(d.status) for d in left) == ["delivered", "pending"]
 
 
 def test_the_database_allows_one_active_plan_per_office_and_day(
