@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
@@ -87,6 +87,8 @@ async def get_principal(
     token = bearer.credentials if bearer else request.cookies.get(SESSION_COOKIE)
     if not api_key and not token:
         raise Unauthenticated("missing_credentials")
+    if api_key and bearer:  # who would the request act as? Neither: say so.
+        raise Unauthenticated("two_credentials")
     cache: PrincipalCache = request.app.state.principals
     key = cache_key(token=token, api_key=api_key)
     principal = cache.get(key)
@@ -116,6 +118,9 @@ def _resolve_principal(engine: Engine, api_key: str | None, token: str | None) -
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+MAX_ID = 2**31 - 1  # the database's integer ids: a larger one is refused here, never there
+DbId = Annotated[int, Path(ge=1, le=MAX_ID, description="A row's id")]
 
 
 def roles(*allowed: Role) -> Callable[[Principal], Coroutine[Any, Any, Principal]]:

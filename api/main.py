@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.deps import request_language
+from api.edge import RefuseControlCharacters, SecurityHeaders
 from api.principals import PrincipalCache
 from postal.config import Settings, get_settings
 from postal.db import make_engine
@@ -243,6 +244,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine or make_engine(settings.database_url)
     app.state.principals = PrincipalCache(settings.auth_cache_seconds)
     app.state.ledger_writer = _ledger_writer(app)
+    app.add_middleware(RefuseControlCharacters)
+    # HSTS only where the cookie is HTTPS-only too: a deployment behind TLS.
+    app.add_middleware(SecurityHeaders, hsts=settings.cookie_secure)
     app.add_exception_handler(PostalError, _postal_error)
     app.add_exception_handler(IllegalTransition, tracking.illegal_transition)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from postal.config import get_settings
+from postal.config import DEFAULT_SECRET_KEY, get_settings
 
 app = typer.Typer(help="Public postal service for one-stop desks.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -160,6 +160,13 @@ def serve(
     except NotMigrated as exc:
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(3) from exc
+    if settings.secret_key == DEFAULT_SECRET_KEY:
+        typer.echo(
+            "error: POSTAL_SECRET_KEY is the built-in default: set a secret of your own (it "
+            "keys the hash of citizens' ID numbers and signs records)",
+            err=True,
+        )
+        raise typer.Exit(2)
     uvicorn.run(
         create_app(settings, get_engine()),
         host=host or settings.host,
@@ -219,6 +226,8 @@ def demo(
     url = f"sqlite:///{database}"
     os.environ["POSTAL_DATABASE_URL"] = url
     os.environ.setdefault("POSTAL_COOKIE_SECURE", "false")
+    # A key of the demo's own: `postal serve` refuses the built-in default.
+    os.environ.setdefault("POSTAL_SECRET_KEY", "demo-only-key-never-in-production-2026")
     # Both cores plan (two parts at once) and a part gets 10 s: the demo's ten post offices
     # are planned in about a minute.
     os.environ.setdefault("POSTAL_WORKER_CONCURRENCY", "2")

@@ -12,6 +12,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+DEFAULT_SECRET_KEY = "change-me-in-production-0123456789abcdef"
+
+
 class Settings(BaseSettings):
     """Every tunable of the service; documented in the README's settings table."""
 
@@ -22,7 +25,7 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL: an SQLite file by default, or postgresql+psycopg://...",
     )
     secret_key: str = Field(
-        default="change-me-in-production-0123456789abcdef",
+        default=DEFAULT_SECRET_KEY,
         description="Key for the keyed hash of ID numbers and for signing; set it in production.",
     )
     data_dir: Path = Field(default=REPO_ROOT / "data", description="Reference data directory.")

@@ -117,3 +117,14 @@ def test_demo_builds_a_database_with_bookings(db_url: str, tmp_path: Path) -> No
     assert result.exit_code == 0, result.output
     assert "Bookings for" in result.output and ": 40" in result.output
     assert "http://127.0.0.1:8000/" in result.output and "admin" in result.output
+
+
+def test_serve_refuses_the_built_in_secret_key(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    monkeypatch.delenv("POSTAL_SECRET_KEY", raising=False)
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["serve"])
+    assert result.exit_code == 2
+    assert "POSTAL_SECRET_KEY" in result.output

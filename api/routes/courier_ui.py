@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col, or_, select
 from starlette.datastructures import FormData
 
-from api.deps import LangDep, NowDep, SessionDep, SettingsDep
+from api.deps import DbId, LangDep, NowDep, SessionDep, SettingsDep
 from api.routes.pages import _render
 from api.routes.signing import sign_record
 from api.routes.ui_common import (
@@ -387,7 +387,7 @@ async def courier_handover(
 @router.post("/courier/records/{record_id}/sign", response_class=HTMLResponse)
 async def courier_sign(
     request: Request,
-    record_id: int,
+    record_id: DbId,
     session: SessionDep,
     settings: SettingsDep,
     lang: LangDep,
@@ -412,7 +412,7 @@ async def courier_sign(
 @router.post("/courier/records/{record_id}/lines", response_class=HTMLResponse)
 async def courier_receive(
     request: Request,
-    record_id: int,
+    record_id: DbId,
     session: SessionDep,
     settings: SettingsDep,
     lang: LangDep,

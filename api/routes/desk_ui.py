@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 
-from api.deps import LangDep, NowDep, SessionDep, SettingsDep
+from api.deps import MAX_ID, DbId, LangDep, NowDep, SessionDep, SettingsDep
 from api.routes.pages import _render
 from api.routes.signing import sign_record
 from api.routes.ui_common import error_text, page_principal, to_login
@@ -93,7 +93,7 @@ def _page(
     settings: Settings,
     lang: str,
     principal: Principal,
-    record_id: int | None = None,
+    record_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     error: str | None = None,
     status: int = 200,
 ) -> HTMLResponse:
@@ -123,7 +123,7 @@ def desk_home(
 
 @router.get("/desk/records/{record_id}", response_class=HTMLResponse)
 def desk_record(
-    request: Request, record_id: int, session: SessionDep, settings: SettingsDep, lang: LangDep
+    request: Request, record_id: DbId, session: SessionDep, settings: SettingsDep, lang: LangDep
 ) -> Response:
     """One record with its lines and the confirmation form."""
     principal = _clerk(request, session)
@@ -141,7 +141,7 @@ def desk_record(
 @router.post("/desk/records/{record_id}/lines", response_class=HTMLResponse)
 async def desk_confirm(
     request: Request,
-    record_id: int,
+    record_id: DbId,
     session: SessionDep,
     settings: SettingsDep,
     lang: LangDep,
@@ -169,7 +169,7 @@ async def desk_confirm(
 @router.post("/desk/records/{record_id}/close", response_class=HTMLResponse)
 def desk_close(
     request: Request,
-    record_id: int,
+    record_id: DbId,
     session: SessionDep,
     settings: SettingsDep,
     lang: LangDep,
@@ -200,7 +200,7 @@ def desk_close(
 @router.post("/desk/records/{record_id}/sign", response_class=HTMLResponse)
 async def desk_sign(
     request: Request,
-    record_id: int,
+    record_id: DbId,
     session: SessionDep,
     settings: SettingsDep,
     lang: LangDep,

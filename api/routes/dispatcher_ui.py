@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 
-from api.deps import LangDep, NowDep, SessionDep, SettingsDep
+from api.deps import DbId, LangDep, NowDep, SessionDep, SettingsDep
 from api.routes.pages import _render
 from api.routes.ui_common import (
     error_text,
@@ -145,7 +145,7 @@ def _plan_for(session: Session, principal: Principal, plan_id: int) -> PlanRun:
 
 @router.get("/dispatcher/plans/{plan_id}", response_class=HTMLResponse)
 def dispatcher_plan(
-    request: Request, plan_id: int, session: SessionDep, settings: SettingsDep, lang: LangDep
+    request: Request, plan_id: DbId, session: SessionDep, settings: SettingsDep, lang: LangDep
 ) -> Response:
     """A plan: progress while it runs (the page refreshes itself), then routes and the map."""
     principal = _dispatcher(request, session)
@@ -177,7 +177,7 @@ def dispatcher_plan(
 
 
 @router.post("/dispatcher/plans/{plan_id}/cancel", response_class=HTMLResponse)
-def dispatcher_cancel(request: Request, plan_id: int, session: SessionDep) -> Response:
+def dispatcher_cancel(request: Request, plan_id: DbId, session: SessionDep) -> Response:
     """Cancel a running plan."""
     principal = _dispatcher(request, session)
     if principal is None:
@@ -192,7 +192,7 @@ def dispatcher_cancel(request: Request, plan_id: int, session: SessionDep) -> Re
 
 @router.post("/dispatcher/plans/{plan_id}/replan", response_class=HTMLResponse)
 def dispatcher_replan(
-    request: Request, plan_id: int, session: SessionDep, settings: SettingsDep
+    request: Request, plan_id: DbId, session: SessionDep, settings: SettingsDep
 ) -> Response:
     """Plan again what is not locked (urgent bookings, a courier dropping out)."""
     principal = _dispatcher(request, session)
@@ -213,7 +213,7 @@ def dispatcher_replan(
 
 
 @router.post("/dispatcher/routes/{route_id}/lock", response_class=HTMLResponse)
-def dispatcher_lock(request: Request, route_id: int, session: SessionDep) -> Response:
+def dispatcher_lock(request: Request, route_id: DbId, session: SessionDep) -> Response:
     """Lock a dispatched route: re-planning keeps it."""
     principal = _dispatcher(request, session)
     if principal is None:
@@ -250,7 +250,7 @@ def _map_route(session: Session, route: PlannedRoute, stops: list[PlannedStop]) 
 
 @router.get("/dispatcher/plans/{plan_id}/map", response_class=HTMLResponse)
 def dispatcher_plan_map(
-    request: Request, plan_id: int, session: SessionDep, settings: SettingsDep, lang: LangDep
+    request: Request, plan_id: DbId, session: SessionDep, settings: SettingsDep, lang: LangDep
 ) -> Response:
     """The overview map of a plan: a layer per courier, unassigned flagged, commune outlines."""
     principal = _dispatcher(request, session)
@@ -281,7 +281,7 @@ def dispatcher_plan_map(
 
 @router.get("/dispatcher/routes/{route_id}", response_class=HTMLResponse)
 def dispatcher_route(
-    request: Request, route_id: int, session: SessionDep, settings: SettingsDep, lang: LangDep
+    request: Request, route_id: DbId, session: SessionDep, settings: SettingsDep, lang: LangDep
 ) -> Response:
     """One courier's route: ordered stops with times."""
     principal = _dispatcher(request, session)
@@ -300,7 +300,7 @@ def dispatcher_route(
 
 @router.get("/dispatcher/routes/{route_id}/map", response_class=HTMLResponse)
 def dispatcher_route_map(
-    request: Request, route_id: int, session: SessionDep, settings: SettingsDep, lang: LangDep
+    request: Request, route_id: DbId, session: SessionDep, settings: SettingsDep, lang: LangDep
 ) -> Response:
     """One route's map."""
     principal = _dispatcher(request, session)

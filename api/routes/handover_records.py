@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header
 from fastapi.responses import JSONResponse, Response
 
-from api.deps import LangDep, NowDep, SessionDep, SettingsDep, roles
+from api.deps import DbId, LangDep, NowDep, SessionDep, SettingsDep, roles
 from api.idempotent import run_idempotent
 from postal.auth.models import Role
 from postal.auth.service import Principal
@@ -74,7 +74,7 @@ def open_record(
     responses={k: v for k, v in ERRORS.items() if k in (401, 404)},
 )
 def read_record(
-    record_id: int, session: SessionDep, settings: SettingsDep, principal: Party
+    record_id: DbId, session: SessionDep, settings: SettingsDep, principal: Party
 ) -> RecordPublic:
     """Read a record with its lines."""
     record = handover.get_record(session, record_id)
@@ -94,7 +94,7 @@ def read_record(
     responses=ERRORS,
 )
 def confirm_line(
-    record_id: int,
+    record_id: DbId,
     body: LineConfirm,
     session: SessionDep,
     settings: SettingsDep,
@@ -124,7 +124,7 @@ def confirm_line(
     responses=ERRORS,
 )
 def close_record(
-    record_id: int,
+    record_id: DbId,
     session: SessionDep,
     settings: SettingsDep,
     now: NowDep,
@@ -149,7 +149,7 @@ def close_record(
     responses=ERRORS,
 )
 def acknowledge(
-    record_id: int,
+    record_id: DbId,
     body: RecordAck,
     session: SessionDep,
     settings: SettingsDep,
@@ -174,7 +174,7 @@ def acknowledge(
     response_class=Response,
 )
 def record_pdf(
-    record_id: int, session: SessionDep, settings: SettingsDep, principal: Party, lang: LangDep
+    record_id: DbId, session: SessionDep, settings: SettingsDep, principal: Party, lang: LangDep
 ) -> Response:
     """Render the record."""
     record = handover.get_record(session, record_id)

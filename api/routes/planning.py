@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import NowDep, PrincipalDep, SessionDep, SettingsDep, roles
+from api.deps import DbId, NowDep, PrincipalDep, SessionDep, SettingsDep, roles
 from postal.auth.models import Role
 from postal.auth.service import Principal
 from postal.calendar import to_local
@@ -28,8 +28,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"description": "A plan runs for this date and area (`plan_running`)", **_PROBLEM},
     422: {"description": "An invalid field", **_PROBLEM},
 }
-PlanId = Annotated[int, Path(ge=1, le=2**31 - 1, description="A plan's id")]
-RouteId = Annotated[int, Path(ge=1, le=2**31 - 1, description="A route's id")]
 Dispatcher = Annotated[Principal, Depends(roles(Role.dispatcher, Role.admin))]
 
 
@@ -230,7 +228,7 @@ def list_plans(session: SessionDep, principal: Dispatcher, date: dt.date) -> lis
 @router.get(
     "/plans/{plan_id}", response_model=PlanPublic, summary="A plan's status", responses=ERRORS
 )
-def read_plan(plan_id: PlanId, session: SessionDep, principal: Dispatcher) -> PlanPublic:
+def read_plan(plan_id: DbId, session: SessionDep, principal: Dispatcher) -> PlanPublic:
     """Status, progress and totals of a plan."""
     plan = service.get_plan(session, plan_id)
     service.authorise_plan(principal, plan)
@@ -240,7 +238,7 @@ def read_plan(plan_id: PlanId, session: SessionDep, principal: Dispatcher) -> Pl
 @router.post(
     "/plans/{plan_id}/cancel", response_model=PlanPublic, summary="Cancel a plan", responses=ERRORS
 )
-def cancel_plan(plan_id: PlanId, session: SessionDep, principal: Dispatcher) -> PlanPublic:
+def cancel_plan(plan_id: DbId, session: SessionDep, principal: Dispatcher) -> PlanPublic:
     """Cancel a queued or running plan."""
     plan = service.get_plan(session, plan_id)
     service.authorise_plan(principal, plan)
@@ -255,7 +253,7 @@ def cancel_plan(plan_id: PlanId, session: SessionDep, principal: Dispatcher) -> 
     summary="A plan's routes and unassigned stops",
     responses=ERRORS,
 )
-def read_plan_routes(plan_id: PlanId, session: SessionDep, principal: Dispatcher) -> PlanRoutes:
+def read_plan_routes(plan_id: DbId, session: SessionDep, principal: Dispatcher) -> PlanRoutes:
     """Every route with its stops, and the stops left out with reasons."""
     plan = service.get_plan(session, plan_id)
     service.authorise_plan(principal, plan)
@@ -283,7 +281,7 @@ def read_plan_routes(plan_id: PlanId, session: SessionDep, principal: Dispatcher
     "bookings made since, is planned again, without the couriers listed.",
 )
 def replan(
-    plan_id: PlanId,
+    plan_id: DbId,
     session: SessionDep,
     settings: SettingsDep,
     principal: Dispatcher,
@@ -322,7 +320,7 @@ def replan(
     description="For its courier, a dispatcher of its post office, or an admin.",
     responses=ERRORS,
 )
-def read_route(route_id: RouteId, session: SessionDep, principal: PrincipalDep) -> RoutePublic:
+def read_route(route_id: DbId, session: SessionDep, principal: PrincipalDep) -> RoutePublic:
     """A route and its stops in visit order."""
     route = service.get_route(session, principal, route_id)
     return route_public(route, service.route_stops(session, route_id))
@@ -330,7 +328,7 @@ def read_route(route_id: RouteId, session: SessionDep, principal: PrincipalDep) 
 
 @router.get("/routes/{route_id}/geojson", summary="One route as GeoJSON", responses=ERRORS)
 def read_route_geojson(
-    route_id: RouteId, session: SessionDep, principal: PrincipalDep
+    route_id: DbId, session: SessionDep, principal: PrincipalDep
 ) -> JSONResponse:
     """The route as a FeatureCollection ([lon, lat])."""
     route = service.get_route(session, principal, route_id)
@@ -346,7 +344,7 @@ def read_route_geojson(
     summary="Lock a dispatched route",
     responses=ERRORS,
 )
-def lock_route(route_id: RouteId, session: SessionDep, principal: Dispatcher) -> RoutePublic:
+def lock_route(route_id: DbId, session: SessionDep, principal: Dispatcher) -> RoutePublic:
     """Keep this route as it is when re-planning."""
     route = service.get_route(session, principal, route_id)
     service.lock_route(session, route)

@@ -1,0 +1,181 @@
+"""Refuse control characters at the edge: 422 naming the field, before any route or database.
+
+A NUL byte in any text reaches PostgreSQL as an error ("cannot contain NUL"), and the other C0
+control characters have no business in a name, an address or a code. Tab, line feed and
+carriage return stay allowed (a multi-line address). The query string, the path, and JSON and
+form bodies are checked; a JSON body is only parsed here when its raw bytes hold a suspect
+escape, so the common request pays one scan.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_RAW = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\\u00[01][0-9a-fA-F]|\\u007[fF]")
+MAX_CHECKED_BODY = 1_000_000  # bigger bodies are refused by the routes' own limits
+
+
+def _json_field(value: Any, path: str = "") -> str | None:
+    """The first place in a JSON document holding a control character, as a dotted path."""
+    if isinstance(value, str):
+        return (path or "body") if CONTROL.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if CONTROL.search(str(key)):
+                return here
+            found = _json_field(item, here)
+            if found:
+                return found
+    if isinstance(value, list):
+        for k, item in enumerate(value):
+            found = _json_field(item, f"{path}.{k}" if path else str(k))
+            if found:
+                return found
+    return None
+
+
+def _body_field(content_type: str, body: bytes) -> str | None:
+    if not _RAW.search(body) and b"%" not in body:
+        return None
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        for key, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
+            if CONTROL.search(key) or CONTROL.search(value):
+                return key
+        return None
+    if not _RAW.search(body):
+        return None
+    if "json" in content_type:
+        try:
+            return _json_field(json.loads(body))
+        except ValueError:
+            return None  # malformed JSON: the route says so
+    return None
+
+
+class RefuseControlCharacters:
+    """ASGI middleware: a request carrying a control character answers 422 (RFC 9457)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        field = self._query_field(scope)
+        if field is None and CONTROL.search(unquote(scope.get("path", ""))):
+            field = "path"
+        replay: list[Message] = []
+        if field is None:
+            headers = dict(scope.get("headers") or [])
+            content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
+            if "json" in content_type or "x-www-form-urlencoded" in content_type:
+                body, replay = await self._read(receive)
+                if len(body) <= MAX_CHECKED_BODY:
+                    field = _body_field(content_type, body)
+        if field is not None:
+            await self._refuse(scope, receive, send, field)
+            return
+        if replay:
+            receive = self._replaying(replay, receive)
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _query_field(scope: Scope) -> str | None:
+        raw = bytes(scope.get("query_string", b"")).decode("latin-1")
+        if not raw:
+            return None
+        for key, value in parse_qsl(raw, keep_blank_values=True):
+            if CONTROL.search(key) or CONTROL.search(value):
+                return str(key)
+        return None
+
+    @staticmethod
+    async def _read(receive: Receive) -> tuple[bytes, list[Message]]:
+        messages: list[Message] = []
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks), messages
+
+    @staticmethod
+    def _replaying(messages: list[Message], receive: Receive) -> Receive:
+        pending = list(messages)
+
+        async def replay() -> Message:
+            if pending:
+                return pending.pop(0)
+            return await receive()
+
+        return replay
+
+    @staticmethod
+    async def _refuse(scope: Scope, receive: Receive, send: Send, field: str) -> None:
+        from starlette.requests import Request
+
+        from api.deps import request_language
+        from api.main import problem
+        from postal.i18n import message
+
+        request = Request(scope, receive)
+        lang = request_language(request, request.headers.get("accept-language"))
+        text = message("control_character", lang, field=field)
+        response = problem(
+            422,
+            "control_character",
+            message("validation_failed", lang, field=field),
+            [{"field": field, "code": "control_character", "message": text}],
+        )
+        await response(scope, receive, send)
+
+
+_NO_STORE = ("/my-booking", "/staff", "/dispatcher", "/desk", "/courier", "/api/v1/bookings")
+
+
+class SecurityHeaders:
+    """ASGI middleware: headers every response carries (no sniffing, no framing by other
+    sites, no token URL leaking through Referer; HSTS behind HTTPS) and no caching of the
+    pages and replies that show a booking or staff work."""
+
+    def __init__(self, app: ASGIApp, hsts: bool) -> None:
+        self.app = app
+        self.hsts = hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = str(scope.get("path", ""))
+        private = path.startswith(_NO_STORE)
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {k.lower() for k, _ in headers}
+                extra = [
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"x-frame-options", b"SAMEORIGIN"),
+                    (b"referrer-policy", b"same-origin"),
+                ]
+                if self.hsts:
+                    extra.append((b"strict-transport-security", b"max-age=31536000"))
+                if private:
+                    extra.append((b"cache-control", b"no-store"))
+                headers += [(k, v) for k, v in extra if k not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
