@@ -23,7 +23,7 @@ from api.edge import RefuseControlCharacters, SecurityHeaders
 from api.principals import PrincipalCache
 from postal.config import Settings, get_settings
 from postal.db import make_engine
-from postal.errors import PostalError
+from postal.errors import PostalError, TooManyRequests
 from postal.i18n import message
 from postal.notify.delivery import check_at_start
 from postal.tracking.config import get_tracking_settings
@@ -90,6 +90,8 @@ async def _postal_error(request: Request, exc: Exception) -> Response:
             {"field": exc.field, "code": exc.code, "message": message(exc.code, lang, **exc.params)}
         ]
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    if isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": str(exc.retry_after)}
     detail = message(exc.code, lang, **exc.params)
     if exc.detail and exc.detail != exc.code:
         # A raiser that knows more (the file and line, the place in a problem) says it too.

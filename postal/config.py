@@ -113,7 +113,7 @@ class Settings(BaseSettings):
     )
     optimise_sync_max_tasks: int = Field(
         default=200,
-        ge=1,
+        ge=0,
         description="POST /optimise problems with more jobs and shipment legs than this answer "
         "202 with a URL to poll; smaller ones wait for their task and answer 200.",
     )
@@ -127,6 +127,74 @@ class Settings(BaseSettings):
         default=2,
         ge=1,
         description="Optimise problems one client (user or API key) may have queued or solving.",
+    )
+    optimise_max_in_flight_total: int = Field(
+        default=8,
+        ge=1,
+        description="Optimise problems queued or solving across all clients (429 beyond).",
+    )
+    # Rate limits and counters (postal/ratelimit.py); every refusal is 429 with Retry-After.
+    rate_limit_storage: str = Field(
+        default="database",
+        description="Where rate-limit counters live, shared by every process: `database` (a "
+        "table of the service's database) or a Redis URL such as redis://127.0.0.1:6379/0.",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses of the reverse proxies whose X-Forwarded-For is believed, JSON: "
+        '["10.0.0.5"]; with none, the client address is the connection\'s.',
+    )
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Wrong passwords for one user name before sign-in is locked out.",
+    )
+    login_max_failures_per_address: int = Field(
+        default=20,
+        ge=1,
+        description="Failed sign-ins from one client address before it is locked out.",
+    )
+    login_lockout_s: int = Field(
+        default=900,
+        ge=1,
+        description="Window of the sign-in failure counts, and so the longest lockout.",
+    )
+    login_max_concurrent_hashes: int = Field(
+        default=4,
+        ge=1,
+        description="Password hashes one server process computes at once (each takes 64 MiB).",
+    )
+    login_hash_wait_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="How long a sign-in waits for a free hash slot before a 429.",
+    )
+    otp_max_attempts: int = Field(
+        default=5, ge=1, description="Wrong tries after which a one-time code is dead."
+    )
+    otp_requests_per_item_hour: int = Field(
+        default=3, ge=1, description="One-time codes sent for one item in an hour."
+    )
+    otp_requests_per_courier_hour: int = Field(
+        default=20, ge=1, description="One-time codes one courier may request in an hour."
+    )
+    tracking_limit_per_address: int = Field(
+        default=60,
+        ge=1,
+        description="Public tracking look-ups (API and /track page) from one client address "
+        "per tracking_limit_window_s.",
+    )
+    tracking_limit_window_s: int = Field(
+        default=600, ge=1, description="Window of the public tracking limit."
+    )
+    booking_limit_per_address: int = Field(
+        default=10,
+        ge=1,
+        description="Bookings without credentials (API and form) from one client address per "
+        "booking_limit_window_s.",
+    )
+    booking_limit_window_s: int = Field(
+        default=3600, ge=1, description="Window of the anonymous booking limit."
     )
     idempotency_retention_days: int = Field(
         default=7, ge=1, description="Idempotency records are purged this long after use."

@@ -7,6 +7,7 @@ catalogue (postal/locales/<lang>.yaml, key = code).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -69,10 +70,20 @@ class Forbidden(PostalError):
 
 
 class TooManyRequests(PostalError):
-    """The caller has as much work in flight as it may; retry when some of it is done (429)."""
+    """A limit or counter refuses the request: too much work in flight, too many tries or
+    look-ups in a window (429). ``retry_after`` (seconds) becomes the Retry-After header and
+    the ``seconds`` and ``minutes`` message parameters."""
 
     status = 429
     default_code = "too_many_requests"
+
+    def __init__(
+        self, code: str | None = None, *, retry_after: float = 1, **params: Any
+    ) -> None:
+        self.retry_after = max(1, math.ceil(retry_after))
+        params.setdefault("seconds", self.retry_after)
+        params.setdefault("minutes", max(1, math.ceil(self.retry_after / 60)))
+        super().__init__(code, **params)
 
 
 class NotMigrated(PostalError):

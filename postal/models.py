@@ -22,6 +22,7 @@ from postal.catalogue.models import (
 from postal.idempotency import IdempotencyRecord
 from postal.notify.models import Notification, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from postal.optimise.models import OptimiseJob
+from postal.ratelimit import RateLimitCounter
 from postal.planning.models import (
     PlannedRoute,
     PlannedStop,
@@ -73,6 +74,7 @@ __all__ = [
     "Procedure",
     "ProcedureDocument",
     "Province",
+    "RateLimitCounter",
     "ServiceArea",
     "SlotLoad",
     "StaffPostOffice",

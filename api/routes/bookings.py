@@ -50,7 +50,11 @@ _optional_key = APIKeyHeader(name="X-API-Key", auto_error=False)
         "service area, the working day, the slot against the desk's hours and the post office's "
         "capacity; quotes the postal fee from the tariff. The reply's `access_token` lets the "
         "citizen view, reschedule or cancel (shown once). Send an `Idempotency-Key` to retry "
-        "safely."
+        "safely: a re-send with the same key and body replays the stored reply (same status, "
+        "body and `Location`, header `Idempotent-Replayed: true`) except `access_token`, which "
+        "is never stored: the replay carries a new token and the token of the earlier reply "
+        "stops working (a client that lost the first reply still gets a working token; one "
+        "that kept it must use the new one)."
     ),
     responses={**ERRORS, 201: {"description": "Booked; Location names the booking"}},
 )
@@ -75,6 +79,11 @@ def create_booking(
         201,
         lambda: service.create_booking(session, settings, body, channel=channel, now=now),
         lambda data: f"/api/v1/bookings/{data['reference']}",
+        secrets=("access_token",),
+        reissue=lambda data: {
+            **data,
+            "access_token": service.reissue_access_token(session, data["reference"]),
+        },
     )
 
 

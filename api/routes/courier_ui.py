@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -237,6 +238,15 @@ def courier_map(
     return map_page(route_map(map_route, graph=road_graph(settings), t=t))
 
 
+def _strokes(text: str) -> Any:
+    """The drawn signature's strokes from the form's JSON field (the event's validation checks
+    their shape; unreadable JSON is sent on as a string, so it is refused there)."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 def form_event(form: FormData, now: dt.datetime) -> dict[str, Any]:
     """The custody event a stop's form describes (the same shape courier.js sends)."""
 
@@ -266,10 +276,10 @@ def form_event(form: FormData, now: dt.datetime) -> dict[str, Any]:
                 "receipt_number": get("receipt_number") or None,
             }
     if body["type"] in ("pickup", "deliver"):
-        if get("signature_sha256"):
+        if get("signature_strokes"):
             body["acknowledgement"] = {
                 "method": "signature",
-                "signature_sha256": get("signature_sha256"),
+                "signature_strokes": _strokes(get("signature_strokes")),
             }
         else:
             body["acknowledgement"] = {"method": "otp", "otp_code": get("otp_code")}

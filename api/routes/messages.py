@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
 
-from api.deps import NowDep, SessionDep, roles
+from api.deps import NowDep, SessionDep, SettingsDep, roles
 from postal.auth.models import Role
 from postal.auth.service import Principal
 from postal.notify import service
@@ -49,13 +49,16 @@ Cursor = Annotated[str | None, Query(max_length=200, description="From `next_cur
 )
 def list_messages(
     session: SessionDep,
+    settings: SettingsDep,
     principal: Staff,
     status: Annotated[NotificationStatus | None, Query(description="Only this state.")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> MessagePage:
     """List messages."""
-    return service.list_messages(session, principal, status, limit, cursor)
+    return service.list_messages(
+        session, principal, status, limit, cursor, secret=settings.secret_key
+    )
 
 
 @router.post(
@@ -90,13 +93,16 @@ def resend_message(
 )
 def list_webhook_deliveries(
     session: SessionDep,
+    settings: SettingsDep,
     principal: Admin,
     status: Annotated[DeliveryStatus | None, Query(description="Only this state.")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> WebhookDeliveryPage:
     """List webhook deliveries."""
-    return service.list_webhook_deliveries(session, principal, status, limit, cursor)
+    return service.list_webhook_deliveries(
+        session, principal, status, limit, cursor, secret=settings.secret_key
+    )
 
 
 @router.post(

@@ -50,8 +50,9 @@
       }
     }
     if (ev.type === "pickup" || ev.type === "deliver") {
-      ev.acknowledgement = g("signature_sha256")
-        ? { method: "signature", signature_sha256: g("signature_sha256") }
+      // A signature travels as its strokes: the server computes the hash it stores.
+      ev.acknowledgement = g("signature_strokes")
+        ? { method: "signature", signature_strokes: JSON.parse(g("signature_strokes")) }
         : { method: "otp", otp_code: g("otp_code") };
     }
     if (ev.type === "deliver") {
@@ -114,29 +115,29 @@
     }).catch(function () { sending = false; show(); });
   }
 
-  function sha256(text) {
-    var bytes = new TextEncoder().encode(text);
-    return crypto.subtle.digest("SHA-256", bytes).then(function (buf) {
-      return Array.from(new Uint8Array(buf)).map(function (b) {
-        return b.toString(16).padStart(2, "0");
-      }).join("");
-    });
-  }
-
   document.querySelectorAll("canvas.signature").forEach(function (canvas) {
     var wrap = canvas.parentNode;
     if (!(window.crypto && crypto.subtle)) return;
     wrap.hidden = false;
     var ctx = canvas.getContext("2d");
     var down = false;
+    var strokes = [];
+    var field = canvas.parentNode.querySelector("input[name=signature_strokes]");
+    // Integer canvas pixels inside the canvas: the server hashes exactly these numbers.
+    var clamp = function (v, max) { return Math.min(max, Math.max(0, Math.round(v))); };
     var at = function (e) {
       var r = canvas.getBoundingClientRect();
-      return [(e.clientX - r.left) * canvas.width / r.width, (e.clientY - r.top) * canvas.height / r.height];
+      return [clamp((e.clientX - r.left) * canvas.width / r.width, canvas.width),
+              clamp((e.clientY - r.top) * canvas.height / r.height, canvas.height)];
     };
-    canvas.addEventListener("pointerdown", function (e) { down = true; var p = at(e); ctx.beginPath(); ctx.moveTo(p[0], p[1]); });
+    canvas.addEventListener("pointerdown", function (e) {
+      down = true; var p = at(e); ctx.beginPath(); ctx.moveTo(p[0], p[1]); strokes.push([p]);
+    });
     canvas.addEventListener("pointermove", function (e) {
       if (!down) return;
       var p = at(e); ctx.lineTo(p[0], p[1]); ctx.stroke(); canvas.dataset.signed = "1";
+      strokes[strokes.length - 1].push(p);
+      if (field) field.value = JSON.stringify(strokes);
     });
     window.addEventListener("pointerup", function () { down = false; });
   });
@@ -144,20 +145,14 @@
   document.querySelectorAll("form[data-event]").forEach(function (form) {
     form.addEventListener("submit", function (e) {
       e.preventDefault();
-      var canvas = form.querySelector("canvas.signature");
-      var ready = canvas && canvas.dataset.signed
-        ? sha256(canvas.toDataURL()).then(function (h) { form.elements.signature_sha256.value = h; })
-        : Promise.resolve();
-      ready.then(function () {
-        var ev = formToEvent(form);
-        var list = load().filter(function (x) { return x.event_id !== ev.event_id; });
-        list.push(ev);
-        save(list);
-        form.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = true; });
-        mark(ev.event_id, box.dataset.label, "pending");
-        show();
-        flush();
-      });
+      var ev = formToEvent(form);
+      var list = load().filter(function (x) { return x.event_id !== ev.event_id; });
+      list.push(ev);
+      save(list);
+      form.querySelectorAll("button[type=submit]").forEach(function (b) { b.disabled = true; });
+      mark(ev.event_id, box.dataset.label, "pending");
+      show();
+      flush();
     });
   });
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -14,7 +18,14 @@ from sqlmodel import Session, col, select
 from postal.auth.models import AccessToken, ApiKey, Role, StaffPostOffice, StaffUser
 from postal.catalogue.models import Desk, PostOffice
 from postal.db import utcnow
-from postal.errors import Conflict, Forbidden, NotFound, Unauthenticated, ValidationFailed
+from postal.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    TooManyRequests,
+    Unauthenticated,
+    ValidationFailed,
+)
 
 # Token prefixes tell at a glance (and in logs, masked) which kind of credential was sent.
 STAFF_TOKEN_PREFIX = "st_"
@@ -94,15 +105,55 @@ def create_user(
     return user
 
 
-def login(session: Session, username: str, password: str, ttl_hours: int) -> tuple[str, StaffUser]:
-    """Check a password and issue a bearer token; 401 on any mismatch (same message)."""
-    user = session.exec(select(StaffUser).where(StaffUser.username == username)).first()
+class HashGate:
+    """A bound on the password hashes one process computes at once (each holds 64 MiB): a
+    sign-in that finds no free slot within ``wait_s`` is refused (429) instead of queueing."""
+
+    def __init__(self, size: int, wait_s: float) -> None:
+        self.slots = threading.BoundedSemaphore(size)
+        self.wait_s = wait_s
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one slot while the block runs; TooManyRequests when none frees in time."""
+        if not self.slots.acquire(timeout=self.wait_s):
+            raise TooManyRequests("sign_in_busy", retry_after=1)
+        try:
+            yield
+        finally:
+            self.slots.release()
+
+
+@cache
+def _dummy_hash() -> str:
+    # Hashed once per process with the same parameters as real ones: an unknown user name costs
+    # the same verification as a known one, so the reply time does not tell them apart.
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """Whether ``password`` matches the argon2 hash (one hash computation, always)."""
     try:
-        if user is None or not user.active:
-            raise VerificationError()
-        _hasher.verify(user.password_hash, password)
-    except (VerificationError, InvalidHashError) as exc:
-        raise Unauthenticated("invalid_credentials") from exc
+        return bool(_hasher.verify(password_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def login(
+    session: Session,
+    username: str,
+    password: str,
+    ttl_hours: int,
+    gate: HashGate | None = None,
+) -> tuple[str, StaffUser]:
+    """Check a password and issue a bearer token; 401 on any mismatch (same message, same
+    work: an unknown or inactive user's password is checked against a dummy hash)."""
+    user = session.exec(select(StaffUser).where(StaffUser.username == username)).first()
+    known = user is not None and user.active
+    with gate.slot() if gate is not None else nullcontext():
+        matches = verify_password(user.password_hash if user and known else _dummy_hash(), password)
+    if user is None or not known or not matches:
+        raise Unauthenticated("invalid_credentials")
     token = new_token(STAFF_TOKEN_PREFIX)
     assert user.id is not None
     session.add(

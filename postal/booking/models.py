@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import Column, UniqueConstraint
+from sqlalchemy import Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from postal.calendar import Slot
@@ -39,8 +39,24 @@ class BookingChannel(StrEnum):
     staff = "staff"
 
 
+ACTIVE_CITIZEN_BOOKING = "status <> 'cancelled' AND channel = 'citizen'"
+
+
 class Booking(SQLModel, table=True):
     """A citizen's request for the postal service (one of the three service forms)."""
+
+    __table_args__ = (
+        # One active citizen booking per ID number (its keyed hash) per date and half-day slot.
+        Index(
+            "uq_booking_active_id_number_slot",
+            "id_number_hash",
+            "date",
+            "slot",
+            unique=True,
+            sqlite_where=text(ACTIVE_CITIZEN_BOOKING),
+            postgresql_where=text(ACTIVE_CITIZEN_BOOKING),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     reference: str = Field(unique=True, index=True, max_length=20)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
 import re
 import secrets
 from collections.abc import Callable
@@ -12,9 +10,11 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from postal import cursor as cursors
 from postal.auth.models import Role
 from postal.auth.service import CITIZEN_TOKEN_PREFIX, Principal, new_token, token_digest
 from postal.booking.models import (
@@ -185,6 +185,33 @@ def _hold_capacity(session: Session, office: PostOffice, day: dt.date, slot: Slo
         raise Conflict("slot_full", field="slot")
 
 
+def _check_one_active(session: Session, id_hash: str, day: dt.date, slot: Slot) -> None:
+    """409 when the ID number already holds an active citizen booking in this slot."""
+    taken = session.exec(
+        select(Booking.id).where(
+            Booking.id_number_hash == id_hash,
+            Booking.date == day,
+            Booking.slot == slot,
+            Booking.channel == BookingChannel.citizen,
+            Booking.status != BookingStatus.cancelled,
+        )
+    ).first()
+    if taken is not None:
+        raise Conflict("id_number_already_booked", field="id_number")
+
+
+def _flush_one_active(session: Session) -> None:
+    """Flush; a concurrent booking of the same ID number and slot (the unique index) is 409."""
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        if "uq_booking_active_id_number_slot" in str(exc.orig) or "booking.id_number_hash" in str(
+            exc.orig
+        ):
+            raise Conflict("id_number_already_booked", field="id_number") from exc
+        raise
+
+
 def _release_capacity(session: Session, office_code: str, day: dt.date, slot: Slot) -> None:
     table = SlotLoad.__table__  # type: ignore[attr-defined]
     session.execute(
@@ -263,8 +290,11 @@ def create_booking(
         catalogue.tariff_amount(session, request.date, kind, zone, request.fee_collection)
         for kind in kinds
     )
-    _hold_capacity(session, office, request.date, request.slot)
     protector = IdNumberProtector(settings.secret_key)
+    id_hash = protector.hash(id_number.digits)
+    if channel == BookingChannel.citizen:
+        _check_one_active(session, id_hash, request.date, request.slot)
+    _hold_capacity(session, office, request.date, request.slot)
     token = new_token(CITIZEN_TOKEN_PREFIX)
     located = request.lat is not None
     lat, lon = request.lat, request.lon
@@ -283,7 +313,7 @@ def create_booking(
         email=email,
         contact_channel=request.contact_channel,
         lang=request.lang,
-        id_number_hash=protector.hash(id_number.digits),
+        id_number_hash=id_hash,
         id_number_masked=protector.mask(id_number.digits),
         address_text=address,
         commune_code=commune.code,
@@ -302,7 +332,7 @@ def create_booking(
         updated_at=now,
     )
     session.add(booking)
-    session.flush()
+    _flush_one_active(session)
     assert booking.id is not None
     for kind in kinds:
         state = ItemState.booked
@@ -381,6 +411,17 @@ def get_by_reference(session: Session, reference: str) -> Booking:
     return booking
 
 
+def reissue_access_token(session: Session, reference: str) -> str:
+    """A new access token for the booking; the previous one stops opening it (the caller
+    commits). Used when an idempotent re-send replays the booking's creation."""
+    booking = get_by_reference(session, reference)
+    token = new_token(CITIZEN_TOKEN_PREFIX)
+    booking.access_token_hash = token_digest(token)
+    session.add(booking)
+    session.flush()
+    return token
+
+
 def citizen_booking(session: Session, token: str) -> Booking:
     """The booking a citizen's access token opens; 404 for an unknown token."""
     booking = session.exec(
@@ -439,11 +480,13 @@ def reschedule(
     if (booking.date, booking.slot) != (day, slot):
         office = session.get(PostOffice, booking.post_office_code)
         assert office
+        if booking.channel == BookingChannel.citizen:
+            _check_one_active(session, booking.id_number_hash, day, slot)
         _hold_capacity(session, office, day, slot)
         _release_capacity(session, booking.post_office_code, booking.date, booking.slot)
         booking.date, booking.slot, booking.updated_at = day, slot, now
         session.add(booking)
-        session.flush()
+        _flush_one_active(session)
     return to_public(session, settings, booking)
 
 
@@ -529,21 +572,6 @@ def to_public(session: Session, settings: Settings, booking: Booking) -> Booking
     )
 
 
-def _encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"after": last_id}).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> int:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        value = json.loads(base64.urlsafe_b64decode(padded.encode()))["after"]
-        if not isinstance(value, int):
-            raise TypeError
-        return value
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ValidationFailed("invalid_cursor", field="cursor") from exc
-
-
 @dataclass(frozen=True)
 class BookingFilter:
     """Search criteria for the staff booking list."""
@@ -584,10 +612,16 @@ def search(
     if criteria.commune_code:
         query = query.where(Booking.commune_code == criteria.commune_code)
     if cursor:
-        query = query.where(col(Booking.id) > _decode_cursor(cursor))
+        query = query.where(
+            col(Booking.id) > cursors.decode(cursor, settings.secret_key, "bookings")
+        )
     rows = session.exec(query.order_by(col(Booking.id)).limit(limit + 1)).all()
     page = rows[:limit]
-    next_cursor = _encode_cursor(page[-1].id) if len(rows) > limit and page[-1].id else None
+    next_cursor = (
+        cursors.encode(page[-1].id, settings.secret_key, "bookings")
+        if len(rows) > limit and page[-1].id
+        else None
+    )
     return BookingPage(
         items=[to_public(session, settings, b) for b in page], next_cursor=next_cursor
     )

@@ -6,12 +6,11 @@ Webhook deliveries concern the one-stop system as a whole: admins only.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
 
 from sqlmodel import Session, col, select
 
+from postal import cursor as cursors
 from postal.auth.models import Role
 from postal.auth.service import Principal
 from postal.booking.models import Booking
@@ -33,21 +32,6 @@ from postal.notify.schemas import (
     WebhookDeliveryPublic,
 )
 from postal.phone import mask_phone
-
-
-def _encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"after": last_id}).encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> int:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        value = json.loads(base64.urlsafe_b64decode(padded.encode()))["after"]
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise TypeError
-        return value
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ValidationFailed("invalid_cursor", field="cursor") from exc
 
 
 def _check_limit(limit: int) -> None:
@@ -91,6 +75,7 @@ def list_messages(
     status: NotificationStatus | None = None,
     limit: int = 50,
     cursor: str | None = None,
+    secret: str = "",
 ) -> MessagePage:
     """Messages by id, scoped by role, optionally of one status."""
     _require_staff(principal)
@@ -103,13 +88,15 @@ def list_messages(
     if status is not None:
         query = query.where(Notification.status == status)
     if cursor:
-        query = query.where(col(Notification.id) > _decode_cursor(cursor))
+        query = query.where(col(Notification.id) > cursors.decode(cursor, secret, "messages"))
     rows = session.exec(query.order_by(col(Notification.id)).limit(limit + 1)).all()
     page = rows[:limit]
     last = page[-1][0].id if page else None
     return MessagePage(
         items=[to_public(row, ref) for row, ref in page],
-        next_cursor=_encode_cursor(last) if len(rows) > limit and last else None,
+        next_cursor=cursors.encode(last, secret, "messages")
+        if len(rows) > limit and last
+        else None,
     )
 
 
@@ -157,6 +144,7 @@ def list_webhook_deliveries(
     status: DeliveryStatus | None = None,
     limit: int = 50,
     cursor: str | None = None,
+    secret: str = "",
 ) -> WebhookDeliveryPage:
     """Webhook deliveries by id (admins), optionally of one status."""
     if principal.role != Role.admin:
@@ -168,13 +156,15 @@ def list_webhook_deliveries(
     if status is not None:
         query = query.where(WebhookDelivery.status == status)
     if cursor:
-        query = query.where(col(WebhookDelivery.id) > _decode_cursor(cursor))
+        query = query.where(col(WebhookDelivery.id) > cursors.decode(cursor, secret, "webhooks"))
     rows = session.exec(query.order_by(col(WebhookDelivery.id)).limit(limit + 1)).all()
     page = rows[:limit]
     last = page[-1][0].id if page else None
     return WebhookDeliveryPage(
         items=[_webhook_public(row, url) for row, url in page],
-        next_cursor=_encode_cursor(last) if len(rows) > limit and last else None,
+        next_cursor=cursors.encode(last, secret, "webhooks")
+        if len(rows) > limit and last
+        else None,
     )
 
 

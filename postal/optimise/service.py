@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import uuid
 from typing import Any
 
@@ -21,13 +22,53 @@ from postal.routing.vroom_format import haversine_matrices, plan_to_vroom, probl
 ACTIVE = (OptimiseStatus.queued, OptimiseStatus.running)
 
 
+MAX_NUMBER = 2**31 - 1  # VROOM's own integers; a week is 604,800 seconds
+LISTS_OF_OBJECTS = ("vehicles", "jobs", "shipments")
+
+
+def check_ranges(body: Any) -> None:
+    """Shapes and numbers VROOM would refuse, refused here with the place named: lists of
+    objects where VROOM has them, every number finite and within VROOM's integers, and
+    ``speed_factor`` in (0, 5] as VROOM's API defines it."""
+    if not isinstance(body, dict):
+        raise ValidationFailed("malformed_problem", "the problem is a JSON object", field="problem")
+    for key in LISTS_OF_OBJECTS:
+        items = body.get(key, [])
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise ValidationFailed("malformed_problem", f"{key}: a list of objects", field=key)
+    for k, vehicle in enumerate(body.get("vehicles", [])):
+        speed = vehicle.get("speed_factor", 1.0)
+        if isinstance(speed, bool) or not isinstance(speed, int | float) or not 0 < speed <= 5:
+            raise ValidationFailed(
+                "malformed_problem", "speed_factor: in (0, 5]", field=f"vehicles[{k}].speed_factor"
+            )
+    _check_numbers(body, "problem")
+
+
+def _check_numbers(value: Any, where: str) -> None:
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int | float):
+        if not (math.isfinite(value) and -MAX_NUMBER <= value <= MAX_NUMBER):
+            raise ValidationFailed(
+                "malformed_problem", f"{where}: {value!r} is out of range", field=where
+            )
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_numbers(item, f"{where}.{key}" if where != "problem" else str(key))
+    elif isinstance(value, list):
+        for k, item in enumerate(value):
+            _check_numbers(item, f"{where}[{k}]")
+
+
 def parse(settings: Settings, body: dict[str, Any]) -> tuple[rm.Problem, Any]:
     """The problem and its ids; 422 naming the place when malformed."""
+    check_ranges(body)
     try:
         return problem_from_vroom(
             body, haversine_matrices(settings.circuity_factor, settings.speed_kmh)
         )
-    except (KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
+    except (KeyError, TypeError, ValueError, IndexError, OverflowError, AttributeError) as exc:
         raise ValidationFailed("malformed_problem", str(exc), field="problem") from exc
 
 

@@ -49,7 +49,8 @@ from postal.tracking.models import CustodyEvent
 BATCH_ITEMS = 5  # five items, two events each: ten events per request
 RESEND_RATE = 0.10
 DISCONNECT_RATE = 0.02
-SIGNATURE = "5e" * 32
+# A drawn signature as the courier page sends it (strokes of [x, y] canvas pixels).
+STROKES = [[[10 + 4 * i, 30 + (i % 4) * 6] for i in range(16)]]
 PATH = "/api/v1/events"
 
 
@@ -192,7 +193,7 @@ def _events_for(numbers: list[str], template: dict[str, Any]) -> list[dict[str, 
                 "device_time": (now - dt.timedelta(minutes=2)).isoformat(),
                 "seal": {"number": "S-1", "state": "intact"},
                 "checklist": template["checklist"],
-                "acknowledgement": {"method": "signature", "signature_sha256": SIGNATURE},
+                "acknowledgement": {"method": "signature", "signature_strokes": STROKES},
             }
         )
     for number in numbers:

@@ -40,7 +40,7 @@ from postal.i18n import message
 from postal.ids import IdNumberProtector, load_id_prefixes, parse_id_number, parse_s10
 from postal.notify import citizen, webhooks
 from postal.phone import mask_phone
-from postal.tracking import ledger, states
+from postal.tracking import ledger, signature, states
 from postal.tracking.config import TrackingSettings
 from postal.tracking.items import (
     CITIZEN,
@@ -232,9 +232,10 @@ def _check_ack(
     if ack is None:
         raise ValidationFailed("acknowledgement_required", field=field_)
     if ack.method == "signature":
-        if not ack.signature_sha256:
-            raise ValidationFailed("signature_required", field=f"{field_}.signature_sha256")
-        return {"signature_sha256": ack.signature_sha256}, None
+        # The stored hash is the server's, computed from the strokes received (never the
+        # client's word for it).
+        digest = signature.verified_digest(ack.signature_strokes, ack.signature_sha256, field_)
+        return {"signature_sha256": digest}, None
     if not ack.otp_code:
         raise ValidationFailed("otp_required", field=f"{field_}.otp_code")
     # A code used by an earlier event of the same batch must read as used (no autoflush here).
@@ -558,7 +559,10 @@ def rejected(body: EventIn, exc: PostalError, lang: str) -> EventResult:
     errors = [
         {"field": e["field"], "code": e["code"], "message": message(e["code"], lang, **e["params"])}
         for e in exc.errors
-    ] or None
+    ]
+    if not errors and exc.field:  # one field to blame: named like a multi-field refusal
+        text = message(exc.code, lang, **exc.params)
+        errors = [{"field": exc.field, "code": exc.code, "message": text}]
     return EventResult(
         event_id=str(body.event_id),
         status="rejected",
@@ -567,7 +571,7 @@ def rejected(body: EventIn, exc: PostalError, lang: str) -> EventResult:
         state=state,
         code=exc.code,
         detail=message(exc.code, lang, **exc.params),
-        errors=errors,
+        errors=errors or None,
     )
 
 

@@ -184,3 +184,7 @@ class OtpChallenge(SQLModel, table=True):
     created_at: dt.datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
+    # Wrong tries left: at 0 the code is dead, even for the right digits (a new one is needed).
+    attempts_left: int = Field(default=5)
+    # Who asked for the code (the per-courier hourly cap counts these).
+    requested_by: str | None = Field(default=None, max_length=100, index=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -20,6 +20,11 @@ from postal.tracking.models import (
 )
 
 SHA256 = r"^[0-9a-f]{64}$"
+
+# A point of a drawn signature: [x, y] in canvas pixels; a stroke is one pen-down to pen-up.
+Coordinate = Annotated[int, Field(ge=0, le=10_000)]
+StrokePoint = Annotated[list[Coordinate], Field(min_length=2, max_length=2)]
+Stroke = Annotated[list[StrokePoint], Field(min_length=1, max_length=2_000)]
 
 
 class GeoPoint(BaseModel):
@@ -62,13 +67,25 @@ class Fees(BaseModel):
 
 
 class Acknowledgement(BaseModel):
-    """The citizen's acknowledgement: a one-time code or a drawn signature's image hash."""
+    """The citizen's acknowledgement: a one-time code, or a signature drawn on the courier's
+    screen (its strokes; the server computes the hash it stores)."""
 
     model_config = ConfigDict(extra="forbid")
 
     method: Literal["otp", "signature"]
     otp_code: str | None = Field(default=None, max_length=10)
-    signature_sha256: str | None = Field(default=None, pattern=SHA256)
+    signature_strokes: list[Stroke] | None = Field(
+        default=None,
+        max_length=100,
+        description="The drawn signature: strokes of [x, y] canvas pixels (integers), at least "
+        "10 points in all. Required with `method: signature`.",
+    )
+    signature_sha256: str | None = Field(
+        default=None,
+        pattern=SHA256,
+        description="Optional: SHA-256 of the strokes' JSON as `JSON.stringify` writes it; "
+        "refused when it differs from the server's own computation.",
+    )
 
 
 class Recipient(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from postal.auth.models import Role
 from postal.auth.service import create_api_key, create_user
 from postal.booking.models import Booking
 from postal.catalogue.models import PostOffice
+from postal.idempotency import IdempotencyRecord
 from tests.booking.helpers import booking_body
 
 PASSWORD = "correct-horse-1"
@@ -183,6 +185,39 @@ def test_idempotent_create(client: TestClient, session: Session) -> None:
     other = client.post("/api/v1/bookings", json=dict(body, slot="afternoon"), headers=key)
     assert other.status_code == 422 and other.json()["code"] == "idempotency_key_reused"
     assert _count(session) == 1
+
+
+def test_idempotent_replay_stores_no_token_and_reissues_one(
+    client: TestClient, session: Session
+) -> None:
+    body = booking_body(session)
+    key = {"Idempotency-Key": "c0ffee-token"}
+    first = client.post("/api/v1/bookings", json=body, headers=key)
+    assert first.status_code == 201
+    token = first.json()["access_token"]
+    row = session.exec(select(IdempotencyRecord)).one()
+    session.commit()
+    stored = json.loads(row.body)
+    assert stored["access_token"] is None and token not in row.body
+    assert all(token not in str(v) for v in row.model_dump().values())
+    replay = client.post("/api/v1/bookings", json=body, headers=key)
+    assert replay.status_code == 201 and replay.headers["idempotent-replayed"] == "true"
+    assert replay.headers["location"] == first.headers["location"]
+    again = replay.json()
+    # A faithful replay but for the token: a new one, and the first stops working.
+    assert {k: v for k, v in again.items() if k != "access_token"} == {
+        k: v for k, v in first.json().items() if k != "access_token"
+    }
+    assert again["access_token"].startswith("cz_") and again["access_token"] != token
+    location = first.headers["location"]
+    old = client.get(location, headers={"Authorization": f"Bearer {token}"})
+    assert old.status_code == 401
+    new = client.get(location, headers={"Authorization": f"Bearer {again['access_token']}"})
+    assert new.status_code == 200
+    session.expire_all()
+    row = session.exec(select(IdempotencyRecord)).one()
+    session.commit()
+    assert again["access_token"] not in row.body and json.loads(row.body)["access_token"] is None
 
 
 def test_integration_key_books_result_delivery(client: TestClient, session: Session) -> None:

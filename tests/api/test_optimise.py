@@ -94,3 +94,28 @@ def test_a_big_problem_is_a_task_with_a_url_to_poll_and_a_limit_per_client(
     assert again.status_code == 202
     unknown = client.get("/api/v1/optimise/00000000-0000-0000-0000-000000000000", headers=auth)
     assert unknown.status_code == 404
+
+
+def test_numbers_out_of_range_and_wrong_shapes_are_422(
+    client: TestClient, session: Session
+) -> None:
+    """The issue's inputs that answered 500: each is refused before any task is queued."""
+    auth = _auth(client, session)
+    vehicle = PROBLEM["vehicles"][0]
+    job = PROBLEM["jobs"][0]
+    bad_problems = [
+        {"vehicles": [1], "jobs": [job]},
+        {**PROBLEM, "vehicles": [{**vehicle, "speed_factor": 1e308}]},
+        {**PROBLEM, "vehicles": [{**vehicle, "time_window": [0, 1e30]}]},
+        {**PROBLEM, "jobs": [{**job, "time_windows": [[0, 1e30]]}]},
+        {
+            "vehicles": [{"id": 1, "start_index": 0, "end_index": 0}],
+            "jobs": [{"id": 1, "location_index": 1}],
+            "matrices": {"car": {"durations": [[0, 1e30], [1e30, 0]]}},
+        },
+    ]
+    for body in bad_problems:
+        r = client.post("/api/v1/optimise", params={"time_limit_s": 1}, json=body, headers=auth)
+        assert r.status_code == 422, (body, r.status_code, r.text)
+    assert client.get("/api/v1/optimise/00000000-0000-0000-0000-000000000000",
+                      headers=auth).status_code == 404  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -35,6 +36,9 @@ def in_person_procedure(session: Session) -> str:
     return code
 
 
+_ID_SERIALS = itertools.count(999)
+
+
 def booking_body(session: Session, **overrides: Any) -> dict[str, Any]:
     """A valid booking request for Phường Ba Đình on NEXT_DAY morning."""
     body: dict[str, Any] = {
@@ -43,7 +47,8 @@ def booking_body(session: Session, **overrides: Any) -> dict[str, Any]:
         "desk_code": "MC-00004",
         "citizen_name": "Nguyễn Văn An",
         "phone": "0912345678",
-        "id_number": "001084000999",
+        # A new citizen each time: one ID number holds one active booking per slot.
+        "id_number": f"001084{next(_ID_SERIALS):06d}",
         "address_text": "Số 12 phố Trúc Bạch",
         "commune_code": "00004",
         "date": NEXT_DAY.isoformat(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 
@@ -16,6 +17,7 @@ from postal.catalogue.models import ItemKind
 from postal.tracking.models import CustodyEvent
 from tests.booking.helpers import booking_body
 from tests.conftest import NEXT_DAY, run_tasks
+from tests.tracking.helpers import STROKES
 
 PASSWORD = "correct-horse-1"
 
@@ -85,7 +87,7 @@ def test_plan_pickup_handover_and_tracking_pages(client: TestClient, session: Se
         "type": "pickup",
         "item_number": item.number,
         "seal_number": "S-1",
-        "signature_sha256": "ab" * 32,
+        "signature_strokes": json.dumps(STROKES),
         **{f"doc_{d.position}_present": "on" for d in docs},
         **{f"doc_{d.position}_form": d.kind.value for d in docs},
     }
@@ -190,7 +192,7 @@ def test_result_from_desk_to_courier_to_citizen(client: TestClient, session: Ses
         "item_number": result.number,
         "recipient": "citizen",
         "id_number": "001084000998",
-        "signature_sha256": "cd" * 32,
+        "signature_strokes": json.dumps(STROKES),
     }
     wrong_id = client.post(f"/courier/event?date={NEXT_DAY}", data=deliver)
     assert wrong_id.status_code == 422

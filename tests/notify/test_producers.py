@@ -16,7 +16,7 @@ from postal.tracking import events, handover
 from postal.tracking.models import LineStatus, RecordDirection
 from postal.tracking.schemas import RecordOpen
 from tests.conftest import NEXT_DAY, NOW
-from tests.tracking.helpers import SIGNATURE, TSETTINGS, at, event, pickup_body, record, world
+from tests.tracking.helpers import SIGNATURE_ACK, TSETTINGS, at, event, pickup_body, record, world
 
 
 def _messages(session: Session, template: str) -> list[Notification]:
@@ -93,7 +93,7 @@ def test_failed_attempt_and_delivery_tell_the_citizen(session: Session, settings
         event(
             "deliver", w.result.number, at(10, day=10),
             recipient={"id_number": "001084000999"},
-            acknowledgement={"method": "signature", "signature_sha256": SIGNATURE},
+            acknowledgement=SIGNATURE_ACK,
         ),
         now=thursday,
     )  # fmt: skip

@@ -24,7 +24,9 @@ from tests.booking.helpers import booking_body
 from tests.conftest import NOW
 
 ZONE = dt.timezone(dt.timedelta(hours=7))
-SIGNATURE = "ab" * 32
+# A drawn signature as the courier page sends it: strokes of [x, y] canvas pixels.
+STROKES = [[[10 + 3 * i, 40 + (i % 5) * 4] for i in range(12)], [[60, 30], [66, 52], [72, 70]]]
+SIGNATURE_ACK: dict[str, Any] = {"method": "signature", "signature_strokes": STROKES}
 TSETTINGS = TrackingSettings(
     delivery_max_attempts=2,
     delivery_attempt_gap_days=2,
@@ -110,7 +112,7 @@ def pickup_body(session: Session, w: World, **overrides: Any) -> dict[str, Any]:
         "seal": {"number": "S-0001", "state": "intact"},
         "checklist": checklist(session, w.dossier),
         "fees": {"postal_fee_vnd": fee, "procedure_fee_vnd": 0, "receipt_number": "BL-1"},
-        "acknowledgement": {"method": "signature", "signature_sha256": SIGNATURE},
+        "acknowledgement": SIGNATURE_ACK,
     }
     body.update(overrides)
     return body

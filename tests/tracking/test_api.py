@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from typing import Any
 
@@ -15,8 +17,9 @@ from postal.config import Settings
 from postal.ids import format_s10
 from postal.notify.models import Notification
 from postal.tracking.models import CustodyEvent
+from postal.tracking.signature import strokes_digest
 from tests.conftest import NOW
-from tests.tracking.helpers import World, at, event, pickup_body, world
+from tests.tracking.helpers import STROKES, World, at, event, pickup_body, world
 
 
 def _auth(session: Session, username: str) -> dict[str, str]:
@@ -206,6 +209,51 @@ def test_otp_acknowledgement(client: TestClient, session: Session, settings: Set
         pickup_body(session, w, acknowledgement={"method": "otp", "otp_code": code}),
     )
     assert res["status"] == "recorded"
+
+
+def test_signature_is_hashed_by_the_server_from_its_strokes(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    w = world(session, settings)
+    courier = _auth(session, "courier1")
+
+    def refused(ack: dict[str, Any]) -> tuple[int, str, list[str]]:
+        [res] = _post(client, courier, pickup_body(session, w, acknowledgement=ack))
+        assert res["status"] == "rejected", res
+        return res["http_status"], res["code"], [e["field"] for e in res["errors"]]
+
+    zeros = {"method": "signature", "signature_sha256": "0" * 64}
+    assert refused(zeros) == (
+        422,
+        "signature_strokes_required",
+        ["acknowledgement.signature_strokes"],
+    )
+    tap = {"method": "signature", "signature_strokes": [[[5, 5], [6, 6]]]}
+    assert refused(tap)[1:] == ("signature_too_short", ["acknowledgement.signature_strokes"])
+    forged = {"method": "signature", "signature_strokes": STROKES, "signature_sha256": "0" * 64}
+    assert refused(forged)[1:] == (
+        "signature_hash_mismatch",
+        ["acknowledgement.signature_sha256"],
+    )
+    assert _events(session) == 0
+    off_canvas = {"method": "signature", "signature_strokes": [[[-1, 5]] * 12]}
+    bad = client.post(
+        "/api/v1/events",
+        json={"events": [pickup_body(session, w, acknowledgement=off_canvas)]},
+        headers=courier,
+    )
+    assert bad.status_code == 422
+    # The strokes give the stored hash; a client hash equal to the server's is accepted.
+    server_hash = strokes_digest(STROKES)
+    signed = {"method": "signature", "signature_strokes": STROKES, "signature_sha256": server_hash}
+    [res] = _post(client, courier, pickup_body(session, w, acknowledgement=signed))
+    assert res["status"] == "recorded", res
+    stored = session.exec(select(CustodyEvent)).one()
+    session.commit()
+    assert json.loads(stored.proof)["signature_sha256"] == server_hash
+    # The browser hashes JSON.stringify(strokes): the same canonical text.
+    text = json.dumps(STROKES, separators=(",", ":"))
+    assert server_hash == hashlib.sha256(text.encode()).hexdigest()
 
 
 def test_verify_endpoint(client: TestClient, session: Session, settings: Settings) -> None:

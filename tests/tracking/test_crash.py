@@ -23,7 +23,7 @@ from postal.config import REPO_ROOT
 from postal.tracking import ledger
 from postal.tracking.models import CustodyEvent
 from tests.conftest import make_settings
-from tests.tracking.helpers import SIGNATURE, checklist, world
+from tests.tracking.helpers import SIGNATURE_ACK, checklist, world
 
 
 def _port() -> int:
@@ -88,7 +88,7 @@ def test_kill_9_keeps_acknowledged_events(pg_engine: Engine) -> None:
                 "seal": {"number": "S-1"},
                 "checklist": docs,
                 "fees": {"postal_fee_vnd": w.booking.postal_fee_vnd, "receipt_number": "B-1"},
-                "acknowledgement": {"method": "signature", "signature_sha256": SIGNATURE},
+                "acknowledgement": SIGNATURE_ACK,
             }
             reply = client.post("/api/v1/events", json={"events": [first]}, timeout=60)
             assert reply.json()["results"][0]["status"] == "recorded", reply.text

@@ -15,7 +15,7 @@ from postal.tracking import handover, ledger
 from postal.tracking.models import CustodyEvent, LineStatus, RecordDirection, RecordStatus
 from postal.tracking.schemas import RecordOpen
 from tests.conftest import NOW
-from tests.tracking.helpers import at, event, pickup_body, record, world
+from tests.tracking.helpers import SIGNATURE_ACK, at, event, pickup_body, record, world
 
 T1 = NOW + dt.timedelta(days=1, hours=5)  # Tuesday 8 December, 12:00 local
 
@@ -204,7 +204,7 @@ def test_delivery_identity_check(session: Session, settings: Settings) -> None:
         session, w.courier, rec.id or 0, w.result.number, LineStatus.received, NOW
     )
     session.commit()
-    ack = {"method": "signature", "signature_sha256": "cd" * 32}
+    ack = SIGNATURE_ACK
     [res] = record(
         session,
         settings,
