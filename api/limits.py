@@ -14,7 +14,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader
-
 from sqlmodel import Session
 
 from api.deps import NowDep, SettingsDep

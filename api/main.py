@@ -18,14 +18,17 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import access_log
 from api.deps import request_language
 from api.edge import RefuseControlCharacters, SecurityHeaders
 from api.principals import PrincipalCache
+from postal.auth.service import HashGate
 from postal.config import Settings, get_settings
 from postal.db import make_engine
 from postal.errors import PostalError, TooManyRequests
 from postal.i18n import message
 from postal.notify.delivery import check_at_start
+from postal.ratelimit import make_counters
 from postal.tracking.config import get_tracking_settings
 from postal.tracking.group import GroupWriter
 from postal.worker.enqueue import send_new_messages_on_commit
@@ -229,6 +232,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     settings = settings or get_settings()
     _check_messages(settings)
+    access_log.install()  # no citizen token in uvicorn's access log
     app = FastAPI(
         title="Postal one-stop service API",
         version="1.0.0",
@@ -245,6 +249,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.settings = settings
     app.state.engine = engine or make_engine(settings.database_url)
     app.state.principals = PrincipalCache(settings.auth_cache_seconds)
+    app.state.rate_limits = make_counters(settings, app.state.engine)
+    app.state.hash_gate = HashGate(settings.login_max_concurrent_hashes, settings.login_hash_wait_s)
     app.state.ledger_writer = _ledger_writer(app)
     app.add_middleware(RefuseControlCharacters)
     # HSTS only where the cookie is HTTPS-only too: a deployment behind TLS.

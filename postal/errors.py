@@ -77,9 +77,7 @@ class TooManyRequests(PostalError):
     status = 429
     default_code = "too_many_requests"
 
-    def __init__(
-        self, code: str | None = None, *, retry_after: float = 1, **params: Any
-    ) -> None:
+    def __init__(self, code: str | None = None, *, retry_after: float = 1, **params: Any) -> None:
         self.retry_after = max(1, math.ceil(retry_after))
         params.setdefault("seconds", self.retry_after)
         params.setdefault("minutes", max(1, math.ceil(self.retry_after / 60)))

@@ -22,7 +22,6 @@ from postal.catalogue.models import (
 from postal.idempotency import IdempotencyRecord
 from postal.notify.models import Notification, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from postal.optimise.models import OptimiseJob
-from postal.ratelimit import RateLimitCounter
 from postal.planning.models import (
     PlannedRoute,
     PlannedStop,
@@ -31,6 +30,7 @@ from postal.planning.models import (
     PlanRun,
     UnassignedStop,
 )
+from postal.ratelimit import RateLimitCounter
 from postal.tracking.checkpoint import LedgerCheckpoint
 from postal.tracking.models import (
     CustodyEvent,

@@ -28,6 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, SQLModel
 
 from postal.config import Settings
+from postal.db import reader
 from postal.errors import ServiceUnavailable, TooManyRequests
 
 log = logging.getLogger("postal.ratelimit")
@@ -123,10 +124,8 @@ class DatabaseCounters:
         table = RateLimitCounter.__table__  # type: ignore[attr-defined]
         stamp = now.timestamp()
         try:
-            with self.engine.connect() as conn:
-                row = conn.execute(
-                    table.select().where(table.c.key == _key(rule, key))
-                ).first()
+            with reader(self.engine).connect() as conn:
+                row = conn.execute(table.select().where(table.c.key == _key(rule, key))).first()
                 conn.rollback()
         except SQLAlchemyError as exc:
             raise ServiceUnavailable("rate_limit_unavailable") from exc

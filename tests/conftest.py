@@ -59,6 +59,7 @@ MUTABLE_TABLES = (
     "plan_office",
     "plan_run",
     "optimise_job",
+    "rate_limit_counter",
     "ledger_checkpoint",
     "procrastinate_events",
     "procrastinate_periodic_defers",
@@ -76,6 +77,11 @@ def make_settings(url: str, **overrides: object) -> Settings:
         "cookie_secure": False,
         # Tests run the queue's tasks themselves (``drain``): no worker thread beside them.
         "embedded_worker": False,
+        # Every test client is one address ("testclient"): the per-address limits (sensible
+        # for production) are lifted here; tests/security/test_limits.py sets its own.
+        "tracking_limit_per_address": 100_000,
+        "booking_limit_per_address": 100_000,
+        "login_max_failures_per_address": 100_000,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
-from api.deps import PrincipalDep, SessionDep, SettingsDep
+from api.deps import NowDep, PrincipalDep, SessionDep, SettingsDep
+from api.limits import sign_in
 from api.principals import cache_key
 from postal.auth import service
 from postal.auth.models import Role
@@ -42,16 +43,24 @@ class Me(BaseModel):
     response_model=TokenReply,
     summary="Sign in (staff)",
     description="OAuth2 password form: `username`, `password`. Returns a bearer token.",
-    responses={401: {"description": "Wrong username or password", **_PROBLEM}},
+    responses={
+        401: {"description": "Wrong username or password", **_PROBLEM},
+        429: {
+            "description": "Too many failed sign-ins for this user name or address "
+            "(`login_locked`, Retry-After says how long), or too many at once (`sign_in_busy`)",
+            **_PROBLEM,
+        },
+    },
 )
 def issue_token(
+    request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
     settings: SettingsDep,
+    now: NowDep,
 ) -> TokenReply:
-    """Exchange a staff password for a bearer token."""
-    token, user = service.login(session, form.username, form.password, settings.token_ttl_hours)
-    session.commit()
+    """Exchange a staff password for a bearer token (failures counted, then locked out)."""
+    token, user = sign_in(request, session, settings, now, form.username, form.password)
     return TokenReply(
         access_token=token, expires_in=settings.token_ttl_hours * 3600, role=user.role
     )

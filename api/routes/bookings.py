@@ -12,6 +12,7 @@ from fastapi.security import APIKeyHeader
 
 from api.deps import NowDep, PrincipalDep, SessionDep, SettingsDep, roles
 from api.idempotent import run_idempotent
+from api.limits import AnonymousBookingLimit
 from postal.auth.models import Role
 from postal.auth.service import Principal, integration_principal
 from postal.booking import service
@@ -33,8 +34,19 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing or wrong credentials (`unauthenticated`)", **_PROBLEM},
     403: {"description": "The role does not admit this action (`role_not_allowed`)", **_PROBLEM},
     404: {"description": "Unknown booking (`unknown_booking`)", **_PROBLEM},
-    409: {"description": "Full slot (`slot_full`) or cancelled booking", **_PROBLEM},
+    409: {
+        "description": "Full slot (`slot_full`), the ID number already booked in this slot "
+        "(`id_number_already_booked`), or cancelled booking",
+        **_PROBLEM,
+    },
     422: {"description": "An invalid field; `errors` names each one", **_PROBLEM},
+}
+_LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {
+        "description": "Too many bookings without credentials from this address "
+        "(`booking_rate_limited`); Retry-After says when to try again",
+        **_PROBLEM,
+    }
 }
 _optional_key = APIKeyHeader(name="X-API-Key", auto_error=False)
 
@@ -56,7 +68,8 @@ _optional_key = APIKeyHeader(name="X-API-Key", auto_error=False)
         "stops working (a client that lost the first reply still gets a working token; one "
         "that kept it must use the new one)."
     ),
-    responses={**ERRORS, 201: {"description": "Booked; Location names the booking"}},
+    responses={**ERRORS, **_LIMITED, 201: {"description": "Booked; Location names the booking"}},
+    dependencies=[AnonymousBookingLimit],
 )
 def create_booking(
     body: BookingCreate,

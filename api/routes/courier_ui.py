@@ -33,7 +33,7 @@ from postal.calendar import to_local
 from postal.catalogue import service as catalogue
 from postal.catalogue.models import Desk, PostOffice, ProcedureDocument
 from postal.config import Settings
-from postal.errors import PostalError
+from postal.errors import PostalError, TooManyRequests
 from postal.i18n import message
 from postal.phone import mask_phone
 from postal.planning import service as planning
@@ -325,7 +325,9 @@ async def courier_event(
         session, settings, get_tracking_settings(), principal, [body], now, lang
     )
     if result.status == "rejected":
-        session.rollback()
+        # A refused event wrote nothing but a wrong code's try count: keep that (as the API's
+        # group writer does), or a form could guess codes without end.
+        session.commit()
         detail = " — ".join(
             [result.detail or ""] + [str(e.get("message", "")) for e in result.errors or []]
         )
@@ -346,14 +348,22 @@ async def courier_otp(
     day = _day(request, now)
     try:
         events.request_otp(
-            session, principal, get_tracking_settings(), str(form.get("item_number", "")), now
+            session,
+            principal,
+            get_tracking_settings(),
+            str(form.get("item_number", "")),
+            now,
+            settings=settings,
         )
         session.commit()
     except PostalError as exc:
         session.rollback()
-        return _page(
+        page = _page(
             request, session, settings, lang, principal, day, error_text(exc, lang), exc.status
         )
+        if isinstance(exc, TooManyRequests):
+            page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     return RedirectResponse(f"/courier?date={day}&done=otp", status_code=303)
 
 

@@ -51,14 +51,19 @@ _EXAMPLE = {
         "Every problem is solved by a worker. Up to `POSTAL_OPTIMISE_SYNC_MAX_TASKS` tasks the "
         "reply waits for the plan (200); a bigger problem, or one the workers cannot reach in "
         "time, answers 202 with a `Location` to poll (`GET /optimise/{id}`). A client may have "
-        "`POSTAL_OPTIMISE_MAX_IN_FLIGHT` problems queued or solving (429 beyond)."
+        "`POSTAL_OPTIMISE_MAX_IN_FLIGHT` problems queued or solving, and all clients together "
+        "`POSTAL_OPTIMISE_MAX_IN_FLIGHT_TOTAL` (429 beyond, with Retry-After)."
     ),
     responses={
         202: {"description": "Queued for a worker: poll the Location"},
         401: {"description": "Missing or wrong credentials", **_PROBLEM},
         403: {"description": "Not a dispatcher, admin or the one-stop system", **_PROBLEM},
         422: {"description": "Malformed problem: `detail` names the place", **_PROBLEM},
-        429: {"description": "Too many problems of this client in flight", **_PROBLEM},
+        429: {
+            "description": "Too many problems of this client (`optimise_in_flight`) or of all "
+            "clients (`optimise_busy`) in flight; Retry-After says when to try again",
+            **_PROBLEM,
+        },
     },
 )
 async def optimise(

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from sqlmodel import col, select
 
 from api.deps import LangDep, NowDep, SessionDep, SettingsDep
+from api.limits import AnonymousBookingLimit
 from postal.booking import service
 from postal.booking.models import BookingChannel, ServiceForm
 from postal.booking.schemas import BookingCreate
@@ -84,7 +85,7 @@ def booking_form(request: Request, session: SessionDep, lang: LangDep, now: NowD
     )
 
 
-@router.post("/", response_class=HTMLResponse)
+@router.post("/", response_class=HTMLResponse, dependencies=[AnonymousBookingLimit])
 async def booking_submit(
     request: Request, session: SessionDep, settings: SettingsDep, lang: LangDep, now: NowDep
 ) -> Response:

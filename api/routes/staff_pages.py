@@ -6,9 +6,11 @@ import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.deps import SESSION_COOKIE, LangDep, NowDep, SessionDep, SettingsDep
+from api.limits import sign_in
 from api.principals import cache_key
 from api.routes.pages import _render
 from postal.auth import service as auth
@@ -38,17 +40,17 @@ def login_form(request: Request, lang: LangDep) -> HTMLResponse:
 
 @router.post("/staff/login", response_class=HTMLResponse)
 async def login_submit(
-    request: Request, session: SessionDep, settings: SettingsDep, lang: LangDep
+    request: Request, session: SessionDep, settings: SettingsDep, lang: LangDep, now: NowDep
 ) -> Response:
     """Check the password and set the session cookie (HttpOnly, SameSite=Strict, Secure)."""
     form = await request.form()
     username = str(form.get("username", "")).strip()
     target = _safe_next(form.get("next"))
     try:
-        token, _ = auth.login(
-            session, username, str(form.get("password", "")), settings.token_ttl_hours
+        # Off the event loop: the password hash takes a while (and may wait for a slot).
+        token, _ = await run_in_threadpool(
+            sign_in, request, session, settings, now, username, str(form.get("password", ""))
         )
-        session.commit()
     except Unauthenticated as exc:
         ctx = {"error": message(exc.code, lang), "username": username, "next": target}
         return _render(request, "staff_login.html", lang, ctx, status=401)

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.deps import LangDep, SessionDep, SettingsDep
+from api.limits import TrackingLimit, TrackingPageLimit
 from api.routes.pages import _render
 from api.routes.ui_common import error_text, map_page, translator
 from maps.render import tracking_map
@@ -21,33 +22,47 @@ router = APIRouter(include_in_schema=False)
 _PUBLIC_DECIMALS = 3
 
 
-@router.get("/track", response_class=HTMLResponse)
+@router.get("/track", response_class=HTMLResponse, dependencies=[TrackingPageLimit])
 def track_page(
     request: Request, session: SessionDep, settings: SettingsDep, lang: LangDep
 ) -> HTMLResponse:
     """The lookup form; with ``?number=`` the item's state, timeline and map."""
     number = (request.query_params.get("number") or "").strip().upper().replace(" ", "")
-    ctx: dict[str, object] = {"number": number, "tracking": None, "error": None}
+    last4 = "".join(c for c in request.query_params.get("phone_last4") or "" if c.isdigit())[-4:]
+    ctx: dict[str, object] = {
+        "number": number,
+        "phone_last4": last4,
+        "tracking": None,
+        "error": None,
+    }
     status = 200
     if number:
         try:
-            ctx["tracking"] = public.track(session, settings, number, lang)
+            ctx["tracking"] = public.track(session, settings, number, lang, last4 or None)
         except PostalError as exc:
             ctx["error"] = error_text(exc, lang)
             status = exc.status
     return _render(request, "track.html", lang, ctx, status=status)
 
 
-@router.get("/track/{number}/map", response_class=HTMLResponse)
-def track_map(number: str, session: SessionDep, lang: LangDep) -> Response:
-    """The item's map: the citizen's address (rounded) and the desk, never a courier."""
+@router.get("/track/{number}/map", response_class=HTMLResponse, dependencies=[TrackingLimit])
+def track_map(number: str, session: SessionDep, lang: LangDep, phone_last4: str = "") -> Response:
+    """The item's map: the desk, and with the phone's last four digits the citizen's address
+    (rounded); never a courier."""
     try:
         item = find_item(session, number)
     except PostalError:
         return HTMLResponse("", status_code=404)
     booking = session.get(Booking, item.booking_id)
     desk = session.get(Desk, item.desk_code)
-    if booking is None or desk is None or booking.lat is None or booking.lon is None:
+    if booking is None or desk is None:
         raise NotFound("unknown_item")
-    home = Point(round(booking.lat, _PUBLIC_DECIMALS), round(booking.lon, _PUBLIC_DECIMALS))
+    if (
+        not public.holds_phone(booking, phone_last4[-4:])
+        or booking.lat is None
+        or booking.lon is None
+    ):
+        home = Point(desk.lat, desk.lon)  # the home point is for the citizen only
+    else:
+        home = Point(round(booking.lat, _PUBLIC_DECIMALS), round(booking.lon, _PUBLIC_DECIMALS))
     return map_page(tracking_map(home, Point(desk.lat, desk.lon), desk.name, translator(lang)))

@@ -7,10 +7,11 @@ import datetime as dt
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.deps import LangDep, NowDep, SessionDep, SettingsDep, roles
+from api.limits import TrackingLimit
 from postal.auth.models import Role
 from postal.auth.service import Principal
 from postal.errors import ServiceUnavailable, ValidationFailed
@@ -29,6 +30,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"description": "Unknown item (`unknown_item`)", **_PROBLEM},
     409: {"description": "Illegal transition; `state` names the current state", **_PROBLEM},
     422: {"description": "Invalid field, wrong check digit, reused event id", **_PROBLEM},
+    429: {"description": "A limit or counter refuses the request; see Retry-After", **_PROBLEM},
 }
 Staff = Annotated[Principal, Depends(roles(Role.courier, Role.clerk, Role.admin))]
 
@@ -86,18 +88,24 @@ async def post_events(
     summary="Send a one-time code to the citizen",
     description=(
         "Queues an SMS with a 6-digit code to the booking's phone (notification outbox). The "
-        "citizen reads it to the courier, who sends it in the pickup or delivery event."
+        "citizen reads it to the courier, who sends it in the pickup or delivery event. A code "
+        "dies after `POSTAL_OTP_MAX_ATTEMPTS` wrong tries; codes per item and per courier per "
+        "hour are capped (429 `otp_item_rate_limited` / `otp_courier_rate_limited`, "
+        "Retry-After)."
     ),
     responses=ERRORS,
 )
 def send_otp(
     number: str,
     session: SessionDep,
+    settings: SettingsDep,
     now: NowDep,
     principal: Annotated[Principal, Depends(roles(Role.courier, Role.admin))],
 ) -> OtpSent:
     """Create a one-time code for an item."""
-    sent = events.request_otp(session, principal, get_tracking_settings(), number, now)
+    sent = events.request_otp(
+        session, principal, get_tracking_settings(), number, now, settings=settings
+    )
     session.commit()
     return sent
 
@@ -107,16 +115,30 @@ def send_otp(
     response_model=TrackingPublic,
     summary="Public tracking by item number",
     description=(
-        "Open to anyone holding the S10 number: the state and a timeline in local time "
-        "(Vietnamese by default, `Accept-Language: en` for English); name and phone masked."
+        "Open to anyone holding the S10 number: the state, the desk and a timeline in local "
+        "time (Vietnamese by default, `Accept-Language: en` for English). The procedure and "
+        "the masked name and phone only with `phone_last4`. "
+        "Look-ups per client address are limited (429 `tracking_rate_limited`, Retry-After)."
     ),
-    responses={k: v for k, v in ERRORS.items() if k in (404, 422)},
+    responses={k: v for k, v in ERRORS.items() if k in (404, 422, 429)},
+    dependencies=[TrackingLimit],
 )
 def track_item(
-    number: str, session: SessionDep, settings: SettingsDep, lang: LangDep
+    number: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    lang: LangDep,
+    phone_last4: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[0-9]{4}$",
+            description="The last four digits of the booking's phone: with them the reply also "
+            "names the procedure and shows the masked name and phone.",
+        ),
+    ] = None,
 ) -> TrackingPublic:
     """The public view of an item."""
-    return public.track(session, settings, number, lang)
+    return public.track(session, settings, number, lang, phone_last4)
 
 
 @router.get(

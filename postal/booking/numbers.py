@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -23,26 +24,32 @@ def _ensure_series(session: Session, indicator: str, start: int) -> None:
     session.execute(insert(table).values(values).on_conflict_do_nothing())
 
 
-def issue_item_number(session: Session, settings: Settings, now: dt.datetime) -> str:
-    """Issue the next free S10 number; never one issued in the last ``s10_reuse_after_days``.
+RANDOM_PROBES = 32
 
-    The series row is locked (FOR UPDATE on PostgreSQL; SQLite transactions are already
-    exclusive), so concurrent bookings get distinct serials.
+
+def issue_item_number(session: Session, settings: Settings, now: dt.datetime) -> str:
+    """Issue a free S10 number drawn at random from the configured range; never one issued
+    in the last ``s10_reuse_after_days``.
+
+    Drawn without order, so that one's own number tells nothing of a neighbour's (public
+    tracking cannot be walked). Random probes first; a nearly full range is then scanned
+    from a random point. The series row is locked (FOR UPDATE on PostgreSQL; SQLite
+    transactions are already exclusive), so concurrent bookings get distinct serials.
     """
     indicator = settings.s10_service_indicator.upper()
     validate_service_indicator(indicator)
     start, end = settings.s10_serial_start, settings.s10_serial_end
     _ensure_series(session, indicator, start)
-    series = session.execute(
+    session.execute(
         sa_select(ItemNumberSeries)
         .where(ItemNumberSeries.indicator == indicator)  # type: ignore[arg-type]
         .with_for_update()
     ).scalar_one()
     reuse_before = now - dt.timedelta(days=settings.s10_reuse_after_days)
-    serial = series.next_serial
-    for _ in range(end - start + 1):
-        if serial < start or serial > end:
-            serial = start
+    size = end - start + 1
+    offset = secrets.randbelow(size)
+    probes = [start + secrets.randbelow(size) for _ in range(min(RANDOM_PROBES, size))]
+    for serial in (*probes, *(start + (offset + k) % size for k in range(size))):
         number = format_s10(indicator, serial, settings.s10_country)
         issued = session.get(IssuedItemNumber, number)
         if issued is None:
@@ -53,10 +60,7 @@ def issue_item_number(session: Session, settings: Settings, now: dt.datetime) ->
             issued.issued_at = now
             session.add(issued)
         else:
-            serial += 1
             continue
-        series.next_serial = serial + 1
-        session.add(series)
         session.flush()
         return number
     raise Conflict("item_number_range_exhausted")

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from postal import cursor as cursors

@@ -17,6 +17,7 @@ import json
 import logging
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from enum import StrEnum
 from typing import Any
 
@@ -40,6 +41,7 @@ from postal.notify.channels import (
 )
 from postal.notify.models import ContactChannel, Notification, NotificationStatus
 from postal.notify.templating import render
+from postal.tracking import otp
 
 log = logging.getLogger("postal.notify")
 
@@ -158,6 +160,12 @@ def outgoing(row: Notification) -> OutgoingMessage:
     )
 
 
+def _with_code(message: OutgoingMessage, code: str) -> OutgoingMessage:
+    """The one-time code message as sent: the text rendered now, with the code."""
+    params = {**message.params, "otp": code}
+    return replace(message, params=params, body=render(message.template, message.lang, params))
+
+
 def deliver_message(
     engine: Engine,
     settings: Settings,
@@ -179,7 +187,8 @@ def deliver_message(
         if row is None:
             session.rollback()
             return Outcome.skipped
-        message = outgoing(row)
+        message: OutgoingMessage | None = outgoing(row)
+        assert message is not None
         channel = choose_channel(row.channel, message, senders)
         if channel is None:
             row.status = NotificationStatus.pending
@@ -197,9 +206,18 @@ def deliver_message(
             .values(status=NotificationStatus.sending, claimed_at=now)
             .execution_options(synchronize_session=False)
         )
-        session.commit()
         if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            session.rollback()
             return Outcome.skipped
+        challenge_id = otp.challenge_of(row.dedup_key)
+        if challenge_id is not None:
+            # A one-time code is made now and only its hash kept, committed before it is sent.
+            code = otp.code_for_sending(session, settings, challenge_id, row.message_id)
+            message = _with_code(message, code) if code is not None else None
+        session.commit()
+    if message is None:
+        gone = "the one-time code's challenge no longer exists"
+        return _record(engine, settings, message_id, now, channel.name, gone, True)
     error: str | None = None
     permanent = False
     try:

@@ -85,19 +85,24 @@ def submit(
     time_limit_s: float,
     seed: int,
 ) -> OptimiseJob:
-    """Check the problem and the client's work in flight (429 beyond the limit); write the
-    job (the caller commits, then enqueues it)."""
+    """Check the problem, the client's work in flight and everyone's (429 beyond either limit,
+    Retry-After the shortest time limit in flight); write the job (the caller commits, then
+    enqueues it)."""
     parse(settings, body)
     if session.get_bind().dialect.name == "postgresql":
-        # Two requests of one client at once count one after the other.
-        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:c))"), {"c": client})
-    in_flight = session.exec(
-        select(func.count())
-        .select_from(OptimiseJob)
-        .where(OptimiseJob.client == client, col(OptimiseJob.status).in_(ACTIVE))
-    ).one()
-    if in_flight >= settings.optimise_max_in_flight:
-        raise TooManyRequests("optimise_in_flight", limit=settings.optimise_max_in_flight)
+        # Two requests at once count one after the other (SQLite's write lock does the same).
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext('optimise:total'))"))
+    active = col(OptimiseJob.status).in_(ACTIVE)
+    mine = OptimiseJob.client == client
+    for where, limit, code in (
+        (mine, settings.optimise_max_in_flight, "optimise_in_flight"),
+        (active, settings.optimise_max_in_flight_total, "optimise_busy"),
+    ):
+        count, shortest = session.exec(
+            select(func.count(), func.min(OptimiseJob.time_limit_s)).where(active, where)
+        ).one()
+        if count >= limit:
+            raise TooManyRequests(code, retry_after=shortest or 1, limit=limit)
     job = OptimiseJob(
         id=str(uuid.uuid4()),
         client=client,

@@ -18,6 +18,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import text
 from sqlalchemy.sql.expression import Executable
 from sqlmodel import Session, col, select
 
@@ -27,13 +28,14 @@ from postal.auth.service import Principal
 from postal.booking.models import Booking, Item, ItemState
 from postal.catalogue import service as catalogue
 from postal.catalogue.models import DocumentKind, ItemKind
-from postal.config import Settings
+from postal.config import Settings, get_settings
 from postal.errors import (
     Conflict,
     FieldErrors,
     Forbidden,
     NotFound,
     PostalError,
+    TooManyRequests,
     ValidationFailed,
 )
 from postal.i18n import message
@@ -250,11 +252,56 @@ def _check_ack(
         .order_by(col(OtpChallenge.id).desc())
         .limit(1)
     ).first()
-    if challenge is None or not secrets.compare_digest(
-        challenge.code_hash, _otp_hash(item, ack.otp_code.strip())
-    ):
+    if challenge is None:
         raise ValidationFailed("otp_invalid", field=f"{field_}.otp_code")
+    if challenge.attempts_left <= 0:
+        # Dead after its wrong tries: even the right digits are refused; ask for a new code.
+        raise TooManyRequests("otp_attempts_exhausted", retry_after=1)
+    if not secrets.compare_digest(challenge.code_hash, _otp_hash(item, ack.otp_code.strip())):
+        # The item row is locked (ledger.lock_batch), so tries count one after the other; the
+        # count is written with the batch even though this event is refused.
+        challenge.attempts_left -= 1
+        session.add(challenge)
+        raise ValidationFailed(
+            "otp_invalid", field=f"{field_}.otp_code", attempts_left=challenge.attempts_left
+        )
     return {"otp": "verified", "otp_challenge_id": challenge.id}, challenge
+
+
+def _check_otp_requests(
+    session: Session, settings: Settings, item_id: int, requester: str, now: dt.datetime
+) -> None:
+    """Refuse a code beyond the hourly caps, counted on the stored challenges. The item row
+    and (PostgreSQL) the requester's advisory lock make concurrent requests count in turn."""
+    session.execute(select(Item.id).where(Item.id == item_id).with_for_update())
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"otp:{requester}"}
+        )
+    since = now - dt.timedelta(hours=1)
+    caps = (
+        (
+            OtpChallenge.item_id == item_id,
+            settings.otp_requests_per_item_hour,
+            "otp_item_rate_limited",
+        ),
+        (
+            OtpChallenge.requested_by == requester,
+            settings.otp_requests_per_courier_hour,
+            "otp_courier_rate_limited",
+        ),
+    )
+    for where, cap, code in caps:
+        times = session.exec(
+            select(OtpChallenge.created_at)
+            .where(where, col(OtpChallenge.created_at) > since)
+            .order_by(col(OtpChallenge.created_at).desc())
+            .limit(cap)
+        ).all()
+        if len(times) >= cap:
+            oldest = times[-1]  # of the last ``cap``: when it leaves the hour, one more may go
+            wait = (oldest + dt.timedelta(hours=1) - now).total_seconds()
+            raise TooManyRequests(code, retry_after=wait, limit=cap)
 
 
 def _otp_hash(item: Item, code: str) -> str:
@@ -727,8 +774,16 @@ def request_otp(
     tsettings: TrackingSettings,
     number: str,
     now: dt.datetime,
+    *,
+    settings: Settings | None = None,
 ) -> OtpSent:
-    """Send a one-time code to the citizen through the message outbox (their channel)."""
+    """Send a one-time code to the citizen through the message outbox (their channel).
+
+    At most ``otp_requests_per_item_hour`` codes per item and ``otp_requests_per_courier_hour``
+    per requester in the last hour (TooManyRequests, retry when the oldest leaves the hour);
+    each code allows ``otp_max_attempts`` wrong tries.
+    """
+    settings = settings or get_settings()
     item = find_item(session, number)
     booking = session.get(Booking, item.booking_id)
     assert booking is not None and item.id is not None
@@ -739,11 +794,18 @@ def request_otp(
         raise Forbidden("item_of_other_post_office")
     if item.state not in (ItemState.booked, ItemState.with_courier):
         raise IllegalTransition("otp_not_applicable", item.state)
+    requester = principal.username or principal.role.value
+    _check_otp_requests(session, settings, item.id, requester, now)
     code = f"{secrets.randbelow(1_000_000):06d}"
     expires = now + dt.timedelta(minutes=tsettings.otp_ttl_minutes)
     session.add(
         OtpChallenge(
-            item_id=item.id, code_hash=_otp_hash(item, code), expires_at=expires, created_at=now
+            item_id=item.id,
+            code_hash=_otp_hash(item, code),
+            expires_at=expires,
+            created_at=now,
+            attempts_left=settings.otp_max_attempts,
+            requested_by=requester,
         )
     )
     citizen.enqueue_otp(session, booking, item.number, code, tsettings.otp_ttl_minutes, now)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 from zoneinfo import ZoneInfo
 
@@ -46,8 +47,22 @@ def _label(event: CustodyEvent, lang: str) -> str:
     return message(f"ui.event.{event.type.value}", lang)
 
 
-def track(session: Session, settings: Settings, number: str, lang: str = "vi") -> TrackingPublic:
-    """What anyone holding the item number may see (422 malformed, 404 unknown)."""
+def holds_phone(booking: Booking, phone_last4: str | None) -> bool:
+    """Whether the caller showed the last four digits of the booking's phone number."""
+    digits = "".join(c for c in booking.phone if c.isdigit())
+    return bool(phone_last4) and hmac.compare_digest(digits[-4:], phone_last4 or "")
+
+
+def track(
+    session: Session,
+    settings: Settings,
+    number: str,
+    lang: str = "vi",
+    phone_last4: str | None = None,
+) -> TrackingPublic:
+    """What anyone holding the item number may see (422 malformed, 404 unknown): the state,
+    the desk and the timeline. The procedure and the masked name and phone only for a caller
+    who also gives the last four digits of the booking's phone."""
     item = find_item(session, number)
     booking = session.get(Booking, item.booking_id)
     proc = session.get(Procedure, item.procedure_code)
@@ -58,15 +73,19 @@ def track(session: Session, settings: Settings, number: str, lang: str = "vi") -
     ).all()
     tz = ZoneInfo(settings.timezone)
     custody = custody_of(session, item, initial_holder(item))
+    shown = holds_phone(booking, phone_last4)
     return TrackingPublic(
         item_number=item.number,
         kind=item.kind,
         state=item.state,
         state_label=message(f"ui.state.{item.state.value}", lang),
-        procedure_name=proc.name if lang == "vi" else proc.name_en or proc.name,
+        details_shown=shown,
+        procedure_name=(proc.name if lang == "vi" else proc.name_en or proc.name)
+        if shown
+        else None,
         desk_name=desk.name,
-        citizen_name_masked=mask_name(booking.citizen_name),
-        phone_masked=mask_phone(booking.phone),
+        citizen_name_masked=mask_name(booking.citizen_name) if shown else None,
+        phone_masked=mask_phone(booking.phone) if shown else None,
         next_attempt_on=custody.next_attempt_on,
         timeline=[
             TimelineEntry(

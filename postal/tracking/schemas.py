@@ -262,15 +262,17 @@ class TimelineEntry(BaseModel):
 
 
 class TrackingPublic(BaseModel):
-    """What anyone with the item number may see: masked personal data, the timeline."""
+    """What anyone with the item number may see: the state, the desk, the timeline; the
+    procedure and the masked name and phone only with the phone's last four digits."""
 
     item_number: str
     kind: ItemKind
     state: ItemState
     state_label: str
-    procedure_name: str
+    details_shown: bool
+    procedure_name: str | None
     desk_name: str
-    citizen_name_masked: str
-    phone_masked: str
+    citizen_name_masked: str | None
+    phone_masked: str | None
     next_attempt_on: dt.date | None
     timeline: list[TimelineEntry]

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -44,6 +45,7 @@ class LiveServer:
 
     url: str
     engine: Engine
+    app: Any = None
 
 
 def _free_port() -> int:
@@ -60,7 +62,17 @@ def server(sqlite_template: Path, tmp_path: Path) -> Iterator[LiveServer]:
     db = tmp_path / "e2e.db"
     shutil.copy(sqlite_template, db)
     url = f"sqlite:///{db}"
-    settings = make_settings(url, plan_time_limit_s=2.0, embedded_worker=True, worker_poll_s=0.2)
+    port = _free_port()
+    # Messages go to the app's own SMS gateway stand-in, as in `postal demo`: a one-time code
+    # exists only in the text sent (the outbox row holds none).
+    settings = make_settings(
+        url,
+        plan_time_limit_s=2.0,
+        embedded_worker=True,
+        worker_poll_s=0.2,
+        demo_phone=True,
+        sms_url=f"http://127.0.0.1:{port}/demo/sms-gateway",
+    )
     engine = make_engine(url)
     with session_scope(engine) as session:
         for username, role, binding in (
@@ -76,10 +88,8 @@ def server(sqlite_template: Path, tmp_path: Path) -> Iterator[LiveServer]:
                 full_name=username.title(),
                 **binding,
             )
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(settings, engine), host="127.0.0.1", port=port, log_level="warning"
-    )
+    app = create_app(settings, engine)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     uv = uvicorn.Server(config)
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
@@ -89,7 +99,7 @@ def server(sqlite_template: Path, tmp_path: Path) -> Iterator[LiveServer]:
         if time.monotonic() > deadline or not thread.is_alive():
             pytest.fail("the server did not start")
         time.sleep(0.05)
-    yield LiveServer(base, engine)
+    yield LiveServer(base, engine, app)
     uv.should_exit = True
     thread.join(timeout=10)
     engine.dispose()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -15,7 +16,9 @@ from sqlmodel import Session, select
 from postal.auth.service import login
 from postal.config import Settings
 from postal.ids import format_s10
-from postal.notify.models import Notification
+from postal.notify.channels import OutgoingMessage
+from postal.notify.models import ContactChannel, Notification
+from postal.notify.outbox import deliver_message
 from postal.tracking.models import CustodyEvent
 from postal.tracking.signature import strokes_digest
 from tests.conftest import NOW
@@ -169,7 +172,19 @@ def test_public_tracking_and_epcis(
     assert data["state"] == "picked_up" and data["state_label"] == "Bưu tá đã nhận"
     assert data["timeline"][0]["label"] == "Bưu tá đã nhận hồ sơ tại nhà"
     assert data["timeline"][0]["time"].endswith("+07:00")
-    assert data["citizen_name_masked"] == "N***** V** A*"
+    # Without the phone's last four digits: no procedure, no name fragment, no phone.
+    assert data["details_shown"] is False and data["procedure_name"] is None
+    assert data["citizen_name_masked"] is None and data["phone_masked"] is None
+    assert (
+        client.get(
+            f"/api/v1/items/{w.dossier.number}/tracking", params={"phone_last4": "0000"}
+        ).json()["citizen_name_masked"]
+        is None
+    )
+    shown = client.get(
+        f"/api/v1/items/{w.dossier.number}/tracking", params={"phone_last4": "5678"}
+    ).json()
+    assert shown["details_shown"] is True and shown["citizen_name_masked"] == "N***** V** A*"
     assert "912345678" not in reply.text
     bad = client.get("/api/v1/items/EB123/tracking")
     assert (bad.status_code, bad.json()["code"]) == (422, "invalid_item_number")
@@ -187,6 +202,20 @@ def test_public_tracking_and_epcis(
     assert client.get("/api/v1/events/epcis", headers=_auth(session, "courier1")).status_code == 403
 
 
+@dataclass
+class _Phone:
+    """An SMS channel that keeps the texts it is given (the citizen's phone)."""
+
+    name: ContactChannel = ContactChannel.sms
+    texts: list[str] = field(default_factory=list)
+
+    def can_send(self, message: OutgoingMessage) -> bool:
+        return True
+
+    def send(self, message: OutgoingMessage) -> None:
+        self.texts.append(message.body)
+
+
 def test_otp_acknowledgement(client: TestClient, session: Session, settings: Settings) -> None:
     w = world(session, settings)
     courier = _auth(session, "courier1")
@@ -194,7 +223,12 @@ def test_otp_acknowledgement(client: TestClient, session: Session, settings: Set
     assert sent.status_code == 202, sent.text
     sms = session.exec(select(Notification).where(Notification.template == "otp")).one()
     session.commit()
-    code = sms.body.split()[3]
+    assert sms.id is not None and "••••••" in sms.body  # the outbox holds no code
+    phone = _Phone()
+    engine = session.get_bind()
+    assert isinstance(engine, Engine)
+    assert deliver_message(engine, settings, sms.id, NOW, {ContactChannel.sms: phone}) == "sent"
+    code = phone.texts[0].split()[3]
     assert code.isdigit() and len(code) == 6
     wrong = str((int(code) + 1) % 1_000_000).zfill(6)
     [res] = _post(
