@@ -19,8 +19,8 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import access_log
-from api.deps import request_language
-from api.edge import RefuseControlCharacters, SecurityHeaders
+from api.deps import SESSION_COOKIE, request_language
+from api.edge import RefuseControlCharacters, SameOriginForms, SecurityHeaders
 from api.principals import PrincipalCache
 from postal.auth.service import HashGate
 from postal.config import Settings, get_settings
@@ -253,6 +253,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.hash_gate = HashGate(settings.login_max_concurrent_hashes, settings.login_hash_wait_s)
     app.state.ledger_writer = _ledger_writer(app)
     app.add_middleware(RefuseControlCharacters)
+    app.add_middleware(SameOriginForms, cookie=SESSION_COOKIE)
     # HSTS only where the cookie is HTTPS-only too: a deployment behind TLS.
     app.add_middleware(SecurityHeaders, hsts=settings.cookie_secure)
     app.add_exception_handler(PostalError, _postal_error)

@@ -80,3 +80,25 @@ def test_every_response_carries_the_security_headers(client: TestClient) -> None
         assert r.headers["referrer-policy"] == "same-origin"
         assert "strict-transport-security" not in r.headers  # the tests run without HTTPS
     assert client.get("/my-booking/nothing").headers["cache-control"] == "no-store"
+
+
+def test_a_cross_site_form_post_with_the_staff_cookie_is_refused(
+    client: TestClient, session: Session
+) -> None:
+    create_user(session, username="clerk", password="secret-pass-1", role=Role.clerk,
+                full_name="C", desk_code="MC-00004")  # fmt: skip
+    session.commit()
+    login = client.post(
+        "/staff/login", data={"username": "clerk", "password": "secret-pass-1"},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert login.status_code == 303 and client.cookies.get("postal_session")
+    evil = client.post(
+        "/staff/logout", headers={"Origin": "https://evil.example"}, follow_redirects=False
+    )
+    assert evil.status_code == 403 and evil.json()["code"] == "cross_site_request"
+    assert client.get("/desk", follow_redirects=False).status_code == 200  # still signed in
+    same = client.post(
+        "/staff/logout", headers={"Origin": "http://testserver"}, follow_redirects=False
+    )
+    assert same.status_code == 303

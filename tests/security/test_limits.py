@@ -199,7 +199,9 @@ def test_a_code_dies_after_five_wrong_tries(session: Session, settings: Settings
 
     def attempt(code: str) -> int:
         ack = {"method": "otp", "otp_code": code}
-        [result] = record(session, settings, w.courier, pickup_body(session, w, acknowledgement=ack))
+        [result] = record(
+            session, settings, w.courier, pickup_body(session, w, acknowledgement=ack)
+        )
         return result.http_status
 
     statuses = [attempt(f"{i:06d}") for i in range(6)] + [attempt("123456")]
@@ -290,9 +292,7 @@ def test_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy() -> None:
 
 
 @pytest.mark.limits(booking_limit_per_address=2, booking_limit_window_s=3600)
-def test_anonymous_bookings_are_limited_per_address(
-    limited: TestClient, session: Session
-) -> None:
+def test_anonymous_bookings_are_limited_per_address(limited: TestClient, session: Session) -> None:
     bodies = [booking_body(session) for _ in range(4)]
     session.rollback()
     replies = [limited.post("/api/v1/bookings", json=b) for b in bodies]
