@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import secrets
 
 from sqlalchemy import select as sa_select
@@ -49,7 +50,8 @@ def issue_item_number(session: Session, settings: Settings, now: dt.datetime) ->
     size = end - start + 1
     offset = secrets.randbelow(size)
     probes = [start + secrets.randbelow(size) for _ in range(min(RANDOM_PROBES, size))]
-    for serial in (*probes, *(start + (offset + k) % size for k in range(size))):
+    scan = (start + (offset + k) % size for k in range(size))  # lazily: the range is huge
+    for serial in itertools.chain(probes, scan):
         number = format_s10(indicator, serial, settings.s10_country)
         issued = session.get(IssuedItemNumber, number)
         if issued is None:
