@@ -214,14 +214,18 @@ def test_offline_pickups_are_stored_exactly_once(browser: Browser, server: LiveS
     with Session(server.engine) as s:
         procedure = eligible_procedure(s)
     refs = []
-    for phone, address in (("0912000001", "Số 1 phố Quán Thánh"), ("0912000002", "Số 8 Hàng Bún")):
+    citizens = (
+        ("0912000001", "Số 1 phố Quán Thánh", "001084000999"),
+        ("0912000002", "Số 8 Hàng Bún", "001084000888"),  # one active booking per ID and slot
+    )
+    for phone, address, id_number in citizens:
         body: dict[str, Any] = {
             "service_form": "dossier_pickup",
             "procedure_code": procedure,
             "desk_code": DESK,
             "citizen_name": "Trần Thị Bình",
             "phone": phone,
-            "id_number": "001084000999",
+            "id_number": id_number,
             "address_text": address,
             "commune_code": "00004",
             "date": day.isoformat(),
