@@ -87,6 +87,14 @@ def make_settings(url: str, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_id_numbers() -> None:
+    """Each test's bookings (tests/booking/helpers.py) start from the same ID number."""
+    from tests.booking.helpers import reset_id_numbers
+
+    reset_id_numbers()
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An SQLite file migrated with Alembic and loaded with the Hà Nội locality, built once."""

@@ -39,6 +39,12 @@ def in_person_procedure(session: Session) -> str:
 _ID_SERIALS = itertools.count(999)
 
 
+def reset_id_numbers() -> None:
+    """Start the ID numbers again: a test's first booking is 001084000999, then 001084001000..."""
+    global _ID_SERIALS
+    _ID_SERIALS = itertools.count(999)
+
+
 def booking_body(session: Session, **overrides: Any) -> dict[str, Any]:
     """A valid booking request for Phường Ba Đình on NEXT_DAY morning."""
     body: dict[str, Any] = {

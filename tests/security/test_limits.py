@@ -273,19 +273,17 @@ def test_behind_a_trusted_proxy_each_forwarded_address_has_its_own_count(
 
 
 def test_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy() -> None:
-    class Peer:
-        host = "192.0.2.7"
+    from types import SimpleNamespace
 
-    class Req:
-        client = Peer()
-        headers = {"x-forwarded-for": "203.0.113.5"}
+    def request(forwarded: str) -> Any:
+        peer = SimpleNamespace(host="192.0.2.7")
+        return SimpleNamespace(client=peer, headers={"x-forwarded-for": forwarded})
 
     untrusted = make_settings("sqlite://")
     trusted = make_settings("sqlite://", trusted_proxies=["192.0.2.7"])
-    assert client_address(Req(), untrusted) == "192.0.2.7"  # type: ignore[arg-type]
-    assert client_address(Req(), trusted) == "203.0.113.5"  # type: ignore[arg-type]
-    Req.headers = {"x-forwarded-for": "not-an-address"}
-    assert client_address(Req(), trusted) == "192.0.2.7"  # type: ignore[arg-type]
+    assert client_address(request("203.0.113.5"), untrusted) == "192.0.2.7"
+    assert client_address(request("203.0.113.5"), trusted) == "203.0.113.5"
+    assert client_address(request("not-an-address"), trusted) == "192.0.2.7"
 
 
 # -- anonymous bookings --------------------------------------------------------------------
@@ -311,7 +309,6 @@ def test_one_active_booking_per_id_number_and_slot(client: TestClient, session: 
     again = client.post("/api/v1/bookings", json={**body, "phone": "0987654321"})
     assert again.status_code == 409
     assert again.json()["code"] == "id_number_already_booked"
-    assert again.json()["errors"] is None or again.json()["errors"][0]["field"] == "id_number"
     assert client.post("/api/v1/bookings", json={**body, "slot": "afternoon"}).status_code == 201
     token = first.json()["access_token"]
     ref = first.json()["reference"]
