@@ -19,7 +19,6 @@ from postal.catalogue import service as catalogue
 from postal.notify.outbox import enqueue_message
 from postal.planning.models import PlannedStop, StopPlace
 from postal.tracking import otp
-from postal.tracking.models import OtpChallenge
 
 # How wide the "courier on the way" window is around the planned arrival.
 ARRIVAL_MARGIN = dt.timedelta(minutes=30)
@@ -162,24 +161,18 @@ def enqueue_courier_on_way(session: Session, route_id: int, now: dt.datetime) ->
 
 
 def enqueue_otp(
-    session: Session, booking: Booking, number: str, code: str, minutes: int, now: dt.datetime
+    session: Session,
+    booking: Booking,
+    number: str,
+    challenge_id: int,
+    minutes: int,
+    now: dt.datetime,
 ) -> int | None:
     """The one-time code the courier asks for at a pickup or delivery.
 
-    The row holds no code: it names the challenge just added for ``code`` and the sender makes
-    the code it sends then, replacing the challenge's hash (postal/tracking/otp.py), so
-    ``code`` itself never leaves this process.
+    The row holds no code: it names the challenge (written without one), and the sender makes
+    the code it sends then, storing only its hash on the challenge (postal/tracking/otp.py).
     """
-    session.flush()
-    item_id = session.exec(select(Item.id).where(col(Item.number) == number)).first()
-    challenge_id = session.exec(
-        select(OtpChallenge.id).where(
-            col(OtpChallenge.item_id) == item_id,
-            col(OtpChallenge.code_hash) == otp.code_hash(item_id, code),
-        )
-    ).first()
-    if challenge_id is None:
-        raise ValueError(f"no one-time code challenge for item {number}")
     params = {"otp": otp.MASK, "number": number, "minutes": minutes}
     return enqueue_message(
         session, "otp", params, now=now, booking=booking, dedup_key=otp.dedup_key(challenge_id)

@@ -42,7 +42,7 @@ from postal.i18n import message
 from postal.ids import IdNumberProtector, load_id_prefixes, parse_id_number, parse_s10
 from postal.notify import citizen, webhooks
 from postal.phone import mask_phone
-from postal.tracking import ledger, signature, states
+from postal.tracking import ledger, otp, signature, states
 from postal.tracking.config import TrackingSettings
 from postal.tracking.items import (
     CITIZEN,
@@ -796,19 +796,20 @@ def request_otp(
         raise IllegalTransition("otp_not_applicable", item.state)
     requester = principal.username or principal.role.value
     _check_otp_requests(session, settings, item.id, requester, now)
-    code = f"{secrets.randbelow(1_000_000):06d}"
     expires = now + dt.timedelta(minutes=tsettings.otp_ttl_minutes)
-    session.add(
-        OtpChallenge(
-            item_id=item.id,
-            code_hash=_otp_hash(item, code),
-            expires_at=expires,
-            created_at=now,
-            attempts_left=settings.otp_max_attempts,
-            requested_by=requester,
-        )
+    # No code yet: the sender makes it when it sends the SMS and keeps only its hash.
+    challenge = OtpChallenge(
+        item_id=item.id,
+        code_hash=otp.UNSENT,
+        expires_at=expires,
+        created_at=now,
+        attempts_left=settings.otp_max_attempts,
+        requested_by=requester,
     )
-    citizen.enqueue_otp(session, booking, item.number, code, tsettings.otp_ttl_minutes, now)
+    session.add(challenge)
+    session.flush()
+    assert challenge.id is not None
+    citizen.enqueue_otp(session, booking, item.number, challenge.id, tsettings.otp_ttl_minutes, now)
     return OtpSent(
         item_number=item.number, phone_masked=mask_phone(booking.phone), expires_at=expires
     )
