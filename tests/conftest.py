@@ -169,6 +169,16 @@ def pg_engine(pg_database: str) -> Iterator[Engine]:
         capacities = conn.execute(text("SELECT code, slot_capacity FROM post_office")).all()
     yield engine
     with engine.begin() as conn:
+        # A connection the test left inside a transaction (a worker thread stopped mid-query)
+        # would hold its locks for ever: end it, and never wait long for a lock.
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND state LIKE 'idle in transaction%'"
+            )
+        )
+        conn.execute(text("SET LOCAL lock_timeout = '30s'"))
         conn.execute(text(f"TRUNCATE {', '.join(MUTABLE_TABLES)} RESTART IDENTITY CASCADE"))
         # Tests shrink capacities to reach a full slot; put the loaded values back.
         for code, capacity in capacities:

@@ -177,3 +177,5 @@ class EmbeddedWorker:
         if self._loop is not None and self._task is not None:
             self._loop.call_soon_threadsafe(self._task.cancel)
         self._thread.join(timeout=15)
+        if self._thread.is_alive():
+            log.warning("the embedded worker did not stop within 15 s")
