@@ -23,12 +23,15 @@ from postal.i18n import message
 router = APIRouter(include_in_schema=False)
 
 
+ROLE_HOME = {Role.courier: "/courier", Role.clerk: "/desk", Role.dispatcher: "/dispatcher"}
+
+
 def _safe_next(value: object) -> str:
-    """Where to go after signing in: a path of this site only (no open redirect)."""
+    """Where to go after signing in: a path of this site only (no open redirect); "" when none."""
     text = str(value or "")
     if text.startswith("/") and not text.startswith("//") and "\\" not in text:
         return text
-    return "/staff"
+    return ""
 
 
 @router.get("/staff/login", response_class=HTMLResponse)
@@ -48,13 +51,14 @@ async def login_submit(
     target = _safe_next(form.get("next"))
     try:
         # Off the event loop: the password hash takes a while (and may wait for a slot).
-        token, _ = await run_in_threadpool(
+        token, user = await run_in_threadpool(
             sign_in, request, session, settings, now, username, str(form.get("password", ""))
         )
     except Unauthenticated as exc:
         ctx = {"error": message(exc.code, lang), "username": username, "next": target}
         return _render(request, "staff_login.html", lang, ctx, status=401)
-    response = RedirectResponse(target, status_code=303)
+    # Without a page asked for, each role lands on the page of its job.
+    response = RedirectResponse(target or ROLE_HOME.get(user.role, "/staff"), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         token,

@@ -46,7 +46,8 @@ def _login(page: Page, server: LiveServer, username: str) -> None:
     page.fill("#username", username)
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r"/staff$"))
+    # Each role lands on the page of its job.
+    page.wait_for_url(re.compile(r"/(courier|desk|dispatcher|staff)$"))
 
 
 def _otp(server: LiveServer, phone_tail: str) -> str:
