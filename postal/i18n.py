@@ -1,4 +1,5 @@
-"""Messages in Vietnamese (default) and English, from postal/locales/<lang>.yaml."""
+"""Messages in Vietnamese (default) and English, from postal/locales/<lang>.yaml and the
+per-page files postal/locales/<lang>/*.yaml (a key defined twice is an error)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,15 @@ _DIR = Path(__file__).parent / "locales"
 @cache
 def catalogue(lang: str) -> dict[str, str]:
     """The flat message catalogue of a language (key -> template)."""
-    data = yaml.safe_load((_DIR / f"{lang}.yaml").read_text(encoding="utf-8"))
-    assert isinstance(data, dict)
-    return {str(k): str(v) for k, v in data.items()}
+    merged: dict[str, str] = {}
+    for path in [_DIR / f"{lang}.yaml", *sorted((_DIR / lang).glob("*.yaml"))]:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        assert isinstance(data, dict), path
+        for key, value in data.items():
+            if str(key) in merged:
+                raise ValueError(f"message {key} is defined twice ({path.name})")
+            merged[str(key)] = str(value)
+    return merged
 
 
 def pick_language(accept_language: str | None) -> str:
