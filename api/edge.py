@@ -142,13 +142,32 @@ class RefuseControlCharacters:
         await response(scope, receive, send)
 
 
+#: The pages' policy: scripts, styles and frames only from this site (no inline code: the
+#: templates keep scripts and styles in /static), images also from the map tiles.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' data: blob: https://*.tile.openstreetmap.org; "
+    "connect-src 'self'; worker-src 'self'; frame-src 'self'; "
+    "frame-ancestors 'self'; base-uri 'none'; form-action 'self'; object-src 'none'"
+)
+#: The folium map pages (framed by our own pages) and the API's documentation pages are
+#: generated with inline code by their libraries: they get inline code, nothing more.
+LOOSE_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "img-src 'self' data: blob: https://*.tile.openstreetmap.org https://fastapi.tiangolo.com; "
+    "connect-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'self'; "
+    "object-src 'none'"
+)
+_LOOSE_PATHS = ("/api/v1/docs", "/api/v1/redoc")
 _NO_STORE = ("/my-booking", "/staff", "/dispatcher", "/desk", "/courier", "/api/v1/bookings")
 
 
 class SecurityHeaders:
-    """ASGI middleware: headers every response carries (no sniffing, no framing by other
-    sites, no token URL leaking through Referer; HSTS behind HTTPS) and no caching of the
-    pages and replies that show a booking or staff work."""
+    """ASGI middleware: headers every response carries (a content security policy, no
+    sniffing, no framing by other sites, no token URL leaking through Referer; HSTS behind
+    HTTPS) and no caching of the pages and replies that show a booking or staff work. A
+    response that sets its own policy (the map pages) keeps it."""
 
     def __init__(self, app: ASGIApp, hsts: bool) -> None:
         self.app = app
@@ -160,12 +179,15 @@ class SecurityHeaders:
             return
         path = str(scope.get("path", ""))
         private = path.startswith(_NO_STORE)
+        loose = path.startswith(_LOOSE_PATHS)
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {k.lower() for k, _ in headers}
+                policy = LOOSE_CONTENT_SECURITY_POLICY if loose else CONTENT_SECURITY_POLICY
                 extra = [
+                    (b"content-security-policy", policy.encode()),
                     (b"x-content-type-options", b"nosniff"),
                     (b"x-frame-options", b"SAMEORIGIN"),
                     (b"referrer-policy", b"same-origin"),

@@ -95,6 +95,9 @@ async def _postal_error(request: Request, exc: Exception) -> Response:
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     if isinstance(exc, TooManyRequests):
         headers = {"Retry-After": str(exc.retry_after)}
+    page = _error_page(request, lang, exc.status, message(exc.code, lang, **exc.params), headers)
+    if page is not None:  # a browser asked for a page: the site's error page, not JSON
+        return page
     detail = message(exc.code, lang, **exc.params)
     if exc.detail and exc.detail != exc.code:
         # A raiser that knows more (the file and line, the place in a problem) says it too.
@@ -139,7 +142,19 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         exc.status_code, "http_error"
     )
     headers = dict(exc.headers) if exc.headers else None
-    return problem(exc.status_code, code, message(code, _lang(request)), headers=headers)
+    lang = _lang(request)
+    page = _error_page(request, lang, exc.status_code, message(code, lang), headers)
+    if page is not None:  # a browser asked for a page: the site's error page, not JSON
+        return page
+    return problem(exc.status_code, code, message(code, lang), headers=headers)
+
+
+def _error_page(
+    request: Request, lang: str, status: int, text: str, headers: dict[str, str] | None
+) -> Response | None:
+    from api.routes.ui_common import error_page  # late: the page routes import folium
+
+    return error_page(request, lang, status, text, headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:

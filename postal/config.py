@@ -196,6 +196,16 @@ class Settings(BaseSettings):
     booking_limit_window_s: int = Field(
         default=3600, ge=1, description="Window of the anonymous booking limit."
     )
+    find_booking_tries_per_reference: int = Field(
+        default=5,
+        ge=1,
+        description="Tries of the /find-booking page (reference and phone) for one reference "
+        "per find_booking_window_s, whatever the address; each address is also counted under "
+        "the public tracking limit.",
+    )
+    find_booking_window_s: int = Field(
+        default=900, ge=1, description="Window of the find-booking limit."
+    )
     idempotency_retention_days: int = Field(
         default=7, ge=1, description="Idempotency records are purged this long after use."
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,7 @@ def create_demo_staff(session: Session) -> tuple[list[DemoStaff], str]:
     staff = [
         ("admin", Role.admin, "Quản trị hệ thống", None, []),
         ("dieuphoi", Role.dispatcher, "Điều phối viên Hà Nội", None, offices),
-        ("buuta1", Role.courier, "Bưu tá Nguyễn Văn Tâm", None, offices[:1]),
+        ("buuta1", Role.courier, "Nguyễn Văn Tâm", None, offices[:1]),
         ("motcua1", Role.clerk, "Cán bộ một cửa Lê Thị Hoa", desk.code, []),
     ]
     out = []
@@ -185,6 +186,50 @@ def create_demo_bookings(
     return day, made, failures
 
 
+def create_demo_roster(session: Session, settings: Settings, day: dt.date) -> list[str]:
+    """Named courier accounts for every post office, as many as its day's items need plus
+    two, with the day's shifts: one courier on leave, one on the afternoon shift, the others
+    on the default shift. Returns a line per office for the newcomer."""
+    from postal.auth.service import hash_password
+    from postal.booking.models import Booking, BookingStatus, Item
+    from postal.planning.roster import add_couriers, office_couriers, person_names, set_shift
+
+    pools = CitizenPools.load(settings).pools
+    password_hash = hash_password(DEMO_PASSWORD)  # one hash for every demo courier
+    lines = []
+    codes = [o.code for o in session.exec(select(PostOffice).order_by(col(PostOffice.code)))]
+    for k, code in enumerate(codes):
+        items = len(
+            session.exec(
+                select(Item.id)
+                .join(Booking, col(Booking.id) == col(Item.booking_id))
+                .where(
+                    Booking.date == day,
+                    Booking.post_office_code == code,
+                    Booking.status == BookingStatus.booked,
+                )
+            ).all()
+        )
+        existing = office_couriers(session, code)
+        wanted = math.ceil(items / 12 * settings.courier_fleet_factor) + 2
+        taken = {u.full_name for u in existing}
+        names = [n for n in person_names(pools, wanted + len(taken), 100 + k) if n not in taken]
+        add_couriers(
+            session, code, names[: max(0, wanted - len(existing))], password_hash, f"bt{code}-"
+        )
+        couriers = office_couriers(session, code)
+        for n, user in enumerate(couriers):
+            assert user.id is not None
+            if n == len(couriers) - 1 and len(couriers) > 2:
+                set_shift(session, user.id, day, "07:30", "17:30", available=False)
+            elif n == len(couriers) - 2 and len(couriers) > 2:
+                set_shift(session, user.id, day, "13:00", "17:30")
+            else:
+                set_shift(session, user.id, day, "07:30", "17:30")
+        lines.append(f"  {code}: {len(couriers)} couriers (bt{code}-1, bt{code}-2, ...)")
+    return lines
+
+
 def build_demo(database: Path, bookings: int | None = None) -> str:
     """Recreate ``database`` with everything the demo needs; return the text to print."""
     settings = get_settings()
@@ -199,6 +244,8 @@ def build_demo(database: Path, bookings: int | None = None) -> str:
         day, made, failures = create_demo_bookings(
             session, settings, bookings if bookings is not None else settings.demo_bookings
         )
+    with session_scope(engine) as session:
+        roster = create_demo_roster(session, settings, day)
     base = f"http://{settings.host}:{settings.port}"
     lines = [
         f"Demo database: {database}",
@@ -207,6 +254,8 @@ def build_demo(database: Path, bookings: int | None = None) -> str:
         "",
         f"Staff accounts (password: {DEMO_PASSWORD}):",
         *[f"  {s.username:<10} {s.role.value:<11} {s.binding}" for s in staff],
+        "Courier rosters (same password; shifts of the demo day on /dispatcher/roster):",
+        *roster,
         f"One-stop system API key (X-API-Key): {api_key}",
         "",
         f"Booking page:        {base}/",

@@ -81,16 +81,21 @@ def create_booking(
 ) -> JSONResponse:
     """Create a booking (citizen or one-stop system)."""
     channel = BookingChannel.citizen
+    key_name: str | None = None
     if api_key:
-        integration_principal(session, api_key)
+        key_name = integration_principal(session, api_key).username
         channel = BookingChannel.integration
+    # Each key has its own idempotency keys: one system never replays another's reply.
+    scope = f"booking.create:{channel}:{key_name}" if key_name else f"booking.create:{channel}"
     return run_idempotent(
         session,
-        f"booking.create:{channel}",
+        scope,
         idempotency_key,
         body.model_dump(mode="json"),
         201,
-        lambda: service.create_booking(session, settings, body, channel=channel, now=now),
+        lambda: service.create_booking(
+            session, settings, body, channel=channel, now=now, api_key_name=key_name
+        ),
         lambda data: f"/api/v1/bookings/{data['reference']}",
         secrets=("access_token",),
         reissue=lambda data: {

@@ -1,22 +1,27 @@
-"""The courier's page, phone first: today's route, each stop's action, the map, offline capture."""
+"""The courier's page, phone first: the route of the day, each stop's action, the map, offline
+capture (courier.js) and an offline copy of the page (the service worker /courier/sw.js)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col, or_, select
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
 
 from api.deps import DbId, LangDep, NowDep, SessionDep, SettingsDep
 from api.routes.pages import _render
 from api.routes.signing import sign_record
 from api.routes.ui_common import (
+    commune_outlines,
     error_text,
     map_page,
     page_principal,
@@ -29,23 +34,44 @@ from maps.types import MapRoute, MapStop, Point
 from postal.auth.models import Role
 from postal.auth.service import Principal
 from postal.booking.models import Booking, Item, ItemState
-from postal.calendar import to_local
+from postal.calendar import Slot, Window, slot_window, to_local
 from postal.catalogue import service as catalogue
-from postal.catalogue.models import Desk, PostOffice, ProcedureDocument
+from postal.catalogue.models import Commune, Desk, ItemKind, PostOffice
 from postal.config import Settings
-from postal.errors import PostalError, TooManyRequests
+from postal.errors import PostalError, TooManyRequests, ValidationFailed
 from postal.i18n import message
 from postal.phone import mask_phone
 from postal.planning import service as planning
 from postal.planning.models import PlannedRoute, PlannedStop, StopPlace
 from postal.tracking import events, handover
 from postal.tracking.config import get_tracking_settings
-from postal.tracking.models import HandoverRecord, LineStatus, RecordDirection, RecordStatus
+from postal.tracking.models import (
+    HandoverRecord,
+    ItemCustody,
+    LineStatus,
+    RecordDirection,
+    RecordStatus,
+)
 from postal.tracking.public import mask_name
-from postal.tracking.schemas import EventIn, RecordOpen
+from postal.tracking.schemas import EventIn, RecordOpen, RecordPublic
 
 router = APIRouter(include_in_schema=False)
 _HELD_FOR_DESK = (ItemState.picked_up, ItemState.at_post_office, ItemState.attempt_failed)
+# How far ahead the page looks for the courier's next route when none is given or planned today.
+_LOOKAHEAD_WORKING_DAYS = 10
+_SERVICE_WORKER = Path(__file__).resolve().parent.parent / "static" / "courier-sw.js"
+REASONS = ("absent", "wrong_address", "refused", "other")
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    """One entry of the pickup checklist."""
+
+    position: int
+    name: str
+    kind: str
+    quantity: int
+    optional: bool
 
 
 @dataclass
@@ -58,32 +84,125 @@ class StopView:
     item: Item
     booking: Booking
     desk: Desk
+    name: str
+    phone: str
+    address: str
+    tel: str | None
+    maps_url: str
     name_masked: str
     phone_masked: str
-    documents: list[ProcedureDocument] = field(default_factory=list)
+    documents: list[DocumentView] = field(default_factory=list)
     fee_vnd: int = 0
-    records: list[Any] = field(default_factory=list)
+    records: list[RecordPublic] = field(default_factory=list)
     held_for_desk: list[str] = field(default_factory=list)
+    attempts: int = 0
+    next_attempt_on: dt.date | None = None
+    attempt_due: bool = True
+    done: bool = False
+    version: str = ""
     event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     failed_event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
 
-def _day(request: Request, now: dt.datetime) -> dt.date:
+def _query_day(request: Request) -> dt.date | None:
     raw = request.query_params.get("date")
     try:
-        return dt.date.fromisoformat(raw) if raw else to_local(now).date()
+        return dt.date.fromisoformat(raw) if raw else None
     except ValueError:
-        return to_local(now).date()
+        return None
 
 
-def _window(stop: PlannedStop) -> str:
-    if stop.window_start is None or stop.window_end is None:
-        return ""
-    return f"{to_local(stop.window_start):%H:%M}-{to_local(stop.window_end):%H:%M}"
+def _day(request: Request, now: dt.datetime) -> dt.date:
+    return _query_day(request) or to_local(now).date()
+
+
+def _has_route(session: Session, principal: Principal, day: dt.date) -> bool:
+    try:
+        planning.courier_route(session, principal, day)
+    except PostalError:
+        return False
+    return True
+
+
+def _shown_day(
+    request: Request, session: Session, principal: Principal, now: dt.datetime
+) -> dt.date:
+    """The day asked for; else today when the courier has a route today, else the next working
+    day with one (within ``_LOOKAHEAD_WORKING_DAYS``), else today."""
+    asked = _query_day(request)
+    if asked is not None:
+        return asked
+    today = to_local(now).date()
+    if _has_route(session, principal, today):
+        return today
+    cal = catalogue.work_calendar(session)
+    day = today
+    for _ in range(_LOOKAHEAD_WORKING_DAYS):
+        day = cal.next_working_day(day)
+        if _has_route(session, principal, day):
+            return day
+    return today
+
+
+def _half_day(session: Session, booking: Booking) -> Window:
+    """The arrival window the citizen was given: the desk's open span in the booked half day."""
+    window = slot_window(
+        catalogue.desk_hours(session, booking.desk_code),
+        catalogue.work_calendar(session),
+        booking.date,
+        booking.slot,
+    )
+    if window is None:  # hours changed since booking: the nominal half day
+        window = (
+            Window(dt.time(8), dt.time(12))
+            if booking.slot == Slot.MORNING
+            else Window(dt.time(13, 30), dt.time(17))
+        )
+    return window
+
+
+def _eta(stop: PlannedStop, window: Window | None, tz: str) -> dt.datetime:
+    """The planned service start (the optimiser waits when it arrives early), kept inside the
+    citizen's half day: never a time outside the window the citizen was told."""
+    eta = to_local(max(stop.arrival_at, stop.start_at), tz)
+    if window is None:
+        return eta
+    start = dt.datetime.combine(eta.date(), window.start, tzinfo=eta.tzinfo)
+    end = dt.datetime.combine(eta.date(), window.end, tzinfo=eta.tzinfo)
+    return min(max(eta, start), end)
+
+
+def _national(phone: str) -> str:
+    return "0" + phone[3:] if phone.startswith("+84") else phone
+
+
+def _maps_url(lat: float, lon: float) -> str:
+    return "https://www.google.com/maps/dir/?" + urlencode(
+        {"api": "1", "destination": f"{lat:.6f},{lon:.6f}"}
+    )
+
+
+def _done(view: StopView, attempted: bool) -> bool:
+    """Whether the stop needs nothing more today."""
+    s, state = view.stop, view.item.state
+    if s.place == StopPlace.citizen:
+        if s.kind == "pickup":
+            return state != ItemState.booked or attempted
+        return state != ItemState.with_courier
+    if view.item.kind == ItemKind.dossier:  # the dossier handed to the desk
+        if state == ItemState.booked:
+            return attempted  # not picked up today: nothing to hand over
+        return state not in (ItemState.picked_up, ItemState.at_post_office)
+    return state not in (ItemState.awaiting_result, ItemState.ready_at_desk)
 
 
 def _views(
-    session: Session, settings: Settings, principal: Principal, stops: list[PlannedStop]
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    route: PlannedRoute,
+    stops: list[PlannedStop],
+    now: dt.datetime,
 ) -> list[StopView]:
     numbers = [s.item_number for s in stops]
     items = {i.number: i for i in session.exec(select(Item).where(col(Item.number).in_(numbers)))}
@@ -96,9 +215,27 @@ def _views(
         d.code: d
         for d in session.exec(select(Desk).where(col(Desk.code).in_({s.desk_code for s in stops})))
     }
-    records = list(
-        session.exec(
-            select(HandoverRecord).where(
+    communes = {
+        c.code: c
+        for c in session.exec(
+            select(Commune).where(
+                col(Commune.code).in_({b.commune_code for b in bookings.values()})
+            )
+        )
+    }
+    custody = {
+        c.item_id: c
+        for c in session.exec(
+            select(ItemCustody).where(
+                col(ItemCustody.item_id).in_([i.id for i in items.values() if i.id is not None])
+            )
+        )
+    }
+    records = [
+        handover.to_public(session, settings, r)
+        for r in session.exec(
+            select(HandoverRecord)
+            .where(
                 HandoverRecord.courier_id == principal.user_id,
                 # Open records, and closed ones the courier has still to sign.
                 or_(
@@ -106,39 +243,96 @@ def _views(
                     col(HandoverRecord.courier_ack_sha256).is_(None),
                 ),
             )
+            .order_by(col(HandoverRecord.id))
         )
-    )
+    ]
+    on_open_record = {
+        line.item_number
+        for r in records
+        if r.status == RecordStatus.open
+        for line in r.lines
+        if line.status == LineStatus.pending
+    }
+    # Only the courier of the route sees the citizen's full name, phone and address.
+    own = route.courier_user_id is not None and route.courier_user_id == principal.user_id
+    today = to_local(now, settings.timezone).date()
+    desks_shown: set[str] = set()
     views = []
     for s in stops:
         item, booking = items[s.item_number], bookings[s.booking_reference]
+        desk = desks[s.desk_code]
+        at_citizen = s.place == StopPlace.citizen
+        window = _half_day(session, booking) if at_citizen else None
+        commune = communes.get(booking.commune_code)
+        address = booking.address_text + (f", {commune.full_name}" if commune else "")
         view = StopView(
             stop=s,
-            eta=to_local(s.arrival_at, settings.timezone),
-            window=_window(s),
+            eta=_eta(s, window, settings.timezone),
+            window=str(window) if window else "",
             item=item,
             booking=booking,
-            desk=desks[s.desk_code],
+            desk=desk,
+            name=booking.citizen_name if own else mask_name(booking.citizen_name),
+            phone=_national(booking.phone) if own else mask_phone(booking.phone),
+            address=address if own else (commune.full_name if commune else ""),
+            tel=f"tel:{booking.phone}" if own and at_citizen else None,
+            maps_url=_maps_url(s.lat, s.lon),
             name_masked=mask_name(booking.citizen_name),
             phone_masked=mask_phone(booking.phone),
         )
-        if s.place == StopPlace.citizen and s.kind == "pickup":
-            view.documents = catalogue.procedure_documents(session, item.procedure_code)
+        held = custody.get(item.id or 0)
+        attempted = False
+        if held is not None:
+            view.attempts = held.failed_attempts
+            view.next_attempt_on = held.next_attempt_on
+            view.attempt_due = held.next_attempt_on is None or held.next_attempt_on <= today
+            last = held.last_device_time
+            attempted = (
+                item.kind == ItemKind.dossier
+                and held.failed_attempts > 0
+                and last is not None
+                and to_local(last, settings.timezone).date() == today
+            )
+        if at_citizen and s.kind == "pickup":
+            view.documents = [
+                DocumentView(
+                    d.position, d.name, d.kind.value, d.quantity, events.document_optional(d.name)
+                )
+                for d in catalogue.procedure_documents(session, item.procedure_code)
+            ]
             view.fee_vnd = booking.postal_fee_vnd + (
                 booking.procedure_fee_vnd if booking.fee_collection else 0
             )
-        if s.place == StopPlace.desk:
-            view.records = [
-                handover.to_public(session, settings, r)
-                for r in records
-                if r.desk_code == s.desk_code
-            ]
+        if s.place == StopPlace.desk and s.desk_code not in desks_shown:
+            # A desk's records and its handover form once, at its first stop of the route.
+            desks_shown.add(s.desk_code)
+            view.records = [r for r in records if r.desk_code == s.desk_code]
             view.held_for_desk = list(
                 dict.fromkeys(
                     n
                     for n in numbers
-                    if items[n].desk_code == s.desk_code and items[n].state in _HELD_FOR_DESK
+                    if items[n].desk_code == s.desk_code
+                    and items[n].state in _HELD_FOR_DESK
+                    and n not in on_open_record
                 )
             )
+        view.done = _done(view, attempted)
+        fingerprint = [
+            item.state.value,
+            view.attempts,
+            view.done,
+            view.held_for_desk,
+            [
+                (
+                    r.id,
+                    r.status.value,
+                    r.courier_acknowledged,
+                    [(ln.item_number, ln.status.value) for ln in r.lines],
+                )
+                for r in view.records
+            ],
+        ]
+        view.version = hashlib.sha256(json.dumps(fingerprint).encode()).hexdigest()[:12]
         views.append(view)
     return views
 
@@ -154,6 +348,13 @@ def _route(
     return route, planning.route_stops(session, route.id)
 
 
+def _at(form: FormData | None, request: Request) -> int | None:
+    """The stop (sequence) a form belongs to, to show its outcome there."""
+    raw = str(form.get("stop", "")) if form is not None else ""
+    raw = raw or request.query_params.get("at", "")
+    return int(raw) if raw.isdigit() and len(raw) < 6 else None
+
+
 def _page(
     request: Request,
     session: Session,
@@ -161,23 +362,47 @@ def _page(
     lang: str,
     principal: Principal,
     day: dt.date,
+    now: dt.datetime,
     error: str | None = None,
     status: int = 200,
+    at: int | None = None,
 ) -> HTMLResponse:
     route, stops = _route(session, principal, day)
-    views = _views(session, settings, principal, stops) if stops else []
+    views = _views(session, settings, principal, route, stops, now) if route and stops else []
     office = session.get(PostOffice, route.post_office_code) if route else None
+    cal = catalogue.work_calendar(session)
     session.commit()
     done = request.query_params.get("done")
+    if at is None:
+        at = _at(None, request)
+    if at is not None and not any(v.stop.sequence == at for v in views):
+        at = None
+    tsettings = get_tracking_settings()
+    today = to_local(now, settings.timezone).date()
+    prev_day = day - dt.timedelta(days=1)
+    while not cal.is_working_day(prev_day) and (day - prev_day).days < 10:
+        prev_day -= dt.timedelta(days=1)
+    next_stop = next((v for v in views if not v.done), None)
     ctx = {
         "principal": principal,
         "day": day,
+        "today": today,
+        "weekday": message(f"ui.courier.weekday.{day.weekday()}", lang),
+        "prev_day": prev_day,
+        "next_day": cal.next_working_day(day),
         "route": route,
         "office": office,
         "stops": views,
+        "done_count": sum(1 for v in views if v.done),
+        "next_stop": next_stop,
         "error": error,
+        "at": at,
         "notice": message(f"ui.courier.done.{done}", lang) if done else None,
-        "reasons": ["absent", "wrong_address", "refused", "other"],
+        "reasons": REASONS,
+        "max_attempts": tsettings.delivery_max_attempts,
+        "gap_days": tsettings.delivery_attempt_gap_days,
+        "next_attempt_day": cal.add_working_days(today, tsettings.delivery_attempt_gap_days),
+        "photo_max_mb": events.PHOTO_MAX_BYTES // 10**6,
     }
     return _render(request, "courier.html", lang, ctx, status=status)
 
@@ -186,15 +411,33 @@ def _courier(request: Request, session: Session) -> Principal | None:
     return page_principal(request, session, Role.courier)
 
 
+def _back(day: dt.date, done: str, at: int | None, extra: str = "") -> RedirectResponse:
+    """Back to the page, at the stop acted on (no JavaScript: the anchor keeps the place)."""
+    where = f"&at={at}#stop-{at}" if at is not None else ""
+    return RedirectResponse(f"/courier?date={day}&done={done}{extra}{where}", status_code=303)
+
+
 @router.get("/courier", response_class=HTMLResponse)
 def courier_home(
     request: Request, session: SessionDep, settings: SettingsDep, lang: LangDep, now: NowDep
 ) -> Response:
-    """Today's route as an ordered list with ETAs, the map and each stop's action."""
+    """The route of the day shown (today's, else the next working day's) as an ordered list
+    with ETAs, the map and each stop's action."""
     principal = _courier(request, session)
     if principal is None:
         return to_login(request)
-    return _page(request, session, settings, lang, principal, _day(request, now))
+    day = _shown_day(request, session, principal, now)
+    return _page(request, session, settings, lang, principal, day, now)
+
+
+@router.get("/courier/sw.js")
+def courier_service_worker() -> Response:
+    """The service worker keeping an offline copy of the page (its scope is /courier)."""
+    return Response(
+        _SERVICE_WORKER.read_text(encoding="utf-8"),
+        media_type="text/javascript",
+        headers={"Service-Worker-Allowed": "/courier", "Cache-Control": "no-cache"},
+    )
 
 
 @router.get("/courier/map", response_class=HTMLResponse)
@@ -210,7 +453,7 @@ def courier_map(
         return HTMLResponse("", status_code=404)
     office = session.get(PostOffice, route.post_office_code)
     assert office is not None
-    views = _views(session, settings, principal, stops)
+    views = _views(session, settings, principal, route, stops, now)
     session.commit()
     t = translator(lang)
     map_route = MapRoute(
@@ -235,7 +478,8 @@ def courier_map(
             for v in views
         ),
     )
-    return map_page(route_map(map_route, graph=road_graph(settings), t=t))
+    outlines = commune_outlines(settings)  # the base layer that reads without tiles
+    return map_page(route_map(map_route, graph=road_graph(settings), t=t, boundaries=outlines))
 
 
 def _strokes(text: str) -> Any:
@@ -298,16 +542,51 @@ def form_event(form: FormData, now: dt.datetime) -> dict[str, Any]:
     return body
 
 
+def _refusal(result_detail: str | None, errors: list[dict[str, Any]] | None) -> str:
+    """A refused event's message: each text once (one field's refusal repeats the detail)."""
+    parts = [result_detail or ""] + [str(e.get("message", "")) for e in errors or []]
+    return " — ".join(dict.fromkeys(p for p in parts if p))
+
+
+async def _photo(form: FormData) -> dict[str, Any] | None:
+    """The photo proof of the form (hashed here), None when no photo was chosen."""
+    upload = form.get("photo")
+    if not isinstance(upload, UploadFile) or (not upload.filename and not upload.size):
+        return None
+    if upload.content_type and not upload.content_type.startswith("image/"):
+        raise ValidationFailed("photo_not_image", field="photo")
+    data = await upload.read(events.PHOTO_MAX_BYTES + 1)
+    return events.photo_proof(data, "photo")
+
+
+def _too_big(request: Request) -> bool:
+    raw = request.headers.get("content-length", "")
+    return raw.isdigit() and int(raw) > events.PHOTO_MAX_BYTES + 200_000
+
+
 @router.post("/courier/event", response_class=HTMLResponse)
 async def courier_event(
     request: Request, session: SessionDep, settings: SettingsDep, lang: LangDep, now: NowDep
 ) -> Response:
-    """Record a stop's event from the form (the no-JavaScript path of courier.js)."""
+    """Record a stop's event from the form (the no-JavaScript path of courier.js, and its path
+    for an event with a photo: the photo's SHA-256 is computed here and kept as proof)."""
     principal = _courier(request, session)
     if principal is None:
         return to_login(request)
-    form = await request.form()
     day = _day(request, now)
+    if _too_big(request):
+        limit = message("photo_too_large", lang, limit_mb=events.PHOTO_MAX_BYTES // 10**6)
+        text = f"{message('ui.courier.photo', lang)}: {limit}"
+        return _page(
+            request, session, settings, lang, principal, day, now, text, 413, _at(None, request)
+        )
+    form = await request.form(max_files=1, max_fields=200)
+    at = _at(form, request)
+    try:
+        photo = await _photo(form)
+    except PostalError as exc:
+        text = f"{message('ui.courier.photo', lang)}: {error_text(exc, lang)}"
+        return _page(request, session, settings, lang, principal, day, now, text, exc.status, at)
     try:
         body = EventIn.model_validate(form_event(form, now))
     except (ValueError, PostalError):
@@ -318,22 +597,25 @@ async def courier_event(
             lang,
             principal,
             day,
+            now,
             message("validation_failed", lang, field="form"),
             422,
+            at,
         )
+    photos = {str(body.event_id): photo} if photo is not None else None
     [result] = events.record_batch(
-        session, settings, get_tracking_settings(), principal, [body], now, lang
+        session, settings, get_tracking_settings(), principal, [body], now, lang, photos
     )
     if result.status == "rejected":
         # A refused event wrote nothing but a wrong code's try count: keep that (as the API's
         # group writer does), or a form could guess codes without end.
         session.commit()
-        detail = " — ".join(
-            [result.detail or ""] + [str(e.get("message", "")) for e in result.errors or []]
+        detail = _refusal(result.detail, result.errors)
+        return _page(
+            request, session, settings, lang, principal, day, now, detail, result.http_status, at
         )
-        return _page(request, session, settings, lang, principal, day, detail, result.http_status)
     session.commit()
-    return RedirectResponse(f"/courier?date={day}&done=event", status_code=303)
+    return _back(day, "failed" if body.type == "attempt_failed" else "event", at)
 
 
 @router.post("/courier/otp", response_class=HTMLResponse)
@@ -346,6 +628,7 @@ async def courier_otp(
         return to_login(request)
     form = await request.form()
     day = _day(request, now)
+    at = _at(form, request)
     try:
         events.request_otp(
             session,
@@ -359,12 +642,21 @@ async def courier_otp(
     except PostalError as exc:
         session.rollback()
         page = _page(
-            request, session, settings, lang, principal, day, error_text(exc, lang), exc.status
+            request,
+            session,
+            settings,
+            lang,
+            principal,
+            day,
+            now,
+            error_text(exc, lang),
+            exc.status,
+            at,
         )
         if isinstance(exc, TooManyRequests):
             page.headers["Retry-After"] = str(exc.retry_after)
         return page
-    return RedirectResponse(f"/courier?date={day}&done=otp", status_code=303)
+    return _back(day, "otp", at)
 
 
 @router.post("/courier/handover", response_class=HTMLResponse)
@@ -377,6 +669,7 @@ async def courier_handover(
         return to_login(request)
     form = await request.form()
     day = _day(request, now)
+    at = _at(form, request)
     try:
         body = RecordOpen(
             direction=RecordDirection.courier_to_desk,
@@ -388,7 +681,16 @@ async def courier_handover(
     except PostalError as exc:
         session.rollback()
         return _page(
-            request, session, settings, lang, principal, day, error_text(exc, lang), exc.status
+            request,
+            session,
+            settings,
+            lang,
+            principal,
+            day,
+            now,
+            error_text(exc, lang),
+            exc.status,
+            at,
         )
     except ValueError:
         return _page(
@@ -398,10 +700,12 @@ async def courier_handover(
             lang,
             principal,
             day,
+            now,
             message("ui.desk.choose_items", lang),
             422,
+            at,
         )
-    return RedirectResponse(f"/courier?date={day}&done=record&record={record.id}", status_code=303)
+    return _back(day, "record", at, f"&record={record.id}")
 
 
 @router.post("/courier/records/{record_id}/sign", response_class=HTMLResponse)
@@ -419,14 +723,24 @@ async def courier_sign(
         return to_login(request)
     form = await request.form()
     day = _day(request, now)
+    at = _at(form, request)
     try:
         sign_record(session, principal, record_id, form, now)
     except PostalError as exc:
         session.rollback()
         return _page(
-            request, session, settings, lang, principal, day, error_text(exc, lang), exc.status
+            request,
+            session,
+            settings,
+            lang,
+            principal,
+            day,
+            now,
+            error_text(exc, lang),
+            exc.status,
+            at,
         )
-    return RedirectResponse(f"/courier?date={day}&done=signed", status_code=303)
+    return _back(day, "signed", at)
 
 
 @router.post("/courier/records/{record_id}/lines", response_class=HTMLResponse)
@@ -438,12 +752,14 @@ async def courier_receive(
     lang: LangDep,
     now: NowDep,
 ) -> Response:
-    """Confirm a result handed over by the desk; close the record once all are confirmed."""
+    """Confirm a result handed over by the desk (scanned or typed); close the record once all
+    are confirmed."""
     principal = _courier(request, session)
     if principal is None:
         return to_login(request)
     form = await request.form()
     day = _day(request, now)
+    at = _at(form, request)
     try:
         number = str(form.get("item_number", "")).strip().upper()
         handover.confirm_line(session, principal, record_id, number, LineStatus.received, now)
@@ -454,6 +770,15 @@ async def courier_receive(
     except PostalError as exc:
         session.rollback()
         return _page(
-            request, session, settings, lang, principal, day, error_text(exc, lang), exc.status
+            request,
+            session,
+            settings,
+            lang,
+            principal,
+            day,
+            now,
+            error_text(exc, lang),
+            exc.status,
+            at,
         )
-    return RedirectResponse(f"/courier?date={day}&done=received", status_code=303)
+    return _back(day, "received", at)

@@ -54,14 +54,18 @@ def phone(
     request: Request,
     lang: LangDep,
     to: str = Query(default="", max_length=20, description="Show one phone number's messages"),
+    live: bool = Query(default=True, description="Reload the page every 5 seconds"),
 ) -> HTMLResponse:
-    """The messages the demo has sent, newest first; ``?to=`` keeps one phone's."""
+    """The messages the demo has sent, newest first; ``?to=`` keeps one phone's. The page
+    reloads itself every 5 seconds unless ``?live=0`` (a link on the page turns it off)."""
     wanted = "".join(c for c in to if c.isdigit())
     messages = [
         {**m, "local": to_local(m["at"]).strftime("%H:%M:%S %d/%m")}
         for m in _inbox(request)
         if not wanted or m["to"].lstrip("+").endswith(wanted.lstrip("0"))
     ]
-    response = _render(request, "demo_phone.html", lang, {"messages": messages, "to": to})
-    response.headers["Refresh"] = "5"
+    ctx = {"messages": messages, "to": to, "live": live}
+    response = _render(request, "demo_phone.html", lang, ctx)
+    if live:
+        response.headers["Refresh"] = "5"
     return response

@@ -1,32 +1,62 @@
-"""The desk page: incoming handover records, item confirmation, closing, results to couriers."""
+"""The desk page: today's expected items (search, select all), confirming incoming dossiers,
+handing results to couriers, handover records; and the public record verification page."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, col, select
 
-from api.deps import MAX_ID, DbId, LangDep, NowDep, SessionDep, SettingsDep
+from api.deps import DbId, LangDep, NowDep, SessionDep, SettingsDep
 from api.routes.pages import _render
 from api.routes.signing import sign_record
-from api.routes.ui_common import error_text, page_principal, to_login
+from api.routes.ui_common import page_principal, to_login
 from postal.auth.models import Role, StaffUser
 from postal.auth.service import Principal
 from postal.booking.models import Item, ItemState
+from postal.calendar import to_local
 from postal.catalogue.models import Desk, ItemKind
+from postal.collation import sorted_vi
 from postal.config import Settings
-from postal.errors import PostalError
+from postal.errors import Conflict, FieldErrors, PostalError
 from postal.i18n import message
+from postal.ids import parse_s10
 from postal.tracking import events, handover
 from postal.tracking.config import get_tracking_settings
-from postal.tracking.models import HandoverRecord, LineStatus, RecordDirection, RecordStatus
-from postal.tracking.schemas import EventIn, RecordOpen
+from postal.tracking.models import (
+    HandoverLine,
+    HandoverRecord,
+    LineStatus,
+    RecordDirection,
+    RecordStatus,
+)
+from postal.tracking.schemas import EventIn, RecordOpen, RecordPublic
 
 router = APIRouter(include_in_schema=False)
 _RECENT = 10
+_NOTICES = ("confirmed", "many", "noted", "closed", "opened", "ready", "signed")
+_FINDINGS = (LineStatus.received, LineStatus.missing, LineStatus.seal_damaged)
+MAX_QUERY = 60
+MAX_NOTE = 200
+
+
+def _localised(params: dict[str, Any], lang: str) -> dict[str, Any]:
+    """Message parameters with an item state code replaced by its label in ``lang``."""
+    state = params.get("state")
+    if isinstance(state, str) and state in ItemState.__members__:
+        return {**params, "state": message(f"ui.state.{state}", lang)}
+    return params
+
+
+def error_text(exc: PostalError, lang: str) -> str:
+    """A PostalError's message in ``lang`` with each field error; states by their label."""
+    parts = [message(exc.code, lang, **_localised(exc.params, lang))]
+    parts += [message(e["code"], lang, **_localised(e.get("params", {}), lang)) for e in exc.errors]
+    return " — ".join(dict.fromkeys(parts))
 
 
 def _records(session: Session, desk_code: str) -> tuple[list[HandoverRecord], list[HandoverRecord]]:
@@ -40,45 +70,72 @@ def _records(session: Session, desk_code: str) -> tuple[list[HandoverRecord], li
     return open_, closed
 
 
-def _items(session: Session, desk_code: str, state: ItemState) -> list[Item]:
+def _awaiting(session: Session, desk_code: str) -> list[Item]:
     return list(
         session.exec(
             select(Item)
-            .where(Item.desk_code == desk_code, Item.state == state, Item.kind == ItemKind.result)
+            .where(
+                Item.desk_code == desk_code,
+                Item.state == ItemState.awaiting_result,
+                Item.kind == ItemKind.result,
+            )
             .order_by(col(Item.number))
         ).all()
     )
 
 
 def _couriers(session: Session) -> list[StaffUser]:
-    return list(
-        session.exec(
-            select(StaffUser)
-            .where(StaffUser.role == Role.courier, col(StaffUser.active))
-            .order_by(col(StaffUser.username))
-        ).all()
-    )
+    """Active couriers in Vietnamese dictionary order of their full names."""
+    rows = session.exec(
+        select(StaffUser).where(StaffUser.role == Role.courier, col(StaffUser.active))
+    ).all()
+    return sorted_vi(rows, key=lambda u: f"{u.full_name}\t{u.username}")
+
+
+def _names(session: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    users = session.exec(select(StaffUser).where(col(StaffUser.id).in_(ids))).all()
+    return {u.id: u.full_name for u in users if u.id is not None}
 
 
 def _context(
-    session: Session, settings: Settings, principal: Principal, record_id: int | None
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    record_id: int | None,
+    query: str,
+    lang: str,
 ) -> dict[str, Any]:
     assert principal.desk_code is not None
     desk = session.get(Desk, principal.desk_code)
     open_, closed = _records(session, principal.desk_code)
     record = None
+    record_courier = 0
+    courier_ids = {r.courier_id for r in open_ + closed}
     if record_id is not None:
         row = handover.get_record(session, record_id)
         handover.authorise_read(session, principal, row)
         record = handover.to_public(session, settings, row)
+        courier_ids.add(row.courier_id)
+        record_courier = row.courier_id
+    expected = handover.expected_today(session, principal.desk_code, query, lang)
+    courier_names = _names(session, courier_ids)
     ctx = {
         "principal": principal,
         "desk": desk,
         "open_records": open_,
         "closed_records": closed,
         "record": record,
-        "awaiting": _items(session, principal.desk_code, ItemState.awaiting_result),
-        "ready": _items(session, principal.desk_code, ItemState.ready_at_desk),
+        "record_number": handover.record_number(record.id) if record else None,
+        "record_courier": courier_names.get(record_courier, "") if record else "",
+        "verify_path": _verify_path(record) if record else None,
+        "courier_names": courier_names,
+        "numbers": {r.id: handover.record_number(r.id or 0) for r in open_ + closed},
+        "expected": expected,
+        "query": query,
+        "findings": _FINDINGS,
+        "awaiting": _awaiting(session, principal.desk_code),
         "couriers": _couriers(session),
         "error": None,
         "notice": None,
@@ -87,21 +144,30 @@ def _context(
     return ctx
 
 
+def _verify_path(record: RecordPublic) -> str:
+    number = handover.record_number(record.id)
+    return f"/verify/handover/{number}?h={handover.content_hash(record)}"
+
+
 def _page(
     request: Request,
     session: Session,
     settings: Settings,
     lang: str,
     principal: Principal,
-    record_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    record_id: int | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> HTMLResponse:
-    ctx = _context(session, settings, principal, record_id)
+    query = request.query_params.get("q", "")[:MAX_QUERY]
+    ctx = _context(session, settings, principal, record_id, query, lang)
     ctx["error"] = error
     notice = request.query_params.get("done")
-    if notice in ("confirmed", "closed", "opened", "ready", "signed"):
-        ctx["notice"] = message(f"ui.desk.done.{notice}", lang)
+    if notice in _NOTICES:
+        count = request.query_params.get("n", "")
+        ctx["notice"] = message(
+            f"ui.desk.done.{notice}", lang, count=count if count.isdigit() else "1"
+        )
     return _render(request, "desk.html", lang, ctx, status=status)
 
 
@@ -112,9 +178,13 @@ def _clerk(request: Request, session: Session) -> Principal | None:
 
 @router.get("/desk", response_class=HTMLResponse)
 def desk_home(
-    request: Request, session: SessionDep, settings: SettingsDep, lang: LangDep
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    lang: LangDep,
+    q: Annotated[str, Query(max_length=MAX_QUERY)] = "",
 ) -> Response:
-    """The clerk's desk: open records, recent closed ones, results to hand over."""
+    """The clerk's desk: today's expected items, open and recent records."""
     principal = _clerk(request, session)
     if principal is None:
         return to_login(request)
@@ -123,7 +193,12 @@ def desk_home(
 
 @router.get("/desk/records/{record_id}", response_class=HTMLResponse)
 def desk_record(
-    request: Request, record_id: DbId, session: SessionDep, settings: SettingsDep, lang: LangDep
+    request: Request,
+    record_id: DbId,
+    session: SessionDep,
+    settings: SettingsDep,
+    lang: LangDep,
+    q: Annotated[str, Query(max_length=MAX_QUERY)] = "",
 ) -> Response:
     """One record with its lines and the confirmation form."""
     principal = _clerk(request, session)
@@ -147,7 +222,11 @@ async def desk_confirm(
     lang: LangDep,
     now: NowDep,
 ) -> Response:
-    """Confirm one item, typed or scanned, as received, missing or seal damaged."""
+    """Confirm one item, typed or scanned, as received, missing or seal damaged.
+
+    An item of another desk, or one not on its way to this desk, is refused in red with its
+    real desk and state; nothing is written.
+    """
     principal = _clerk(request, session)
     if principal is None:
         return to_login(request)
@@ -155,15 +234,83 @@ async def desk_confirm(
     number = str(form.get("item_number", "")).strip().upper().replace(" ", "")
     try:
         status = LineStatus(str(form.get("status", "received")))
-        note = str(form.get("note", "")).strip() or None
-        handover.confirm_line(session, principal, record_id, number, status, now, note)
+        if status not in _FINDINGS:
+            raise ValueError(status)
+        note = str(form.get("note", "")).strip()[:MAX_NOTE] or None
+        line = handover.confirm_line(session, principal, record_id, number, status, now, note)
+        noted = line.status == LineStatus.not_expected
         session.commit()
-    except (PostalError, ValueError) as exc:
+    except PostalError as exc:
         session.rollback()
-        text = error_text(exc, lang) if isinstance(exc, PostalError) else str(exc)
-        code = exc.status if isinstance(exc, PostalError) else 422
-        return _page(request, session, settings, lang, principal, record_id, text, code)
-    return RedirectResponse(f"/desk/records/{record_id}?done=confirmed", status_code=303)
+        text = error_text(exc, lang)
+        return _page(request, session, settings, lang, principal, record_id, text, exc.status)
+    except ValueError:
+        session.rollback()
+        text = message("invalid_choice", lang)
+        return _page(request, session, settings, lang, principal, record_id, text, 422)
+    done = "noted" if noted else "confirmed"
+    return RedirectResponse(f"/desk/records/{record_id}?done={done}", status_code=303)
+
+
+def _pending_record(session: Session, desk_code: str, number: str) -> int | None:
+    """The open courier-to-desk record of the desk listing ``number`` still unconfirmed."""
+    row = session.exec(
+        select(HandoverLine.record_id)
+        .join(HandoverRecord, col(HandoverRecord.id) == col(HandoverLine.record_id))
+        .where(
+            HandoverRecord.desk_code == desk_code,
+            HandoverRecord.status == RecordStatus.open,
+            HandoverRecord.direction == RecordDirection.courier_to_desk,
+            HandoverLine.item_number == number,
+            HandoverLine.status == LineStatus.pending,
+        )
+    ).first()
+    return row
+
+
+@router.post("/desk/confirm", response_class=HTMLResponse)
+async def desk_confirm_many(
+    request: Request, session: SessionDep, settings: SettingsDep, lang: LangDep, now: NowDep
+) -> Response:
+    """Confirm the ticked incoming items at once, each with its finding and note.
+
+    All or nothing: one refused item leaves every other unconfirmed.
+    """
+    principal = _clerk(request, session)
+    if principal is None:
+        return to_login(request)
+    assert principal.desk_code is not None
+    form = await request.form()
+    numbers = list(dict.fromkeys(str(v).strip().upper() for v in form.getlist("item_numbers")))
+    if not numbers:
+        text = message("ui.desk.choose_items", lang)
+        return _page(request, session, settings, lang, principal, None, text, 422)
+    errors = FieldErrors()
+    records: set[int] = set()
+    try:
+        for number in numbers:
+            try:
+                normalised = str(parse_s10(number, "item_numbers"))
+                finding = LineStatus(str(form.get(f"finding_{number}", "received")))
+                if finding not in _FINDINGS:
+                    raise ValueError(finding)
+                note = str(form.get(f"note_{number}", "")).strip()[:MAX_NOTE] or None
+                record_id = _pending_record(session, principal.desk_code, normalised)
+                if record_id is None:
+                    raise Conflict("item_not_in_open_record", number=normalised)
+                handover.confirm_line(session, principal, record_id, normalised, finding, now, note)
+                records.add(record_id)
+            except ValueError:
+                errors.add(f"finding_{number}", "invalid_choice")
+            except PostalError as exc:
+                errors.add("item_numbers", exc.code, **{"number": number, **exc.params})
+        errors.raise_if_any()
+        session.commit()
+    except PostalError as exc:
+        session.rollback()
+        return _page(request, session, settings, lang, principal, None, error_text(exc, lang), 409)
+    target = f"/desk/records/{records.pop()}" if len(records) == 1 else "/desk"
+    return RedirectResponse(f"{target}?done=many&n={len(numbers)}", status_code=303)
 
 
 @router.post("/desk/records/{record_id}/close", response_class=HTMLResponse)
@@ -184,16 +331,8 @@ def desk_close(
         session.commit()
     except PostalError as exc:
         session.rollback()
-        return _page(
-            request,
-            session,
-            settings,
-            lang,
-            principal,
-            record_id,
-            error_text(exc, lang),
-            exc.status,
-        )
+        text = error_text(exc, lang)
+        return _page(request, session, settings, lang, principal, record_id, text, exc.status)
     return RedirectResponse(f"/desk/records/{record_id}?done=closed", status_code=303)
 
 
@@ -215,16 +354,8 @@ async def desk_sign(
         sign_record(session, principal, record_id, form, now)
     except PostalError as exc:
         session.rollback()
-        return _page(
-            request,
-            session,
-            settings,
-            lang,
-            principal,
-            record_id,
-            error_text(exc, lang),
-            exc.status,
-        )
+        text = error_text(exc, lang)
+        return _page(request, session, settings, lang, principal, record_id, text, exc.status)
     return RedirectResponse(f"/desk/records/{record_id}?done=signed", status_code=303)
 
 
@@ -280,3 +411,26 @@ async def desk_hand_to_courier(
         text = message("ui.desk.choose_items", lang)
         return _page(request, session, settings, lang, principal, None, text, 422)
     return RedirectResponse(f"/desk/records/{record.id}?done=opened", status_code=303)
+
+
+@router.get("/verify/handover/{number}", response_class=HTMLResponse)
+def verify_record(
+    request: Request,
+    number: Annotated[str, Path(max_length=20)],
+    session: SessionDep,
+    settings: SettingsDep,
+    lang: LangDep,
+    h: Annotated[str, Query(max_length=64)] = "",
+) -> Response:
+    """Public: whether a printed record (its QR code) matches the stored one.
+
+    Shows the record's number, dates, counts and content hash when it does; never a name.
+    """
+    result = handover.verify(session, settings, number, h)
+    session.commit()  # a read: end it
+
+    def local(value: dt.datetime | None) -> str:
+        return to_local(value).strftime("%H:%M %d/%m/%Y") if value else "-"
+
+    ctx = {"v": result, "opened": local(result.opened_at), "closed": local(result.closed_at)}
+    return _render(request, "desk_verify.html", lang, ctx, status=200 if result.valid else 404)

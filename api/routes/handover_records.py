@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.deps import DbId, LangDep, NowDep, SessionDep, SettingsDep, roles
@@ -12,7 +12,7 @@ from api.idempotent import run_idempotent
 from postal.auth.models import Role
 from postal.auth.service import Principal
 from postal.catalogue import service as catalogue
-from postal.tracking import handover, pdf
+from postal.tracking import handover, pdf, signature
 from postal.tracking.models import LineStatus
 from postal.tracking.schemas import LineConfirm, RecordAck, RecordOpen, RecordPublic
 
@@ -145,7 +145,10 @@ def close_record(
     "/{record_id}/acknowledge",
     response_model=RecordPublic,
     summary="Sign a closed record",
-    description="The courier and a clerk of the desk each sign once (hash of the signature image).",
+    description=(
+        "The courier and a clerk of the desk each sign once: the drawn signature's strokes are "
+        "sent and the server keeps their SHA-256 (a client-chosen hash is never taken)."
+    ),
     responses=ERRORS,
 )
 def acknowledge(
@@ -157,7 +160,8 @@ def acknowledge(
     principal: Party,
 ) -> RecordPublic:
     """Acknowledge the record."""
-    record = handover.acknowledge(session, principal, record_id, body.signature_sha256, now)
+    digest = signature.verified_digest(body.signature_strokes, body.signature_sha256, "body")
+    record = handover.acknowledge(session, principal, record_id, digest, now)
     result = handover.to_public(session, settings, record)
     session.commit()
     return result
@@ -166,7 +170,10 @@ def acknowledge(
 @router.get(
     "/{record_id}/pdf",
     summary="Print a record (PDF)",
-    description="A4 PDF with a QR code per item, the fees handed over and appointment dates.",
+    description=(
+        "A4 official record: national header, parties by full name, each line's finding, "
+        "signature blocks and a QR code to its public verification page."
+    ),
     responses={
         200: {"content": {"application/pdf": {}}, "description": "The record"},
         **{k: v for k, v in ERRORS.items() if k in (401, 404)},
@@ -174,13 +181,19 @@ def acknowledge(
     response_class=Response,
 )
 def record_pdf(
-    record_id: DbId, session: SessionDep, settings: SettingsDep, principal: Party, lang: LangDep
+    record_id: DbId,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Party,
+    lang: LangDep,
+    request: Request,
 ) -> Response:
     """Render the record."""
     record = handover.get_record(session, record_id)
     handover.authorise_read(session, principal, record)
-    desk = catalogue.desk_or_404(session, record.desk_code)
-    data = pdf.render(handover.to_public(session, settings, record), desk.name, settings, lang)
+    catalogue.desk_or_404(session, record.desk_code)
+    printable = handover.printable(session, settings, record)
+    data = pdf.render(printable, settings, lang, str(request.base_url))
     return Response(
         data,
         media_type="application/pdf",

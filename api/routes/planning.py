@@ -6,17 +6,20 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session
 
-from api.deps import DbId, NowDep, PrincipalDep, SessionDep, SettingsDep, roles
+from api.deps import DbId, LangDep, NowDep, PrincipalDep, SessionDep, SettingsDep, roles
 from postal.auth.models import Role
 from postal.auth.service import Principal
 from postal.calendar import to_local
 from postal.catalogue.models import PostOffice
 from postal.errors import NotFound
-from postal.planning import service
+from postal.i18n import message
+from postal.planning import edits, service
 from postal.planning.models import PlannedRoute, PlannedStop, PlanRun, PlanStatus
+from postal.planning.sheet import render_sheet
 from postal.worker.enqueue import defer_plan
 
 router = APIRouter(tags=["planning"])
@@ -136,17 +139,34 @@ class PlanRoutes(BaseModel):
     unassigned: list[UnassignedPublic]
 
 
-def plan_public(plan: PlanRun) -> PlanPublic:
-    """The public view of a plan."""
+def plan_public(plan: PlanRun, summary: service.PlanSummary | None = None) -> PlanPublic:
+    """The public view of a plan; with ``summary``, its totals are those of the offices the
+    reader sees (a dispatcher of one office of a plan covering two sees their office's)."""
     assert plan.id is not None
     data = plan.model_dump(
         exclude={"post_office_codes", "created_by", "time_limit_s", "unavailable_courier_ids"}
     )
+    if summary is not None:
+        data.update(
+            couriers_used=summary.couriers,
+            distance_m=summary.distance_m,
+            duration_s=summary.duration_s,
+            stop_count=summary.stops,
+            unassigned_count=summary.unassigned_stops,
+        )
     return PlanPublic(
         **data,
         post_office_codes=plan.offices(),
         unavailable_courier_ids=sorted(plan.unavailable()),
     )
+
+
+def scoped_public(session: Session, principal: Principal, plan: PlanRun) -> PlanPublic:
+    """The plan as ``principal`` may see it: totals of their own offices only."""
+    offices = service.visible_offices(principal, plan)
+    if offices == set(plan.offices()):
+        return plan_public(plan)
+    return plan_public(plan, service.plan_summary(session, plan, offices))
 
 
 def _local(value: dt.datetime | None) -> dt.datetime | None:
@@ -221,7 +241,7 @@ def list_plans(session: SessionDep, principal: Dispatcher, date: dt.date) -> lis
             service.authorise_plan(principal, p)
         except NotFound:  # another post office's plan
             continue
-        visible.append(plan_public(p))
+        visible.append(scoped_public(session, principal, p))
     return visible
 
 
@@ -232,19 +252,24 @@ def read_plan(plan_id: DbId, session: SessionDep, principal: Dispatcher) -> Plan
     """Status, progress and totals of a plan."""
     plan = service.get_plan(session, plan_id)
     service.authorise_plan(principal, plan)
-    return plan_public(plan)
+    return scoped_public(session, principal, plan)
 
 
 @router.post(
-    "/plans/{plan_id}/cancel", response_model=PlanPublic, summary="Cancel a plan", responses=ERRORS
+    "/plans/{plan_id}/cancel",
+    response_model=PlanPublic,
+    summary="Cancel a plan",
+    description="A dispatcher of every post office of the plan, or an admin. A plan covering "
+    "another dispatcher's office too is refused (403 `plan_has_other_offices`).",
+    responses=ERRORS,
 )
 def cancel_plan(plan_id: DbId, session: SessionDep, principal: Dispatcher) -> PlanPublic:
     """Cancel a queued or running plan."""
     plan = service.get_plan(session, plan_id)
     service.authorise_plan(principal, plan)
-    service.cancel_plan(session, plan)
+    service.cancel_plan(session, plan, principal)
     session.commit()
-    return plan_public(plan)
+    return scoped_public(session, principal, plan)
 
 
 @router.get(
@@ -258,15 +283,19 @@ def read_plan_routes(plan_id: DbId, session: SessionDep, principal: Dispatcher) 
     plan = service.get_plan(session, plan_id)
     service.authorise_plan(principal, plan)
     assert plan.id is not None
+    offices = service.visible_offices(principal, plan)
     return PlanRoutes(
-        plan=plan_public(plan),
+        plan=scoped_public(session, principal, plan),
         routes=[
             route_public(r, service.route_stops(session, r.id or 0))
-            for r in service.plan_routes(session, plan.id)
+            for r in service.plan_routes(session, plan.id, offices)
         ],
         unassigned=[
-            UnassignedPublic(**u.model_dump(exclude={"id", "plan_id", "place"}), place=str(u.place))
-            for u in service.unassigned(session, plan.id)
+            UnassignedPublic(
+                **u.model_dump(exclude={"id", "plan_id", "place", "post_office_code"}),
+                place=str(u.place),
+            )
+            for u in service.unassigned(session, plan.id, offices)
         ],
     )
 
@@ -350,6 +379,196 @@ def lock_route(route_id: DbId, session: SessionDep, principal: Dispatcher) -> Ro
     service.lock_route(session, route)
     session.commit()
     return route_public(route, service.route_stops(session, route_id))
+
+
+@router.post(
+    "/routes/{route_id}/unlock",
+    response_model=RoutePublic,
+    summary="Unlock a route",
+    description="A dispatcher of the route's post office, or an admin: a re-plan or a hand "
+    "edit may change it again. 409 `route_not_locked` when it is not locked.",
+    responses=ERRORS,
+)
+def unlock_route(route_id: DbId, session: SessionDep, principal: Dispatcher) -> RoutePublic:
+    """Let the route change again."""
+    route = service.get_route(session, principal, route_id)
+    service.unlock_route(session, route)
+    session.commit()
+    return route_public(route, service.route_stops(session, route_id))
+
+
+class RouteEdit(BaseModel):
+    """One hand edit of a route: exactly one of ``order`` (the route's stop ids in their new
+    order), ``move_item`` with ``to_route_id`` (an item's pickup and delivery moved to
+    another route of the office, where they cost least), or ``courier_user_id`` (the route
+    given to another courier of the roster)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"move_item": "EB123456789VN", "to_route_id": 7}]},
+    )
+    order: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] | None = Field(
+        default=None, max_length=500
+    )
+    move_item: str | None = Field(default=None, min_length=13, max_length=13)
+    to_route_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    courier_user_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    dry_run: bool = False
+    """Only the preview: nothing is written."""
+    confirm: bool = False
+    """Save even though the feasibility checker finds the edit infeasible."""
+
+
+class EditReasonPublic(BaseModel):
+    """Why the checker finds an edit infeasible."""
+
+    code: str
+    message: str
+
+
+class EditStopPublic(BaseModel):
+    """A stop of an edited route, with its new times."""
+
+    stop_id: int
+    sequence: int
+    item_number: str
+    kind: str
+    place: str
+    arrival_at: dt.datetime
+    start_at: dt.datetime
+    late_min: int
+    desk_closed: bool
+    moved: bool
+
+
+class EditRoutePublic(BaseModel):
+    """An edited route before and after."""
+
+    route_id: int
+    courier_user_id: int | None
+    courier_label: str
+    distance_before_m: int
+    distance_after_m: int
+    duration_before_s: int
+    duration_after_s: int
+    end_at: dt.datetime
+    max_load: int
+    capacity: int
+    capacity_exceeded: bool
+    stops: list[EditStopPublic]
+
+
+class EditPreviewPublic(BaseModel):
+    """An edit's consequences; ``saved`` says whether it was written."""
+
+    feasible: bool
+    saved: bool
+    added_distance_m: int
+    added_duration_s: int
+    reasons: list[EditReasonPublic]
+    routes: list[EditRoutePublic]
+
+
+def edit_public(preview: edits.EditPreview, saved: bool, lang: str) -> EditPreviewPublic:
+    """The public view of an edit's preview."""
+    return EditPreviewPublic(
+        feasible=preview.feasible,
+        saved=saved,
+        added_distance_m=preview.added_distance_m,
+        added_duration_s=preview.added_duration_s,
+        reasons=[
+            EditReasonPublic(code=r.code, message=message(r.code, lang, **r.params))
+            for r in preview.reasons
+        ],
+        routes=[
+            EditRoutePublic(
+                route_id=r.route_id,
+                courier_user_id=r.courier_user_id,
+                courier_label=r.courier_label,
+                distance_before_m=r.distance_before_m,
+                distance_after_m=r.distance_after_m,
+                duration_before_s=r.duration_before_s,
+                duration_after_s=r.duration_after_s,
+                end_at=to_local(r.end_at),
+                max_load=r.max_load,
+                capacity=r.capacity,
+                capacity_exceeded=r.capacity_exceeded,
+                stops=[
+                    EditStopPublic(
+                        stop_id=s.stop_id,
+                        sequence=s.sequence,
+                        item_number=s.item_number,
+                        kind=s.kind,
+                        place=s.place,
+                        arrival_at=to_local(s.arrival_at),
+                        start_at=to_local(s.start_at),
+                        late_min=s.late_min,
+                        desk_closed=s.desk_closed,
+                        moved=s.moved,
+                    )
+                    for s in r.stops
+                ],
+            )
+            for r in preview.routes
+        ],
+    )
+
+
+@router.post(
+    "/routes/{route_id}/edit",
+    response_model=EditPreviewPublic,
+    summary="Edit a route by hand (preview, then save)",
+    description="A dispatcher of the route's post office, or an admin. With `dry_run` the "
+    "consequences (late stops, capacity, added km and time) come back and nothing is "
+    "written. Without it the edit is re-checked by the independent feasibility checker and "
+    "saved; an infeasible edit is refused (409 `edit_infeasible`, one error per reason) "
+    "unless `confirm` is true. Locked routes are refused (409 `route_locked`): unlock first.",
+    responses=ERRORS,
+)
+def edit_route(
+    route_id: DbId,
+    body: RouteEdit,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: Dispatcher,
+    lang: LangDep,
+) -> EditPreviewPublic:
+    """Reorder, move an item to another route, or give the route to another courier."""
+    route = service.get_route(session, principal, route_id)
+    edit = edits.Edit(
+        order=tuple(body.order) if body.order is not None else None,
+        move_item=body.move_item,
+        to_route_id=body.to_route_id,
+        courier_user_id=body.courier_user_id,
+    )
+    if edit.to_route_id is not None:  # the target too must be the caller's
+        service.get_route(session, principal, edit.to_route_id)
+    if body.dry_run:
+        return edit_public(edits.preview_edit(session, settings, route, edit), False, lang)
+    preview = edits.apply_edit(session, settings, route, edit, body.confirm)
+    session.commit()
+    return edit_public(preview, True, lang)
+
+
+@router.get(
+    "/routes/{route_id}/sheet.pdf",
+    summary="A route's printable sheet (PDF)",
+    description="A dispatcher of the route's post office, or an admin: the courier's full "
+    "name, the date, the stops in order with the citizen's windows, items and fees to collect.",
+    responses={**ERRORS, 200: {"content": {"application/pdf": {}}}},
+    response_class=Response,
+)
+def route_sheet(
+    route_id: DbId, session: SessionDep, settings: SettingsDep, principal: Dispatcher, lang: LangDep
+) -> Response:
+    """The route sheet to print."""
+    route = service.get_route(session, principal, route_id)
+    pdf = render_sheet(session, settings, route, lang)
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="route-{route_id}.pdf"'},
+    )
 
 
 @router.get(

@@ -4,27 +4,31 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 
+from pydantic import TypeAdapter, ValidationError
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from postal.auth.service import Principal
 from postal.errors import ValidationFailed
-from postal.tracking import handover
-
-_SHA256 = re.compile(r"[0-9a-f]{64}")
+from postal.tracking import handover, signature
+from postal.tracking.schemas import Stroke
 
 
 def signature_digest(form: FormData, record_id: int, username: str, now: dt.datetime) -> str:
-    """The SHA-256 of the drawn signature, or of the typed name when nothing was drawn.
+    """The server's SHA-256 of the drawn signature's strokes, or of the typed name when
+    nothing was drawn (the page works without JavaScript).
 
     A typed name is bound to the record, the signed-in account and the time, so the same name
-    typed on another record gives another digest.
+    typed on another record gives another digest. A hash sent by the page is never taken.
     """
-    drawn = str(form.get("signature_sha256", "")).strip().lower()
-    if _SHA256.fullmatch(drawn):
-        return drawn
+    raw = str(form.get("signature_strokes", "")).strip()
+    if raw:
+        try:
+            strokes = TypeAdapter(list[Stroke]).validate_json(raw)
+        except ValidationError:
+            raise ValidationFailed("signature_strokes_invalid", field="signature_strokes") from None
+        return signature.verified_digest(strokes, None, "form")
     typed = " ".join(str(form.get("typed_name", "")).split())
     if len(typed) < 2:
         raise ValidationFailed("signature_required", field="typed_name")

@@ -17,7 +17,7 @@ from postal.auth import service as auth
 from postal.auth.models import Role
 from postal.booking import service as bookings
 from postal.calendar import to_local
-from postal.errors import PostalError, Unauthenticated
+from postal.errors import PostalError, TooManyRequests, Unauthenticated
 from postal.i18n import message
 
 router = APIRouter(include_in_schema=False)
@@ -34,10 +34,23 @@ def _safe_next(value: object) -> str:
     return ""
 
 
+def _wait_text(exc: TooManyRequests, lang: str) -> str:
+    """The refusal naming the wait: in seconds under a minute, else as the message says."""
+    if exc.code == "login_locked" and exc.retry_after < 60:
+        return message("ui.shell.login_locked_seconds", lang, seconds=exc.retry_after)
+    return message(exc.code, lang, **exc.params)
+
+
 @router.get("/staff/login", response_class=HTMLResponse)
 def login_form(request: Request, lang: LangDep) -> HTMLResponse:
-    """The staff sign-in form."""
-    ctx = {"error": None, "username": "", "next": _safe_next(request.query_params.get("next"))}
+    """The staff sign-in form (with a notice after signing out)."""
+    signed_out = request.query_params.get("done") == "signed_out"
+    ctx = {
+        "error": None,
+        "notice": message("ui.shell.signed_out", lang) if signed_out else None,
+        "username": "",
+        "next": _safe_next(request.query_params.get("next")),
+    }
     return _render(request, "staff_login.html", lang, ctx)
 
 
@@ -57,6 +70,12 @@ async def login_submit(
     except Unauthenticated as exc:
         ctx = {"error": message(exc.code, lang), "username": username, "next": target}
         return _render(request, "staff_login.html", lang, ctx, status=401)
+    except TooManyRequests as exc:
+        # Locked out (or too many sign-ins at once): the form again, naming the wait.
+        ctx = {"error": _wait_text(exc, lang), "username": username, "next": target}
+        page = _render(request, "staff_login.html", lang, ctx, status=429)
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     # Without a page asked for, each role lands on the page of its job.
     response = RedirectResponse(target or ROLE_HOME.get(user.role, "/staff"), status_code=303)
     response.set_cookie(
@@ -78,7 +97,7 @@ def logout(request: Request, session: SessionDep) -> Response:
         auth.logout(session, token)
         session.commit()
         request.app.state.principals.forget(cache_key(token=token))
-    response = RedirectResponse("/staff/login", status_code=303)
+    response = RedirectResponse("/staff/login?done=signed_out", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
 
@@ -99,6 +118,8 @@ def staff_home(
         principal = auth.staff_principal(session, token)
     except PostalError:
         return RedirectResponse("/staff/login", status_code=303)
+    if principal.role == Role.courier:
+        return RedirectResponse(ROLE_HOME[Role.courier], status_code=303)  # the courier's home
     raw_date = request.query_params.get("date")
     try:
         day = dt.date.fromisoformat(raw_date) if raw_date else to_local(now).date()

@@ -7,13 +7,14 @@ from fastapi.responses import HTMLResponse, Response
 
 from api.deps import LangDep, SessionDep, SettingsDep
 from api.limits import TrackingLimit, TrackingPageLimit
-from api.routes.pages import _render
-from api.routes.ui_common import error_text, map_page, translator
+from api.routes.pages import _citizen
+from api.routes.ui_common import commune_outlines, error_text, map_page, translator
 from maps.render import tracking_map
 from maps.types import Point
 from postal.booking.models import Booking
 from postal.catalogue.models import Desk
 from postal.errors import NotFound, PostalError
+from postal.ids import format_s10
 from postal.tracking import public
 from postal.tracking.items import find_item
 
@@ -34,6 +35,8 @@ def track_page(
         "phone_last4": last4,
         "tracking": None,
         "error": None,
+        # An example that passes its own check digit (S10: EB 12345678 5 VN).
+        "example": format_s10("EB", 12345678, "VN"),
     }
     status = 200
     if number:
@@ -42,11 +45,17 @@ def track_page(
         except PostalError as exc:
             ctx["error"] = error_text(exc, lang)
             status = exc.status
-    return _render(request, "track.html", lang, ctx, status=status)
+    return _citizen(request, session, settings, "track.html", lang, ctx, status=status)
 
 
 @router.get("/track/{number}/map", response_class=HTMLResponse, dependencies=[TrackingLimit])
-def track_map(number: str, session: SessionDep, lang: LangDep, phone_last4: str = "") -> Response:
+def track_map(
+    number: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    lang: LangDep,
+    phone_last4: str = "",
+) -> Response:
     """The item's map: the desk, and with the phone's last four digits the citizen's address
     (rounded); never a courier."""
     try:
@@ -65,4 +74,5 @@ def track_map(number: str, session: SessionDep, lang: LangDep, phone_last4: str 
         home = Point(desk.lat, desk.lon)  # the home point is for the citizen only
     else:
         home = Point(round(booking.lat, _PUBLIC_DECIMALS), round(booking.lon, _PUBLIC_DECIMALS))
-    return map_page(tracking_map(home, Point(desk.lat, desk.lon), desk.name, translator(lang)))
+    desk_point, outlines = Point(desk.lat, desk.lon), commune_outlines(settings)
+    return map_page(tracking_map(home, desk_point, desk.name, translator(lang), outlines))

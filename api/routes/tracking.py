@@ -14,7 +14,10 @@ from api.deps import LangDep, NowDep, SessionDep, SettingsDep, roles
 from api.limits import TrackingLimit
 from postal.auth.models import Role
 from postal.auth.service import Principal
-from postal.errors import ServiceUnavailable, ValidationFailed
+from postal.booking import service as bookings
+from postal.booking.models import Booking
+from postal.booking.scope import visible_bookings
+from postal.errors import NotFound, ServiceUnavailable, ValidationFailed
 from postal.tracking import epcis, events, ledger, public
 from postal.tracking.config import get_tracking_settings
 from postal.tracking.group import GroupWriter
@@ -161,13 +164,19 @@ def export_epcis(
     item_number: str | None = None,
     date: dt.date | None = None,
 ) -> JSONResponse:
-    """Export events as JSON-LD."""
+    """Export events as JSON-LD: only those of the bookings the caller may read (an admin's
+    every event; a dispatcher's post offices, a clerk's desk, a key's own bookings)."""
     if item_number:
         item = find_item(session, item_number)
         assert item.id is not None
+        # An item of a booking the caller may not read is as unknown as a missing one.
+        try:
+            bookings.authorise_read(session, principal, session.get_one(Booking, item.booking_id))
+        except NotFound:
+            raise NotFound("unknown_item", field="item_number", number=item.number) from None
         rows = epcis.events_of_item(session, item.id)
     elif date:
-        rows = epcis.events_of_day(session, date, settings.timezone)
+        rows = epcis.events_of_day(session, date, settings.timezone, visible_bookings(principal))
     else:
         raise ValidationFailed("epcis_query_required", field="item_number")
     return JSONResponse(epcis.document(rows, now), media_type="application/ld+json")

@@ -88,6 +88,8 @@ class Booking(SQLModel, table=True):
     procedure_fee_vnd: int
     access_token_hash: str = Field(index=True)
     external_reference: str | None = Field(default=None, index=True)
+    # The one-stop system's API key (its name) a booking came through: only it reads the booking.
+    api_key_name: str | None = Field(default=None, max_length=100, index=True)
     cancel_reason: str | None = None
     created_at: dt.datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)

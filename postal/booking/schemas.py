@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from postal.booking.models import BookingChannel, BookingStatus, ItemState, ServiceForm
+from postal.booking.progress import BookingProgress
 from postal.calendar import Slot
 from postal.catalogue.models import DocumentKind, ItemKind, TariffZone
 from postal.notify.models import ContactChannel
@@ -98,6 +99,12 @@ class BookingPublic(BaseModel):
     reference: str
     service_form: ServiceForm
     status: BookingStatus
+    progress: BookingProgress = Field(
+        default=BookingProgress.booked,
+        description="How far the post has got, derived from the items' custody states "
+        "(picked_up, at_desk, result_ready, out_for_delivery, delivered, attempt_failed, "
+        "returned_to_desk...); `status` stays the booking's own (live, cancelled).",
+    )
     channel: BookingChannel
     procedure_code: str
     procedure_name: str

@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from functools import cache
+from typing import Annotated, Any, TypeVar
 
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
@@ -17,6 +19,7 @@ from sqlmodel import Session, col, select
 from postal import cursor as cursors
 from postal.auth.models import Role
 from postal.auth.service import CITIZEN_TOKEN_PREFIX, Principal, new_token, token_digest
+from postal.booking import names
 from postal.booking.models import (
     Booking,
     BookingChannel,
@@ -27,6 +30,7 @@ from postal.booking.models import (
     SlotLoad,
 )
 from postal.booking.numbers import issue_item_number
+from postal.booking.progress import booking_progress
 from postal.booking.schemas import (
     BookingCreate,
     BookingCreated,
@@ -51,7 +55,7 @@ from postal.errors import Conflict, FieldErrors, Forbidden, NotFound, PostalErro
 from postal.geo.boundaries import CommuneBoundaries
 from postal.geo.gazetteer import Gazetteer
 from postal.geo.geocode import Geocoder, make_geocoder
-from postal.ids import IdNumberProtector, load_id_prefixes, parse_id_number
+from postal.ids import IdNumber, IdNumberProtector, load_id_prefixes, parse_id_number
 from postal.notify.citizen import enqueue_booking_confirmed
 from postal.notify.models import ContactChannel
 from postal.phone import mask_phone, normalise_phone
@@ -108,6 +112,25 @@ def _try(errors: FieldErrors, fn: Callable[[], T]) -> T | None:
         return None
 
 
+def check_date(
+    session: Session, settings: Settings, day: dt.date, now: dt.datetime, errors: FieldErrors
+) -> bool:
+    """A date not past, within the booking horizon and not a public holiday (any desk)."""
+    local_today = now.astimezone(_tz(settings)).date()
+    if day < local_today:
+        errors.add("date", "date_in_past")
+        return False
+    if day > local_today + dt.timedelta(days=settings.booking_horizon_days):
+        errors.add("date", "date_too_far", days=settings.booking_horizon_days)
+        return False
+    cal = catalogue.work_calendar(session)
+    if cal.is_holiday(day):
+        holiday = cal.holiday_name(day)
+        errors.add("date", "not_working_day", name=f" ({holiday})" if holiday else "")
+        return False
+    return True
+
+
 def check_slot(
     session: Session,
     settings: Settings,
@@ -119,12 +142,7 @@ def check_slot(
 ) -> SlotCheck | None:
     """Working day, inside the desk's hours, far enough in the future, within the horizon."""
     cal = catalogue.work_calendar(session)
-    local_today = now.astimezone(_tz(settings)).date()
-    if day < local_today:
-        errors.add("date", "date_in_past")
-        return None
-    if day > local_today + dt.timedelta(days=settings.booking_horizon_days):
-        errors.add("date", "date_too_far", days=settings.booking_horizon_days)
+    if not check_date(session, settings, day, now, errors):
         return None
     hours = catalogue.desk_hours(session, desk.code)
     # Saturdays count where the desk opens (some desks do on Saturday mornings).
@@ -226,6 +244,134 @@ def _release_capacity(session: Session, office_code: str, day: dt.date, slot: Sl
     )
 
 
+@dataclass(frozen=True)
+class _Checked:
+    """What the field checks found: the records and parsed values each valid field names."""
+
+    proc: Procedure | None
+    desk: Desk | None
+    commune: Commune | None
+    office: PostOffice | None
+    phone: str | None
+    email: str | None
+    id_number: IdNumber | None
+    name: str
+    address: str
+    slot: SlotCheck | None
+
+
+@cache
+def _field_adapter(name: str) -> TypeAdapter[Any]:
+    """A validator for one field of BookingCreate, with the field's own constraints."""
+    info = BookingCreate.model_fields[name]
+    return TypeAdapter(Annotated[info.annotation, info])  # type: ignore[arg-type]
+
+
+def parse_form(data: Mapping[str, Any]) -> tuple[dict[str, Any], FieldErrors]:
+    """Each field of a booking request parsed on its own: the values that parsed, and one error
+    per missing or malformed field (so a form can name every bad field at once)."""
+    values: dict[str, Any] = {}
+    errors = FieldErrors()
+    for name, info in BookingCreate.model_fields.items():
+        raw = data.get(name)
+        if raw is None or raw == "":
+            if info.is_required():
+                errors.add(name, "field_required")
+            else:
+                values[name] = info.get_default(call_default_factory=True)
+            continue
+        try:
+            values[name] = _field_adapter(name).validate_python(raw)
+        except ValidationError:
+            code = {"date": "invalid_date", "slot": "invalid_choice"}.get(name, "invalid_value")
+            if name in ("service_form", "contact_channel", "lang"):
+                code = "invalid_choice"
+            errors.add(name, code)
+    return values, errors
+
+
+def _check_fields(
+    session: Session,
+    settings: Settings,
+    values: Mapping[str, Any],
+    channel: BookingChannel,
+    now: dt.datetime,
+    errors: FieldErrors,
+) -> _Checked:
+    """Every domain check whose inputs are present in ``values``, each error recorded."""
+    form: ServiceForm | None = values.get("service_form")
+    if channel == BookingChannel.integration and form not in (None, ServiceForm.result_delivery):
+        errors.add("service_form", "integration_result_delivery_only")
+    proc = desk = None
+    if values.get("procedure_code") is not None:
+        proc = _try(errors, lambda: catalogue.get_procedure(session, values["procedure_code"]))
+    if values.get("desk_code") is not None:
+        desk = _try(errors, lambda: catalogue.get_desk(session, values["desk_code"]))
+    if proc and desk and form is not None:
+        _check_eligibility(proc, form, desk, errors)
+    name = " ".join(str(values.get("citizen_name") or "").split())
+    if values.get("citizen_name") is not None and len(name) < 2:
+        errors.add("citizen_name", "citizen_name_too_short")
+    phone = None
+    if values.get("phone") is not None:
+        phone = _try(errors, lambda: normalise_phone(values["phone"], field="phone"))
+    email = None
+    if not errors.has("email"):
+        channel_wanted = values.get("contact_channel") or ContactChannel.sms
+        email = _check_email(values.get("email"), channel_wanted, errors)
+    id_number = None
+    if values.get("id_number") is not None:
+        prefixes = load_id_prefixes(settings.data_dir)
+        today = now.astimezone(_tz(settings)).date()
+        id_number = _try(
+            errors,
+            lambda: parse_id_number(values["id_number"], prefixes, today, field="id_number"),
+        )
+    address = " ".join(str(values.get("address_text") or "").split())
+    if values.get("address_text") is not None and len(address) < 5:
+        errors.add("address_text", "address_too_short")
+    commune = None
+    if values.get("commune_code") is not None:
+        commune = _try(errors, lambda: catalogue.get_commune(session, values["commune_code"]))
+    office: PostOffice | None = None
+    if commune:
+        office = catalogue.serving_post_office(session, commune.code)
+        if office is None:
+            errors.add("commune_code", "address_outside_service_area")
+    lat, lon = values.get("lat"), values.get("lon")
+    if errors.has("lat") or errors.has("lon"):
+        pass
+    elif (lat is None) != (lon is None):
+        errors.add("lat" if lat is None else "lon", "pin_incomplete")
+    elif lat is not None and lon is not None and commune and office:
+        boundaries = CommuneBoundaries.load(settings.data_dir, office.locality_slug)
+        if not boundaries.contains(commune.code, lat, lon):
+            errors.add("lat", "pin_outside_commune")
+    slot: SlotCheck | None = None
+    day, half = values.get("date"), values.get("slot")
+    if desk and day is not None and half is not None:
+        slot = check_slot(session, settings, desk, day, half, now, errors)
+    elif day is not None:
+        check_date(session, settings, day, now, errors)
+    return _Checked(proc, desk, commune, office, phone, email, id_number, name, address, slot)
+
+
+def check_form(
+    session: Session,
+    settings: Settings,
+    data: Mapping[str, Any],
+    *,
+    channel: BookingChannel,
+    now: dt.datetime,
+) -> BookingCreate:
+    """A booking request from a form's raw values, or ValidationFailed naming every missing,
+    malformed or invalid field at once (not one round per kind of mistake)."""
+    values, errors = parse_form(data)
+    _check_fields(session, settings, values, channel, now, errors)
+    errors.raise_if_any()
+    return BookingCreate.model_validate(values)
+
+
 def create_booking(
     session: Session,
     settings: Settings,
@@ -233,6 +379,7 @@ def create_booking(
     *,
     channel: BookingChannel,
     now: dt.datetime | None = None,
+    api_key_name: str | None = None,
 ) -> BookingCreated:
     """Validate every field, quote the fee, hold a place in the slot and issue the item numbers.
 
@@ -241,46 +388,11 @@ def create_booking(
     """
     now = now or utcnow()
     errors = FieldErrors()
-    if (
-        channel == BookingChannel.integration
-        and request.service_form != ServiceForm.result_delivery
-    ):
-        errors.add("service_form", "integration_result_delivery_only")
-    proc = _try(errors, lambda: catalogue.get_procedure(session, request.procedure_code))
-    desk = _try(errors, lambda: catalogue.get_desk(session, request.desk_code))
-    if proc and desk:
-        _check_eligibility(proc, request.service_form, desk, errors)
-    name = " ".join(request.citizen_name.split())
-    if len(name) < 2:
-        errors.add("citizen_name", "citizen_name_too_short")
-    phone = _try(errors, lambda: normalise_phone(request.phone, field="phone"))
-    email = _check_email(request.email, request.contact_channel, errors)
-    prefixes = load_id_prefixes(settings.data_dir)
-    id_number = _try(
-        errors,
-        lambda: parse_id_number(
-            request.id_number, prefixes, now.astimezone(_tz(settings)).date(), field="id_number"
-        ),
-    )
-    address = " ".join(request.address_text.split())
-    if len(address) < 5:
-        errors.add("address_text", "address_too_short")
-    commune = _try(errors, lambda: catalogue.get_commune(session, request.commune_code))
-    office: PostOffice | None = None
-    if commune:
-        office = catalogue.serving_post_office(session, commune.code)
-        if office is None:
-            errors.add("commune_code", "address_outside_service_area")
-    if (request.lat is None) != (request.lon is None):
-        errors.add("lat" if request.lat is None else "lon", "pin_incomplete")
-    elif request.lat is not None and request.lon is not None and commune and office:
-        boundaries = CommuneBoundaries.load(settings.data_dir, office.locality_slug)
-        if not boundaries.contains(commune.code, request.lat, request.lon):
-            errors.add("lat", "pin_outside_commune")
-    slot: SlotCheck | None = None
-    if desk:
-        slot = check_slot(session, settings, desk, request.date, request.slot, now, errors)
+    checked = _check_fields(session, settings, request.model_dump(), channel, now, errors)
     errors.raise_if_any()
+    proc, desk, commune, office = checked.proc, checked.desk, checked.commune, checked.office
+    phone, email, id_number, slot = checked.phone, checked.email, checked.id_number, checked.slot
+    name, address = checked.name, checked.address
     assert proc and desk and commune and office and phone and id_number and slot
 
     desk_commune = catalogue.get_commune(session, desk.commune_code)
@@ -305,6 +417,7 @@ def create_booking(
         service_form=request.service_form,
         status=BookingStatus.booked,
         channel=channel,
+        api_key_name=api_key_name,
         procedure_code=proc.code,
         desk_code=desk.code,
         post_office_code=office.code,
@@ -445,7 +558,11 @@ def authorise_read(session: Session, principal: Principal, booking: Booking) -> 
         and booking.post_office_code in principal.post_office_codes
     ):
         return
-    if principal.role == Role.integration and booking.channel == BookingChannel.integration:
+    if (
+        principal.role == Role.integration
+        and booking.channel == BookingChannel.integration
+        and booking.api_key_name == principal.username
+    ):
         return
     # Do not reveal that a reference exists to someone who may not read it.
     raise NotFound("unknown_booking")
@@ -512,8 +629,11 @@ def cancel(
     return to_public(session, settings, booking)
 
 
-def to_public(session: Session, settings: Settings, booking: Booking) -> BookingPublic:
-    """The public view of a booking: masked personal data, items, documents, slot times."""
+def to_public(
+    session: Session, settings: Settings, booking: Booking, lang: str = "vi"
+) -> BookingPublic:
+    """The public view of a booking: masked personal data, items, documents, slot times, its
+    progress from the items; names in ``lang`` (vi, or en where the data has English)."""
     proc = catalogue.get_procedure(session, booking.procedure_code)
     desk = catalogue.get_desk(session, booking.desk_code)
     commune = catalogue.get_commune(session, booking.commune_code)
@@ -532,15 +652,16 @@ def to_public(session: Session, settings: Settings, booking: Booking) -> Booking
             if booking.slot == Slot.MORNING
             else Window(dt.time(13, 30), dt.time(17))
         )
+    english = names.document_names_en(settings.data_dir) if lang == "en" else {}
     return BookingPublic(
         reference=booking.reference,
         service_form=booking.service_form,
         status=booking.status,
         channel=booking.channel,
         procedure_code=proc.code,
-        procedure_name=proc.name,
+        procedure_name=proc.name_en if lang == "en" and proc.name_en else proc.name,
         desk_code=desk.code,
-        desk_name=desk.name,
+        desk_name=names.desk_name(session, desk.code, lang),
         post_office_code=booking.post_office_code,
         citizen_name=booking.citizen_name,
         phone_masked=mask_phone(booking.phone),
@@ -549,7 +670,7 @@ def to_public(session: Session, settings: Settings, booking: Booking) -> Booking
         id_number_masked=booking.id_number_masked,
         address_text=booking.address_text,
         commune_code=commune.code,
-        commune_name=commune.full_name,
+        commune_name=names.commune_name(commune, lang),
         lat=booking.lat,
         lon=booking.lon,
         date=booking.date,
@@ -560,9 +681,16 @@ def to_public(session: Session, settings: Settings, booking: Booking) -> Booking
         fee_collection=booking.fee_collection,
         postal_fee_vnd=booking.postal_fee_vnd,
         procedure_fee_vnd=booking.procedure_fee_vnd,
+        progress=booking_progress(
+            booking.status, booking.service_form, [(i.kind, i.state) for i in items]
+        ),
         items=[ItemPublic(number=i.number, kind=i.kind, state=i.state) for i in items],
         documents=[
-            DocumentPublic(name=d.name, kind=d.kind, quantity=d.quantity)
+            DocumentPublic(
+                name=english.get((proc.code, d.position), d.name) if lang == "en" else d.name,
+                kind=d.kind,
+                quantity=d.quantity,
+            )
             for d in catalogue.procedure_documents(session, proc.code)
         ]
         if booking.service_form != ServiceForm.result_delivery

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint, text
+from sqlalchemy import CheckConstraint, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from postal.db import EnumText, UTCDateTime, utcnow
@@ -181,3 +181,28 @@ class UnassignedStop(SQLModel, table=True):
     lat: float
     lon: float
     reason: str
+    post_office_code: str | None = Field(default=None, index=True)
+    """The post office whose stop it is (only its dispatchers see it)."""
+
+
+class CourierShift(SQLModel, table=True):
+    """A courier's shift on one date (the roster): start and end in minutes after local
+    midnight, and whether the courier works that day. A courier with no row works the
+    default shift (``Settings.courier_shift``)."""
+
+    __tablename__ = "courier_shift"
+    __table_args__ = (
+        UniqueConstraint("user_id", "date", name="uq_courier_shift_user_date"),
+        CheckConstraint(
+            "start_minute >= 0 AND end_minute <= 1440 AND start_minute < end_minute",
+            name="ck_courier_shift_span",
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="staff_user.id")
+    date: dt.date = Field(index=True)
+    start_minute: int
+    end_minute: int
+    available: bool = True
+    updated_by: int | None = Field(default=None, foreign_key="staff_user.id")

@@ -99,7 +99,7 @@ def _office_parts(
         numbers = sorted({built.stops[s].item_number for s in sector.stops})
         # The couriers themselves, not their positions: accounts added or deactivated before
         # the part runs (or runs again) change nobody's sector.
-        slots = [[built.couriers[c].user_id, built.couriers[c].label] for c in sector.couriers]
+        slots = [_slot_json(built.couriers[c]) for c in sector.couriers]
         parts.append(
             PlanPart(
                 plan_id=plan.id,
@@ -126,12 +126,8 @@ def fan_out(engine: Engine, settings: Settings, plan_id: int) -> list[int]:
             return [p.id for p in existing if p.status in _OPEN and p.id is not None]
         locked = service._locked_routes(session, plan)
         service._copy_locked(session, plan, locked)
-        for route in locked:  # the summary counts the routes kept as they were
-            plan.couriers_used += 1
-            plan.distance_m += route.distance_m
-            plan.duration_s += route.duration_s
-            plan.stop_count += route.stop_count
         session.flush()
+        service.refresh_totals(session, plan)  # the routes kept as they were count too
         carried, locked_couriers = _carried(session, plan_id)
         parts: list[PlanPart] = []
         for code in plan.offices():
@@ -153,6 +149,20 @@ def fan_out(engine: Engine, settings: Settings, plan_id: int) -> list[int]:
 
 
 _OPEN = (PartStatus.pending, PartStatus.running)
+
+
+def _slot_json(slot: CourierSlot) -> list[object]:
+    """A courier of a sector as stored on its part: [user id, name, shift start, shift end]."""
+    shift = slot.shift or (None, None)
+    return [slot.user_id, slot.label, shift[0], shift[1]]
+
+
+def _slot(raw: list[object]) -> CourierSlot:
+    """A stored courier back (parts written before shifts have two fields)."""
+    user_id, label = raw[0], str(raw[1])
+    start, end = (raw[2], raw[3]) if len(raw) >= 4 else (None, None)
+    shift = (int(str(start)), int(str(end))) if start is not None and end is not None else None
+    return CourierSlot(int(str(user_id)) if user_id is not None else None, label, shift)
 
 
 def prepare_part(engine: Engine, settings: Settings, part_id: int) -> PreparedPart | None:
@@ -181,7 +191,7 @@ def prepare_part(engine: Engine, settings: Settings, part_id: int) -> PreparedPa
         carried, locked_couriers = _carried(session, plan.id)
         slots = None
         if part.courier_slots:
-            slots = [CourierSlot(u, label) for u, label in json.loads(part.courier_slots)]
+            slots = [_slot(raw) for raw in json.loads(part.courier_slots)]
         built = build_office_problem(
             session,
             settings,
@@ -228,6 +238,7 @@ def record_part(
         part.routes = service.persist_office_plan(
             session, plan, prepared.office_problem, result, tz, plan.couriers_used
         )
+        service.refresh_totals(session, plan)
         part.status = PartStatus.done
         part.stop_count = len(prepared.office_problem.problem.stops)
         part.unassigned_count = len(result.unassigned)

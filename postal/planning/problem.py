@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 from sqlmodel import Session, col, select
 
-from postal.auth.models import Role, StaffUser
 from postal.booking.models import Booking, BookingStatus, Item, ItemState
 from postal.calendar import WorkCalendar, desk_windows, slot_window
 from postal.catalogue import service as catalogue
@@ -42,10 +41,12 @@ class StopInfo:
 
 @dataclass(frozen=True)
 class CourierSlot:
-    """A courier offered to the optimiser: a staff account, or an unnamed extra courier."""
+    """A courier offered to the optimiser: a staff account from the roster, by full name,
+    with the shift of the plan date (seconds after local midnight; None: the default)."""
 
     user_id: int | None
     label: str
+    shift: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -179,12 +180,10 @@ def build_office_problem(
     couriers = (
         list(courier_slots)
         if courier_slots is not None
-        else _courier_slots(session, settings, office, len(pairs), unavailable_couriers)
+        else _courier_slots(session, settings, office, day, len(pairs), unavailable_couriers)
     )
-    shift = _parse_span(settings.courier_shift)
-    span, minutes = settings.courier_break.split("/")
-    earliest, latest = _parse_span(span)
-    brk = rm.CourierBreak(earliest, latest, int(minutes) * 60)
+    default = _parse_span(settings.courier_shift)
+    brk = courier_break(settings)
     distances, durations = travel_provider(settings).matrices(points)
     problem = rm.Problem(
         durations=rm.Problem.matrix(durations),
@@ -195,11 +194,11 @@ def build_office_problem(
                 id=f"{office.code}-{k}",
                 start_depot=0,
                 end_depot=0,
-                shift=shift,
+                shift=slot.shift or default,
                 capacity=settings.courier_capacity,
-                break_=brk,
+                break_=break_in_shift(brk, slot.shift or default),
             )
-            for k in range(len(couriers))
+            for k, slot in enumerate(couriers)
         ),
         stops=tuple(stops),
         desks=tuple(desks),
@@ -210,23 +209,48 @@ def build_office_problem(
     return OfficeProblem(office, problem, tuple(infos), tuple(couriers))
 
 
+def courier_break(settings: Settings) -> rm.CourierBreak:
+    """The lunch break of the settings (``Settings.courier_break``)."""
+    span, minutes = settings.courier_break.split("/")
+    earliest, latest = _parse_span(span)
+    return rm.CourierBreak(earliest, latest, int(minutes) * 60)
+
+
+def break_in_shift(brk: rm.CourierBreak, shift: tuple[int, int]) -> rm.CourierBreak | None:
+    """The break when the shift spans the lunch hours; a half-day shift has none."""
+    if shift[0] >= brk.latest_start or shift[1] <= brk.earliest_start + brk.duration:
+        return None
+    return brk
+
+
 def _courier_slots(
-    session: Session, settings: Settings, office: PostOffice, tasks: int, unavailable: set[int]
+    session: Session,
+    settings: Settings,
+    office: PostOffice,
+    day: dt.date,
+    tasks: int,
+    unavailable: set[int],
 ) -> list[CourierSlot]:
-    """Named couriers of the post office first, then unnamed extras up to the fleet size."""
-    fleet = max(1, math.ceil(tasks / 12 * settings.courier_fleet_factor)) if tasks else 0
-    accounts = session.exec(
-        select(StaffUser)
-        .where(
-            StaffUser.role == Role.courier,
-            StaffUser.post_office_code == office.code,
-            col(StaffUser.active).is_(True),
-        )
-        .order_by(col(StaffUser.id))
-    ).all()
-    slots = [CourierSlot(u.id, u.full_name) for u in accounts if u.id not in unavailable][:fleet]
-    extra = 1
-    while len(slots) < fleet:
-        slots.append(CourierSlot(None, f"Bưu tá {office.code}-{extra}"))
-        extra += 1
-    return slots
+    """The roster's couriers available on the plan date, longest shifts first, as many as
+    the day needs (items / 12 x ``courier_fleet_factor`` full shifts); never an unnamed
+    courier: with too few on the roster the optimiser leaves stops out (``no_courier``)."""
+    from postal.planning.roster import roster
+
+    if not tasks:
+        return []
+    fleet = max(1, math.ceil(tasks / 12 * settings.courier_fleet_factor))
+    entries = [
+        e
+        for e in roster(session, settings, office.code, day)
+        if e.available and e.user_id not in unavailable
+    ]
+    entries.sort(key=lambda e: (-(e.end - e.start), e.user_id))
+    # The fleet counts in full shifts: two half-day couriers stand for one full-day one.
+    full = max(1, _parse_span(settings.courier_shift)[1] - _parse_span(settings.courier_shift)[0])
+    chosen, hours = [], 0
+    for e in entries:
+        if hours >= fleet * full:
+            break
+        chosen.append(CourierSlot(e.user_id, e.full_name, (e.start, e.end)))
+        hours += e.end - e.start
+    return chosen

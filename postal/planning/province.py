@@ -10,6 +10,7 @@ citizens live inside their commune's polygon, each booking holds one item (two s
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import Counter
 from collections.abc import Callable
 
@@ -129,7 +130,19 @@ def build_province(
         create_booking(session, settings, request, channel=booking_channel(form), now=now)
         if progress is not None and (n % 500 == 0 or n == len(requests)):
             progress(n, len(requests))
+    _roster(session, settings, chosen, Counter(office_code(r.commune_code) for r, _ in requests))
     return day
+
+
+def _roster(session: Session, settings: Settings, communes: list[str], items: Counter[str]) -> None:
+    """Named couriers for each post office, as many as its day needs (nobody signs in)."""
+    from postal.planning.roster import add_couriers, person_names
+
+    pools = CitizenPools.load(settings).pools
+    for k, commune in enumerate(communes):
+        code = office_code(commune)
+        count = max(1, math.ceil(items[code] / 12 * settings.courier_fleet_factor))
+        add_couriers(session, code, person_names(pools, count, k), "!", f"bt{code}-")
 
 
 def _draw_requests(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -240,6 +241,7 @@ def persist_office_plan(
                 lat=info.lat,
                 lon=info.lon,
                 reason=str(left.reason),
+                post_office_code=office_problem.office.code,
             )
         )
     plan.stop_count += len(problem.stops)
@@ -256,12 +258,69 @@ def get_plan(session: Session, plan_id: int) -> PlanRun:
 
 
 def authorise_plan(principal: Principal, plan: PlanRun) -> None:
-    """Dispatchers see the plans of their post offices; admins all."""
+    """Dispatchers see the plans of their post offices (only their offices' part of them:
+    ``visible_offices``); admins all."""
     if principal.role == Role.admin:
         return
     if principal.role == Role.dispatcher and set(plan.offices()) & principal.post_office_codes:
         return
     raise NotFound("unknown_plan")
+
+
+def visible_offices(principal: Principal, plan: PlanRun) -> set[str]:
+    """The post offices of a plan whose routes, stops and left-outs the principal sees: all
+    for an admin, their own for a dispatcher (a plan may cover several offices)."""
+    if principal.role == Role.admin:
+        return set(plan.offices())
+    if principal.role == Role.dispatcher:
+        return set(plan.offices()) & set(principal.post_office_codes)
+    return set()
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """A plan's totals over the routes shown (carried-over locked routes included) and the
+    stops left out, so that the summary always adds up to its table."""
+
+    couriers: int
+    routed_stops: int
+    unassigned_stops: int
+    distance_m: int
+    duration_s: int
+
+    @property
+    def stops(self) -> int:
+        """Every stop of the plan: routed or left out."""
+        return self.routed_stops + self.unassigned_stops
+
+
+def summarise(routes: list[PlannedRoute], left_out: list[UnassignedStop]) -> PlanSummary:
+    """The totals of exactly these routes and left-out stops."""
+    return PlanSummary(
+        couriers=sum(1 for r in routes if r.stop_count),
+        routed_stops=sum(r.stop_count for r in routes),
+        unassigned_stops=len(left_out),
+        distance_m=sum(r.distance_m for r in routes),
+        duration_s=sum(r.duration_s for r in routes),
+    )
+
+
+def plan_summary(session: Session, plan: PlanRun, offices: set[str] | None = None) -> PlanSummary:
+    """The totals of the plan's rows (of ``offices`` only when given)."""
+    assert plan.id is not None
+    return summarise(plan_routes(session, plan.id, offices), unassigned(session, plan.id, offices))
+
+
+def refresh_totals(session: Session, plan: PlanRun) -> None:
+    """Set the plan's stored totals from its rows (after parts, carried routes and edits)."""
+    session.flush()
+    totals = plan_summary(session, plan)
+    plan.couriers_used = totals.couriers
+    plan.distance_m = totals.distance_m
+    plan.duration_s = totals.duration_s
+    plan.stop_count = totals.stops
+    plan.unassigned_count = totals.unassigned_stops
+    session.add(plan)
 
 
 def finish_plan(session: Session, plan: PlanRun, status: PlanStatus, message: str = "") -> None:
@@ -279,9 +338,17 @@ def finish_plan(session: Session, plan: PlanRun, status: PlanStatus, message: st
         session.add(row)
 
 
-def cancel_plan(session: Session, plan: PlanRun) -> PlanRun:
+def cancel_plan(session: Session, plan: PlanRun, principal: Principal | None = None) -> PlanRun:
     """Cancel a queued or running plan; its running parts stop within seconds (they watch
-    the status) and write nothing. 409 once it has finished."""
+    the status) and write nothing. 409 once it has finished.
+
+    A plan covering several post offices is one job: only a principal who may act for every
+    one of its offices (an admin, or a dispatcher of all of them) cancels it; a dispatcher of
+    only some of them is refused with 403 ``plan_has_other_offices`` and the plan runs on.
+    """
+    foreign = set(plan.offices()) - set(principal.post_office_codes) if principal else set()
+    if principal is not None and principal.role != Role.admin and foreign:
+        raise Forbidden("plan_has_other_offices")
     locked = lock_plan(session, plan.id or 0)
     if locked.status not in ACTIVE:
         raise Conflict("plan_finished")
@@ -301,15 +368,14 @@ def lock_plan(session: Session, plan_id: int) -> PlanRun:
     return plan
 
 
-def plan_routes(session: Session, plan_id: int) -> list[PlannedRoute]:
-    """The routes of a plan, in order."""
-    return list(
-        session.exec(
-            select(PlannedRoute)
-            .where(PlannedRoute.plan_id == plan_id)
-            .order_by(col(PlannedRoute.id))
-        ).all()
-    )
+def plan_routes(
+    session: Session, plan_id: int, offices: set[str] | None = None
+) -> list[PlannedRoute]:
+    """The routes of a plan, in order (of ``offices`` only when given)."""
+    query = select(PlannedRoute).where(PlannedRoute.plan_id == plan_id)
+    if offices is not None:
+        query = query.where(col(PlannedRoute.post_office_code).in_(sorted(offices)))
+    return list(session.exec(query.order_by(col(PlannedRoute.id))).all())
 
 
 def route_stops(session: Session, route_id: int) -> list[PlannedStop]:
@@ -323,9 +389,14 @@ def route_stops(session: Session, route_id: int) -> list[PlannedStop]:
     )
 
 
-def unassigned(session: Session, plan_id: int) -> list[UnassignedStop]:
-    """The stops a plan left out, with reasons."""
-    return list(session.exec(select(UnassignedStop).where(UnassignedStop.plan_id == plan_id)).all())
+def unassigned(
+    session: Session, plan_id: int, offices: set[str] | None = None
+) -> list[UnassignedStop]:
+    """The stops a plan left out, with reasons (of ``offices`` only when given)."""
+    query = select(UnassignedStop).where(UnassignedStop.plan_id == plan_id)
+    if offices is not None:
+        query = query.where(col(UnassignedStop.post_office_code).in_(sorted(offices)))
+    return list(session.exec(query.order_by(col(UnassignedStop.id))).all())
 
 
 def get_route(session: Session, principal: Principal, route_id: int) -> PlannedRoute:
@@ -350,6 +421,16 @@ def lock_route(session: Session, route: PlannedRoute) -> PlannedRoute:
         from postal.notify.citizen import enqueue_courier_on_way
 
         enqueue_courier_on_way(session, route.id, utcnow())
+    return route
+
+
+def unlock_route(session: Session, route: PlannedRoute) -> PlannedRoute:
+    """Let a re-plan or a hand edit change the route again; 409 ``route_not_locked`` when
+    it is not locked."""
+    if not route.locked:
+        raise Conflict("route_not_locked")
+    route.locked = False
+    session.add(route)
     return route
 
 

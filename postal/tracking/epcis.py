@@ -7,8 +7,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
+from postal.booking.models import Booking, Item
 from postal.calendar import local_datetime_utc
 from postal.tracking.models import CustodyEvent
 
@@ -90,14 +92,17 @@ def events_of_item(session: Session, item_id: int) -> list[CustodyEvent]:
     )
 
 
-def events_of_day(session: Session, day: dt.date, tz: str) -> list[CustodyEvent]:
-    """Every event recorded on a local day, in ledger order."""
+def events_of_day(
+    session: Session, day: dt.date, tz: str, bookings: ColumnElement[bool] | None = None
+) -> list[CustodyEvent]:
+    """Every event recorded on a local day, in ledger order; only those of items whose booking
+    matches ``bookings`` when given (the caller's scope)."""
     start = local_datetime_utc(day, dt.time(0, 0), tz)
     end = start + dt.timedelta(days=1)
-    return list(
-        session.exec(
-            select(CustodyEvent)
-            .where(col(CustodyEvent.recorded_at) >= start, col(CustodyEvent.recorded_at) < end)
-            .order_by(col(CustodyEvent.seq))
-        ).all()
+    query = select(CustodyEvent).where(
+        col(CustodyEvent.recorded_at) >= start, col(CustodyEvent.recorded_at) < end
     )
+    if bookings is not None:
+        items = select(Item.id).join(Booking, col(Booking.id) == col(Item.booking_id))
+        query = query.where(col(CustodyEvent.item_id).in_(items.where(bookings)))
+    return list(session.exec(query.order_by(col(CustodyEvent.seq))).all())

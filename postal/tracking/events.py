@@ -75,6 +75,63 @@ WEBHOOK_TYPES = {
 # Events the citizen is told about (postal/notify/citizen.py): collected, delivered, failed.
 CITIZEN_MESSAGES = frozenset({EventType.pickup, EventType.deliver, EventType.attempt_failed})
 
+# A failed pickup (citizen absent, wrong address, refused): the dossier stays with the citizen,
+# so the item stays booked and may still be picked up; the next failed attempt is due after
+# the same gap as a delivery's, and after the last allowed one the pickup ends (the item is
+# cancelled: the citizen books again or hands the dossier in at the desk).
+PICKUP_ATTEMPT = states.Transition(
+    frozenset({ItemState.booked}), ItemState.booked, "arriving", "in_progress", "EMH"
+)
+PICKUP_LAST_ATTEMPT = states.Transition(
+    frozenset({ItemState.booked}), ItemState.cancelled, "arriving", "inactive", "EMH"
+)
+
+# A photo kept as proof (of a delivery, or of a failed attempt): the server hashes the bytes.
+PHOTO_MAX_BYTES = 8_000_000
+_PHOTO_MAGIC: tuple[tuple[bytes, int, str], ...] = (
+    (b"\xff\xd8\xff", 0, "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
+    (b"WEBP", 8, "image/webp"),
+    (b"ftypheic", 4, "image/heic"),
+    (b"ftypheix", 4, "image/heic"),
+    (b"ftypmif1", 4, "image/heif"),
+)
+# The document list marks papers needed only in some cases ("(nếu có)": when there is one).
+_OPTIONAL_MARKS = ("(nếu có)", "(if any)")
+
+
+def document_optional(name: str) -> bool:
+    """Whether a document of a procedure's list is needed only when the citizen has one."""
+    lowered = name.lower()
+    return any(mark in lowered for mark in _OPTIONAL_MARKS)
+
+
+def photo_proof(data: bytes, field: str = "photo") -> dict[str, Any]:
+    """The proof a photo gives: its SHA-256 computed here, its size and type (422 naming the
+    field when it is empty, too big, or not a JPEG, PNG, WebP or HEIC image)."""
+    if not data:
+        raise ValidationFailed("photo_empty", field=field)
+    if len(data) > PHOTO_MAX_BYTES:
+        raise ValidationFailed("photo_too_large", field=field, limit_mb=PHOTO_MAX_BYTES // 10**6)
+    kind = next((t for magic, at, t in _PHOTO_MAGIC if data[at : at + len(magic)] == magic), None)
+    if kind is None or (kind == "image/webp" and not data.startswith(b"RIFF")):
+        raise ValidationFailed("photo_not_image", field=field)
+    return {
+        "photo_sha256": hashlib.sha256(data).hexdigest(),
+        "photo_bytes": len(data),
+        "photo_type": kind,
+    }
+
+
+def _rule(
+    kind: ItemKind, event: EventType, details: dict[str, Any] | None = None
+) -> states.Transition | None:
+    """The state machine's transition, with a dossier's failed pickup attempt added."""
+    if kind == ItemKind.dossier and event == EventType.attempt_failed:
+        last = details is not None and details.get("last_attempt") is True
+        return PICKUP_LAST_ATTEMPT if last else PICKUP_ATTEMPT
+    return states.transition(kind, event)
+
 
 class IllegalTransition(Conflict):
     """The event does not apply to the item's current state (409, the state is in the body)."""
@@ -129,7 +186,7 @@ def write(
         step, disposition, upu = states.CORRECTION_STEP
         target = item.state
     else:
-        rule = states.transition(item.kind, draft.type)
+        rule = _rule(item.kind, draft.type, draft.details)
         assert rule is not None and item.state in rule.sources
         step, disposition, upu, target = rule.biz_step, rule.disposition, rule.upu, rule.target
     event = ledger.Entry(
@@ -170,7 +227,9 @@ def write(
     hook = WEBHOOK_TYPES.get(draft.type)
     if hook:
         _enqueue_webhook(session, hook, item, event, now)
-    if draft.type in CITIZEN_MESSAGES:
+    # The citizen's failed-attempt message speaks of a delivery: not sent for a pickup.
+    pickup_attempt = draft.type == EventType.attempt_failed and item.kind == ItemKind.dossier
+    if draft.type in CITIZEN_MESSAGES and not pickup_attempt:
         booking = session.get(Booking, item.booking_id)
         assert booking is not None
         citizen.enqueue_custody_message(
@@ -316,6 +375,7 @@ class _Document:
     name: str
     kind: DocumentKind
     quantity: int
+    optional: bool = False
 
 
 _DOCUMENTS_TTL_S = 60.0
@@ -334,7 +394,7 @@ def _documents(session: Session, code: str) -> tuple[_Document, ...]:
     if hit is not None and hit[0] > now:
         return hit[1]
     docs = tuple(
-        _Document(d.position, d.name, d.kind, d.quantity)
+        _Document(d.position, d.name, d.kind, d.quantity, document_optional(d.name))
         for d in catalogue.procedure_documents(session, code)
     )
     _documents_cache[key] = (now + _DOCUMENTS_TTL_S, docs)
@@ -357,7 +417,10 @@ def _check_pickup(
                 and doc.kind == DocumentKind.original
                 and entry.form == DocumentKind.copy
             )
-            if entry is None or not entry.present or wrong_form:
+            absent = entry is None or not entry.present
+            if absent and doc.optional:
+                continue  # needed only when the citizen has one
+            if absent or wrong_form:
                 code = "document_original_required" if wrong_form else "document_missing"
                 errors.add(f"checklist[{doc.position}]", code, name=doc.name)
         known = {d.position for d in documents}
@@ -381,7 +444,9 @@ def _check_pickup(
     errors.raise_if_any()
     assert body.seal is not None
     draft.seal_number, draft.seal_state = body.seal.number, body.seal.state
-    present = sum(d.quantity for d in documents if d.position in given)
+    present = sum(
+        d.quantity for d in documents if d.position in given and given[d.position].present
+    )
     draft.document_count = body.document_count if body.document_count is not None else present
     draft.details["checklist"] = [
         {
@@ -481,7 +546,7 @@ def prepare(
     if body.type == EventType.correction:
         draft = _correction(session, principal, item, custody, body)
         return _with_common(draft, body), None
-    rule = states.transition(item.kind, body.type)
+    rule = _rule(item.kind, body.type)
     if rule is None:
         raise IllegalTransition("event_not_for_item_kind", item.state, kind=item.kind.value)
     if item.state not in rule.sources:
@@ -518,6 +583,10 @@ def prepare(
             session, item, body.acknowledgement, now, "acknowledgement"
         )
         draft.to_party = CITIZEN
+    elif body.type == EventType.attempt_failed and item.kind == ItemKind.dossier:
+        _check_pickup_attempt(
+            session, settings, tsettings, principal, booking, custody, body, draft
+        )
     elif body.type == EventType.attempt_failed:
         _require_holder(principal, custody)
         if body.reason is None:
@@ -542,6 +611,45 @@ def prepare(
             )
         draft.details["attempt"] = custody.failed_attempts + 1
     return _with_common(draft, body), challenge
+
+
+def _check_pickup_attempt(
+    session: Session,
+    settings: Settings,
+    tsettings: TrackingSettings,
+    principal: Principal,
+    booking: Booking,
+    custody: ItemCustody,
+    body: EventIn,
+    draft: Draft,
+) -> None:
+    """A failed pickup: by a courier of the booking's post office, with a reason; the next
+    attempt is due ``delivery_attempt_gap_days`` working days later, and the last allowed one
+    ends the pickup."""
+    if principal.role != Role.courier or not principal.username:
+        raise Forbidden("role_not_allowed")
+    if booking.post_office_code not in principal.post_office_codes:
+        raise Forbidden("item_of_other_post_office")
+    if body.reason is None:
+        raise ValidationFailed("reason_required", field="reason")
+    local_day = body.device_time.astimezone(_tz(settings)).date()
+    if custody.next_attempt_on is not None and local_day < custody.next_attempt_on:
+        raise IllegalTransition(
+            "attempt_not_due", ItemState.booked, date=custody.next_attempt_on.isoformat()
+        )
+    attempts = custody.failed_attempts + 1
+    next_on: dt.date | None = None
+    if attempts < tsettings.delivery_max_attempts:
+        cal = catalogue.work_calendar(session)
+        next_on = cal.add_working_days(local_day, tsettings.delivery_attempt_gap_days)
+    draft.details.update(
+        {
+            "reason": body.reason.value,
+            "attempt": attempts,
+            "next_attempt_on": next_on,
+            "last_attempt": next_on is None,
+        }
+    )
 
 
 def _with_common(draft: Draft, body: EventIn) -> Draft:
@@ -579,6 +687,7 @@ def _apply_side_effects(
         )
         custody.receipt_number = fees.get("receipt_number")
         custody.seal_number = draft.seal_number
+        custody.next_attempt_on = None  # picked up after a failed attempt: none is due
     elif draft.type == EventType.attempt_failed:
         custody.failed_attempts = int(draft.details["attempt"])
         custody.next_attempt_on = draft.details["next_attempt_on"]
@@ -630,6 +739,8 @@ class Submitted:
     events: list[EventIn]
     now: dt.datetime
     lang: str = "vi"
+    # Server-computed photo proofs (``photo_proof``) by event id, from a multipart form.
+    photos: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def record_batch(
@@ -640,12 +751,14 @@ def record_batch(
     events: list[EventIn],
     now: dt.datetime,
     lang: str = "vi",
+    photos: dict[str, dict[str, Any]] | None = None,
 ) -> list[EventResult]:
     """Record a batch in order, each event on its own: one refusal does not stop the others.
 
-    The caller commits once for the batch.
+    ``photos`` are proofs the server computed (``photo_proof``), by event id. The caller
+    commits once for the batch.
     """
-    batch = Submitted(principal, events, now, lang)
+    batch = Submitted(principal, events, now, lang, photos or {})
     return record_batches(session, settings, tsettings, [batch])[0]
 
 
@@ -711,6 +824,7 @@ def record_batches(
                     body,
                     batch.now,
                     fingerprint,
+                    batch.photos.get(key),
                 )
                 in_batch[key] = (fingerprint, i)
             except PostalError as exc:
@@ -761,8 +875,13 @@ def _record_new(
     body: EventIn,
     now: dt.datetime,
     fingerprint: str,
+    photo: dict[str, Any] | None = None,
 ) -> ledger.Entry:
     draft, challenge = prepare(session, settings, tsettings, principal, item, custody, body, now)
+    if photo is not None:
+        if draft.type not in (EventType.deliver, EventType.attempt_failed):
+            raise ValidationFailed("photo_not_allowed", field="photo")
+        draft.proof.update(photo)
     draft.request_hash = fingerprint
     _apply_side_effects(custody, draft, challenge, now, session)
     return write(session, principal, item, custody, draft, now)

@@ -9,15 +9,23 @@ except for the two acknowledgements, each given once.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from postal.auth.models import Role, StaffUser
 from postal.auth.service import Principal
-from postal.booking.models import Item, ItemState
+from postal.booking.models import Booking, Item, ItemState
 from postal.catalogue import service as catalogue
-from postal.catalogue.models import ItemKind, Procedure
+from postal.catalogue.models import Desk, ItemKind, PostOffice, Procedure
+from postal.collation import sorted_vi
 from postal.config import Settings
 from postal.errors import Conflict, FieldErrors, Forbidden, NotFound, PostalError, ValidationFailed
 from postal.ids import parse_s10
@@ -25,9 +33,11 @@ from postal.tracking import ledger, states
 from postal.tracking.events import Draft, IllegalTransition, initial_holder, write
 from postal.tracking.items import actor_of, courier_party, desk_party, find_item, holds
 from postal.tracking.models import (
+    CustodyEvent,
     EventType,
     HandoverLine,
     HandoverRecord,
+    ItemCustody,
     LineStatus,
     RecordDirection,
     RecordStatus,
@@ -170,9 +180,14 @@ def _courier_name(session: Session, record: HandoverRecord) -> str:
 
 
 def authorise_read(session: Session, principal: Principal, record: HandoverRecord) -> None:
-    """Its courier, a clerk of its desk, dispatchers and admins may read a record."""
-    if principal.role in (Role.admin, Role.dispatcher):
+    """Its courier, a clerk of its desk, the dispatchers of the courier's post offices and
+    admins may read a record; to anyone else it does not exist (404)."""
+    if principal.role == Role.admin:
         return
+    if principal.role == Role.dispatcher:
+        courier = session.get(StaffUser, record.courier_id)
+        if courier is not None and courier.post_office_code in principal.post_office_codes:
+            return
     if principal.role == Role.clerk and principal.desk_code == record.desk_code:
         return
     if principal.role == Role.courier and principal.user_id == record.courier_id:
@@ -237,6 +252,30 @@ def _finding_event(
     return write(session, principal, item, custody, draft, now).event_id
 
 
+def check_receivable(session: Session, record: HandoverRecord, item: Item) -> None:
+    """Refuse (409) an item of another desk, or one whose state the record cannot receive.
+
+    The error names the item's real desk and state (a state code: pages show its label).
+    """
+    if item.desk_code != record.desk_code:
+        desk = session.get(Desk, item.desk_code)
+        raise Conflict(
+            "item_of_desk_elsewhere",
+            field="item_number",
+            number=item.number,
+            desk=desk.name if desk else item.desk_code,
+            desk_code=item.desk_code,
+            state=item.state.value,
+        )
+    if item.state not in _sources(record.direction, item.kind):
+        raise Conflict(
+            "item_not_receivable",
+            field="item_number",
+            number=item.number,
+            state=item.state.value,
+        )
+
+
 def confirm_line(
     session: Session,
     principal: Principal,
@@ -258,8 +297,10 @@ def confirm_line(
         )
     ).first()
     if line is None:
-        # Found in the bag but not on the list: noted, custody unchanged.
+        # Found in the bag but not on the list: noted, custody unchanged. Only an item bound
+        # to this desk and on its way to it may be noted; anything else is refused, unwritten.
         item = find_item(session, normalised)
+        check_receivable(session, record, item)
         line = HandoverLine(
             record_id=record_id,
             item_id=item.id,
@@ -404,4 +445,367 @@ def to_public(session: Session, settings: Settings, record: HandoverRecord) -> R
             )
             for ln in lines
         ],
+    )
+
+
+# --- The clerk's worklist: what is expected at a desk today -------------------------------
+
+INCOMING_STATES = frozenset({ItemState.picked_up, ItemState.at_post_office})
+
+
+@dataclass(frozen=True)
+class ExpectedItem:
+    """One item the desk expects: coming in from a courier, or a result to hand out."""
+
+    number: str
+    kind: ItemKind
+    reference: str
+    procedure_code: str
+    procedure_name: str
+    state: ItemState
+    holder_name: str
+    date: dt.date
+    record_id: int | None  # the open record that lists it, when there is one
+    pending: bool  # listed in an open record and not confirmed yet
+
+
+@dataclass(frozen=True)
+class Expected:
+    """The desk's list: items coming in, results going out."""
+
+    incoming: list[ExpectedItem]
+    outgoing: list[ExpectedItem]
+
+
+def _fold(text: str) -> str:
+    """Lower case without tone or letter marks, for searching (``Đ`` is ``d``)."""
+    text = text.casefold().replace("đ", "d")
+    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
+
+
+def _holder_names(session: Session, holders: set[str]) -> dict[str, str]:
+    """Full names of the courier and post office parties among ``holders``."""
+    usernames = {h.split(":", 1)[1] for h in holders if h.startswith("courier:")}
+    offices = {h.split(":", 1)[1] for h in holders if h.startswith("post_office:")}
+    out: dict[str, str] = {}
+    if usernames:
+        for user in session.exec(
+            select(StaffUser).where(col(StaffUser.username).in_(usernames))
+        ).all():
+            out[courier_party(user.username)] = user.full_name
+    if offices:
+        for office in session.exec(
+            select(PostOffice).where(col(PostOffice.code).in_(offices))
+        ).all():
+            out[f"post_office:{office.code}"] = office.name
+    return out
+
+
+def expected_today(session: Session, desk_code: str, query: str = "", lang: str = "vi") -> Expected:
+    """Items coming to ``desk_code`` (dossiers picked up or at a post office, and whatever an
+    open courier record lists) and results ready there that no open record lists yet.
+
+    ``query`` keeps the items whose number, booking reference or procedure (code or name,
+    with or without marks) contains it. Items are ordered by holder then number, in
+    Vietnamese dictionary order.
+    """
+    listed: dict[int, tuple[int, RecordDirection, LineStatus]] = {}
+    for line, rec in session.exec(
+        select(HandoverLine, HandoverRecord)
+        .join(HandoverRecord, col(HandoverRecord.id) == col(HandoverLine.record_id))
+        .where(HandoverRecord.status == RecordStatus.open, HandoverRecord.desk_code == desk_code)
+    ).all():
+        if line.item_id is not None and rec.id is not None:
+            listed[line.item_id] = (rec.id, rec.direction, line.status)
+    incoming_listed = [
+        i
+        for i, (_, d, st) in listed.items()
+        if d == RecordDirection.courier_to_desk and st == LineStatus.pending
+    ]
+    rows = session.exec(
+        select(Item, Booking, Procedure, ItemCustody)
+        .join(Booking, col(Booking.id) == col(Item.booking_id))
+        .join(Procedure, col(Procedure.code) == col(Item.procedure_code))
+        .join(ItemCustody, col(ItemCustody.item_id) == col(Item.id), isouter=True)
+        .where(
+            Item.desk_code == desk_code,
+            or_(
+                (col(Item.kind) == ItemKind.dossier) & col(Item.state).in_(INCOMING_STATES),
+                (col(Item.kind) == ItemKind.result) & (col(Item.state) == ItemState.ready_at_desk),
+                col(Item.id).in_(incoming_listed or [-1]),
+            ),
+        )
+    ).all()
+    names = _holder_names(session, {c.holder for *_, c in rows if c is not None})
+    needle = _fold(query.strip())
+    incoming: list[ExpectedItem] = []
+    outgoing: list[ExpectedItem] = []
+    for item, booking, proc, custody in rows:
+        assert item.id is not None
+        where = listed.get(item.id)
+        procedure_name = proc.name_en if lang == "en" else proc.name
+        if needle and not any(
+            needle in _fold(text)
+            for text in (item.number, booking.reference, proc.code, proc.name, proc.name_en)
+        ):
+            continue
+        holder = custody.holder if custody else initial_holder(item)
+        entry = ExpectedItem(
+            number=item.number,
+            kind=item.kind,
+            reference=booking.reference,
+            procedure_code=proc.code,
+            procedure_name=procedure_name,
+            state=item.state,
+            holder_name=names.get(holder, ""),
+            date=booking.date,
+            record_id=where[0] if where else None,
+            pending=bool(where and where[2] == LineStatus.pending),
+        )
+        if item.kind == ItemKind.result and item.state == ItemState.ready_at_desk:
+            if where is None:  # one open record at a time: never offered twice
+                outgoing.append(entry)
+        elif where is None or where[1] == RecordDirection.courier_to_desk:
+            incoming.append(entry)
+    incoming = sorted_vi(incoming, key=lambda e: f"{e.holder_name}\t{e.number}")
+    outgoing.sort(key=lambda e: (e.date, e.number))
+    return Expected(incoming, outgoing)
+
+
+# --- The printed record and its verification ------------------------------------------------
+
+RECORD_PREFIX = "BBGN-"
+_NUMBER = re.compile(r"BBGN-(\d{1,10})")
+
+
+def record_number(record_id: int) -> str:
+    """The number printed on a record, e.g. BBGN-000012."""
+    return f"{RECORD_PREFIX}{record_id:06d}"
+
+
+def record_id_of(number: str) -> int | None:
+    """The record id of a printed number, or None when it is not one."""
+    match = _NUMBER.fullmatch(number.strip().upper())
+    return int(match.group(1)) if match else None
+
+
+@dataclass(frozen=True)
+class Counts:
+    """How many lines a record has, by finding."""
+
+    total: int
+    received: int
+    missing: int
+    seal_damaged: int
+    not_expected: int
+    pending: int
+
+
+def counts(record: RecordPublic) -> Counts:
+    """The record's lines counted by finding."""
+    by = {s: sum(1 for ln in record.lines if ln.status == s) for s in LineStatus}
+    return Counts(
+        total=len(record.lines),
+        received=by[LineStatus.received],
+        missing=by[LineStatus.missing],
+        seal_damaged=by[LineStatus.seal_damaged],
+        not_expected=by[LineStatus.not_expected],
+        pending=by[LineStatus.pending],
+    )
+
+
+def content_hash(record: RecordPublic) -> str:
+    """SHA-256 of what the record says: number, parties, times, fees and each line's finding.
+
+    Signatures come after closing and do not change what was handed over: they are not in it.
+    """
+    body = {
+        "number": record_number(record.id),
+        "direction": record.direction.value,
+        "status": record.status.value,
+        "desk_code": record.desk_code,
+        "courier": record.courier_username,
+        "opened_at": record.opened_at.astimezone(dt.UTC).isoformat(),
+        "closed_at": record.closed_at.astimezone(dt.UTC).isoformat() if record.closed_at else None,
+        "fees_vnd": record.fees_vnd,
+        "lines": [
+            [ln.item_number, ln.status.value, ln.expected, ln.fees_vnd] for ln in record.lines
+        ],
+    }
+    text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class PrintedLine:
+    """One line as printed: the item, its procedure, seal, fee, finding and note."""
+
+    number: str
+    kind: ItemKind | None
+    procedure_name: str
+    seal_number: str | None
+    fees_vnd: int
+    status: LineStatus
+    note: str | None
+    appointment_date: dt.date | None
+    delivery_date: dt.date | None
+
+
+@dataclass(frozen=True)
+class Party:
+    """A person signing a record: full name, role, and where they work."""
+
+    full_name: str
+    place: str
+    signed_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class Printable:
+    """Everything the printed record shows."""
+
+    record: RecordPublic
+    number: str
+    content_hash: str
+    desk_name: str
+    courier: Party
+    clerk: Party
+    lines: list[PrintedLine]
+    counts: Counts
+
+
+def _actor_username(actor: str | None, role: Role) -> str | None:
+    if actor and actor.startswith(f"{role.value}:"):
+        return actor.split(":", 1)[1]
+    return None
+
+
+def printable(session: Session, settings: Settings, record: HandoverRecord) -> Printable:
+    """The record with its parties by full name and each line's procedure, seal and note."""
+    public = to_public(session, settings, record)
+    desk = session.get(Desk, record.desk_code)
+    desk_name = desk.name if desk else record.desk_code
+    courier = session.get(StaffUser, record.courier_id)
+    assert courier is not None
+    post_office = session.get(PostOffice, courier.post_office_code or "")
+    office = f"{post_office.name} ({post_office.code})" if post_office else ""
+    # The clerk who signed, else who closed, else who opened or confirmed a line.
+    lines = list(
+        session.exec(
+            select(HandoverLine)
+            .where(HandoverLine.record_id == record.id)
+            .order_by(col(HandoverLine.id))
+        ).all()
+    )
+    actors = [record.clerk_ack_by, record.closed_by, record.opened_by] + [
+        ln.confirmed_by for ln in lines
+    ]
+    clerk_username = next((u for u in (_actor_username(a, Role.clerk) for a in actors) if u), None)
+    clerk_user = (
+        session.exec(select(StaffUser).where(StaffUser.username == clerk_username)).first()
+        if clerk_username
+        else None
+    )
+    items = {
+        i.id: i
+        for i in session.exec(
+            select(Item).where(col(Item.id).in_([ln.item_id for ln in lines if ln.item_id]))
+        ).all()
+    }
+    procs = {p.code: p for p in session.exec(select(Procedure)).all()}
+    bookings = {
+        b.id: b
+        for b in session.exec(
+            select(Booking).where(col(Booking.id).in_([i.booking_id for i in items.values()]))
+        ).all()
+    }
+    custody = {
+        c.item_id: c
+        for c in session.exec(
+            select(ItemCustody).where(col(ItemCustody.item_id).in_(list(items)))
+        ).all()
+    }
+    notes: dict[str, str] = {}
+    event_ids = [ln.event_id for ln in lines if ln.event_id]
+    if event_ids:
+        for ev in session.exec(
+            select(CustodyEvent).where(col(CustodyEvent.event_id).in_(event_ids))
+        ).all():
+            note = json.loads(ev.details or "{}").get("note")
+            if note:
+                notes[ev.event_id] = str(note)
+    dates = {ln.item_number: ln.appointment_date for ln in public.lines}
+    printed = []
+    for ln in lines:
+        item = items.get(ln.item_id) if ln.item_id else None
+        proc = procs.get(item.procedure_code) if item else None
+        booking = bookings.get(item.booking_id) if item else None
+        held = custody.get(item.id) if item and item.id else None
+        printed.append(
+            PrintedLine(
+                number=ln.item_number,
+                kind=item.kind if item else None,
+                procedure_name=proc.name if proc else "",
+                seal_number=held.seal_number if held else None,
+                fees_vnd=ln.fees_vnd,
+                status=ln.status,
+                note=notes.get(ln.event_id or ""),
+                appointment_date=dates.get(ln.item_number),
+                delivery_date=booking.date
+                if booking and item and item.kind == ItemKind.result
+                else None,
+            )
+        )
+    return Printable(
+        record=public,
+        number=record_number(public.id),
+        content_hash=content_hash(public),
+        desk_name=desk_name,
+        courier=Party(courier.full_name, office, record.courier_ack_at),
+        clerk=Party(
+            clerk_user.full_name if clerk_user else "",
+            f"{desk_name} ({record.desk_code})",
+            record.clerk_ack_at,
+        ),
+        lines=printed,
+        counts=counts(public),
+    )
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What the public verification page may show: no names, no personal data."""
+
+    number: str
+    valid: bool
+    opened_at: dt.datetime | None = None
+    closed_at: dt.datetime | None = None
+    status: RecordStatus | None = None
+    direction: RecordDirection | None = None
+    counts: Counts | None = None
+    content_hash: str | None = None
+
+
+def verify(session: Session, settings: Settings, number: str, given_hash: str) -> Verification:
+    """Check a printed record's number and hash against the stored record.
+
+    An unknown number or a hash that does not match says only "not valid".
+    """
+    record_id = record_id_of(number)
+    record = session.get(HandoverRecord, record_id) if record_id else None
+    if record is None:
+        return Verification(number=number, valid=False)
+    public = to_public(session, settings, record)
+    digest = content_hash(public)
+    if not hmac.compare_digest(digest, given_hash.strip().lower()):
+        return Verification(number=record_number(public.id), valid=False)
+    return Verification(
+        number=record_number(public.id),
+        valid=True,
+        opened_at=public.opened_at,
+        closed_at=public.closed_at,
+        status=public.status,
+        direction=public.direction,
+        counts=counts(public),
+        content_hash=digest,
     )

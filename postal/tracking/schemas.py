@@ -216,11 +216,22 @@ class LineConfirm(BaseModel):
 
 
 class RecordAck(BaseModel):
-    """A party's acknowledgement of a closed record (hash of the drawn signature image)."""
+    """A party's acknowledgement of a closed record: the signature drawn on the screen (its
+    strokes; the server computes the hash the record keeps)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    signature_sha256: str = Field(pattern=SHA256)
+    signature_strokes: list[Stroke] = Field(
+        max_length=100,
+        description="The drawn signature: strokes of [x, y] canvas pixels (integers), at least "
+        "10 points in all.",
+    )
+    signature_sha256: str | None = Field(
+        default=None,
+        pattern=SHA256,
+        description="Optional: SHA-256 of the strokes' JSON as `JSON.stringify` writes it; "
+        "refused when it differs from the server's own computation.",
+    )
 
 
 class LinePublic(BaseModel):

@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Awaitable, Callable
+from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 from multiprocessing.context import ForkServerContext
 from typing import Any
@@ -45,9 +46,26 @@ def _context_() -> ForkServerContext:
     return _context
 
 
+def _release_fork_server() -> None:
+    """Close this child's copy of the fork server's "alive" pipe.
+
+    The fork server exits when every holder of that pipe's write end is gone, and hands a
+    copy to each child it forks. A solver child keeping its copy would keep the fork server
+    alive after a ``kill -9`` of the worker, and the child (which dies with the fork server)
+    alive with it: both would outlive the worker and hold what it held.
+    """
+    server = getattr(forkserver, "_forkserver", None)
+    alive = getattr(server, "_forkserver_alive_fd", None)
+    if server is not None and alive is not None:
+        with contextlib.suppress(OSError):
+            os.close(alive)
+        server._forkserver_alive_fd = None
+
+
 def _run(conn: Connection, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
     os.setpgrp()
-    die_with_parent(forked=False)  # its parent is the fork server, which dies with us
+    _release_fork_server()
+    die_with_parent(forked=False)  # its parent is the fork server, which dies with the worker
     try:
         conn.send(("ok", fn(*args)))
     except BaseException as exc:  # reported to the parent, which decides

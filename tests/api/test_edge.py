@@ -3,6 +3,9 @@ database's integers; and one credential per request."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
@@ -10,6 +13,8 @@ from sqlmodel import Session
 from postal.auth.models import Role
 from postal.auth.service import create_api_key, create_user
 from tests.booking.helpers import booking_body
+
+TEMPLATES = Path(__file__).parents[2] / "api" / "templates"
 
 
 @pytest.mark.parametrize(
@@ -78,6 +83,9 @@ def test_every_response_carries_the_security_headers(client: TestClient) -> None
         assert r.headers["x-content-type-options"] == "nosniff"
         assert r.headers["x-frame-options"] == "SAMEORIGIN"
         assert r.headers["referrer-policy"] == "same-origin"
+        policy = r.headers["content-security-policy"]
+        assert "script-src 'self';" in policy and "unsafe-inline" not in policy
+        assert "frame-ancestors 'self'" in policy
         assert "strict-transport-security" not in r.headers  # the tests run without HTTPS
     assert client.get("/my-booking/nothing").headers["cache-control"] == "no-store"
 
@@ -102,3 +110,18 @@ def test_a_cross_site_form_post_with_the_staff_cookie_is_refused(
         "/staff/logout", headers={"Origin": "http://testserver"}, follow_redirects=False
     )
     assert same.status_code == 303
+
+
+INLINE_CODE = re.compile(
+    r"<script(?![^>]*\bsrc=)(?![^>]*application/json)[^>]*>|\son[a-z]+\s*=|\sstyle\s*=", re.I
+)
+
+
+def test_no_template_holds_inline_code() -> None:
+    """The pages' policy forbids inline scripts, handlers and styles: none may be written."""
+    found = [
+        f"{path.name}: {match.group(0).strip()}"
+        for path in sorted(TEMPLATES.glob("*.html"))
+        for match in INLINE_CODE.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert not found, found

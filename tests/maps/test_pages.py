@@ -47,6 +47,12 @@ def _staff(session: Session, desk_code: str) -> None:
     session.commit()
 
 
+def _assert_outlined(page: str) -> None:
+    """A map page with the commune outline layer, the commune names and a legend."""
+    assert '"fillOpacity": 0.06' in page and 'createPane("communeLabels")' in page
+    assert '<details class="map-legend"' in page and '<span class="outline">' in page
+
+
 def test_plan_pickup_handover_and_tracking_pages(client: TestClient, session: Session) -> None:
     body = booking_body(session, service_form="dossier_pickup", phone="0912000001")
     created = client.post("/api/v1/bookings", json=body)
@@ -68,20 +74,23 @@ def test_plan_pickup_handover_and_tracking_pages(client: TestClient, session: Se
     assert client.get(plan_url + "/map").status_code == 200
     route_id = re.search(r'action="/dispatcher/routes/(\d+)/lock"', plan.text)
     assert route_id is not None
+    # Every map kind draws the commune outlines (readable without tiles) and a legend.
+    for url in (plan_url + "/map", f"/dispatcher/routes/{route_id.group(1)}/map"):
+        _assert_outlined(client.get(url).text)
     locked = client.post(f"/dispatcher/routes/{route_id.group(1)}/lock", follow_redirects=True)
-    assert "🔒" in locked.text and "/lock" not in locked.text
+    assert 'class="locked"' in locked.text
     replan = client.post(plan_url + "/replan", follow_redirects=False)
     run_tasks(client)
     new_plan = client.get(replan.headers["location"])
     assert new_plan.url.path != plan_url and 'data-status="done"' in new_plan.text
-    assert "🔒" in new_plan.text  # the locked route is kept as it was
+    assert 'class="locked"' in new_plan.text  # the locked route is kept as it was
 
     _login(client, "courier")
     route = client.get(f"/courier?date={NEXT_DAY}")
     assert route.status_code == 200 and item.number in route.text
     event_id = re.search(r'name="event_id" value="([0-9a-f-]{36})"', route.text)
     assert event_id is not None
-    assert "<script" in client.get(f"/courier/map?date={NEXT_DAY}").text
+    _assert_outlined(client.get(f"/courier/map?date={NEXT_DAY}").text)
     pickup = {
         "event_id": event_id.group(1),
         "type": "pickup",
@@ -148,7 +157,7 @@ def test_plan_pickup_handover_and_tracking_pages(client: TestClient, session: Se
     assert f"/courier/records/{rid}/sign" in route.text
     drawn = client.post(
         f"/courier/records/{rid}/sign?date={NEXT_DAY}",
-        data={"signature_sha256": "a" * 64},
+        data={"signature_strokes": json.dumps(STROKES)},
         follow_redirects=True,
     )
     assert drawn.status_code == 200 and f"/courier/records/{rid}/sign" not in drawn.text
@@ -161,6 +170,7 @@ def test_plan_pickup_handover_and_tracking_pages(client: TestClient, session: Se
     assert client.get(f"/track?number={item.number}&lang=en").text.count("<li><time") == 2
     assert client.get("/track?number=EB000000001VN").status_code in (404, 422)
     assert client.get(f"/track/{item.number}/map").status_code == 200
+    _assert_outlined(client.get(f"/track/{item.number}/map").text)
 
 
 def test_result_from_desk_to_courier_to_citizen(client: TestClient, session: Session) -> None:

@@ -19,7 +19,7 @@ from postal.ids import format_s10
 from postal.notify.channels import OutgoingMessage
 from postal.notify.models import ContactChannel, Notification
 from postal.notify.outbox import deliver_message
-from postal.tracking.models import CustodyEvent
+from postal.tracking.models import CustodyEvent, HandoverRecord
 from postal.tracking.signature import strokes_digest
 from tests.conftest import NOW
 from tests.tracking.helpers import STROKES, World, at, event, pickup_body, world
@@ -143,7 +143,20 @@ def test_handover_api_and_pdf(client: TestClient, session: Session, settings: Se
     assert closed.json()["status"] == "closed"
     again = client.post(f"/api/v1/handover-records/{rid}/lines", json=line, headers=clerk)
     assert (again.status_code, again.json()["code"]) == (409, "record_closed")
-    sig = {"signature_sha256": "ef" * 32}
+    # A client-chosen hash alone is no signature: the strokes are required, and a hash that
+    # is not theirs is refused; the record keeps the server's hash.
+    forged = client.post(
+        f"/api/v1/handover-records/{rid}/acknowledge",
+        json={"signature_sha256": "ef" * 32},
+        headers=courier,
+    )
+    assert forged.status_code == 422
+    mismatch = {"signature_strokes": STROKES, "signature_sha256": "0" * 64}
+    refused = client.post(
+        f"/api/v1/handover-records/{rid}/acknowledge", json=mismatch, headers=courier
+    )
+    assert refused.status_code == 422 and "signature_sha256" in refused.text
+    sig = {"signature_strokes": STROKES}
     assert (
         client.post(
             f"/api/v1/handover-records/{rid}/acknowledge", json=sig, headers=courier
@@ -154,6 +167,10 @@ def test_handover_api_and_pdf(client: TestClient, session: Session, settings: Se
     assert signed.json()["courier_acknowledged"] and signed.json()["clerk_acknowledged"]
     twice = client.post(f"/api/v1/handover-records/{rid}/acknowledge", json=sig, headers=clerk)
     assert twice.json()["code"] == "already_acknowledged"
+    session.expire_all()
+    stored = session.get_one(HandoverRecord, rid)
+    session.commit()
+    assert stored.courier_ack_sha256 == stored.clerk_ack_sha256 == strokes_digest(STROKES)
     pdf = client.get(f"/api/v1/handover-records/{rid}/pdf", headers=clerk)
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     # Illegal transition through the API carries the current state.

@@ -96,6 +96,10 @@ def _app_client(url: str, engine: Engine) -> TestClient:
 def _day_of_bookings(client: TestClient, session: Session, n: int = 15) -> dict[str, str]:
     create_user(session, username="disp", password=PASSWORD, role=Role.dispatcher,
                 full_name="Disp", post_office_codes=["115100"])  # fmt: skip
+    for k, name in enumerate(("Nguyễn Văn Tâm", "Trần Thị Bình", "Lê Văn An")):
+        # Routes go to the roster's named couriers (none without an account).
+        create_user(session, username=f"bt{k}", password=PASSWORD, role=Role.courier,
+                    full_name=name, post_office_codes=["115100"])  # fmt: skip
     session.commit()
     for k in range(n):
         body = booking_body(
