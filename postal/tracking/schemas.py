@@ -141,7 +141,13 @@ class EventIn(BaseModel):
     recipient: Recipient | None = None
     reason: FailReason | None = None
     note: str | None = Field(default=None, max_length=500)
-    photo_sha256s: list[str] = Field(default_factory=list, max_length=10)
+    photo_base64: str | None = Field(
+        default=None,
+        max_length=8_000_000,
+        description="A photo as proof of a delivery or a failed attempt (JPEG, PNG, WebP or "
+        "HEIC, base64): the server keeps its SHA-256, size and type. A hash chosen by the "
+        "client is never taken.",
+    )
     corrects_event_id: uuid.UUID | None = None
     correction: dict[str, Any] | None = None
 

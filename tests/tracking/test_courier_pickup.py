@@ -3,12 +3,14 @@ documents of the checklist, and a photo kept as proof by its server-computed SHA
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import json
 from dataclasses import replace
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
 from postal.booking.models import Booking, BookingChannel, Item, ItemState
@@ -184,3 +186,30 @@ def test_photo_proof_is_hashed_by_the_server(session: Session, settings: Setting
     )
     session.rollback()
     assert refused.code == "photo_not_allowed" and (refused.errors or [])[0]["field"] == "photo"
+
+
+def test_the_json_api_takes_the_photo_itself_never_a_hash(
+    client: TestClient, session: Session, settings: Settings
+) -> None:
+    """Through `POST /events` a photo is sent as base64 and hashed by the server; a hash the
+    client chose (the old `photo_sha256s`) is refused by name, as is text that is not base64."""
+    w = world(session, settings, channel=BookingChannel.citizen, form="dossier_pickup")
+    token = client.post(
+        "/api/v1/auth/token", data={"username": "courier1", "password": "password123"}
+    ).json()["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    failed = event("attempt_failed", w.dossier.number, at(6, 35, day=7), reason="absent")
+    forged = client.post(
+        "/api/v1/events", json={"events": [{**failed, "photo_sha256s": ["0" * 64]}]}, headers=auth
+    )
+    assert forged.status_code == 422 and "photo_sha256s" in forged.text
+    garbled = client.post(
+        "/api/v1/events", json={"events": [{**failed, "photo_base64": "not base64!"}]}, headers=auth
+    )
+    assert garbled.json()["results"][0]["code"] == "photo_not_base64"
+    sent = {**failed, "photo_base64": base64.b64encode(JPEG).decode()}
+    ok = client.post("/api/v1/events", json={"events": [sent]}, headers=auth)
+    assert ok.json()["results"][0]["status"] == "recorded", ok.text
+    stored = session.exec(select(CustodyEvent)).one()
+    session.commit()
+    assert json.loads(stored.proof)["photo_sha256"] == hashlib.sha256(JPEG).hexdigest()
