@@ -260,6 +260,9 @@ def build_demo(database: Path, bookings: int | None = None) -> str:
         "",
         f"Booking page:        {base}/",
         f"English:             {base}/?lang=en",
+        f"Track an item:       {base}/track",
+        f"Staff sign-in:       {base}/staff/login  (courier, clerk, dispatcher: each lands on "
+        "the page of their job)",
         f"API documentation:   {base}/api/v1/docs",
         *(
             [f"Citizens' phone:     {base}/demo/phone  (the SMS the service sends)"]
