@@ -34,12 +34,13 @@ from maps.types import MapRoute, MapStop, Point
 from postal.auth.models import Role
 from postal.auth.service import Principal
 from postal.booking.models import Booking, Item, ItemState
-from postal.calendar import Slot, Window, slot_window, to_local
+from postal.calendar import Window, to_local
 from postal.catalogue import service as catalogue
 from postal.catalogue.models import Commune, Desk, ItemKind, PostOffice
 from postal.config import Settings
 from postal.errors import PostalError, TooManyRequests, ValidationFailed
 from postal.i18n import message
+from postal.notify.citizen import booked_window
 from postal.phone import mask_phone
 from postal.planning import service as planning
 from postal.planning.models import PlannedRoute, PlannedStop, StopPlace
@@ -144,23 +145,6 @@ def _shown_day(
     return today
 
 
-def _half_day(session: Session, booking: Booking) -> Window:
-    """The arrival window the citizen was given: the desk's open span in the booked half day."""
-    window = slot_window(
-        catalogue.desk_hours(session, booking.desk_code),
-        catalogue.work_calendar(session),
-        booking.date,
-        booking.slot,
-    )
-    if window is None:  # hours changed since booking: the nominal half day
-        window = (
-            Window(dt.time(8), dt.time(12))
-            if booking.slot == Slot.MORNING
-            else Window(dt.time(13, 30), dt.time(17))
-        )
-    return window
-
-
 def _eta(stop: PlannedStop, window: Window | None, tz: str) -> dt.datetime:
     """The planned service start (the optimiser waits when it arrives early), kept inside the
     citizen's half day: never a time outside the window the citizen was told."""
@@ -262,7 +246,7 @@ def _views(
         item, booking = items[s.item_number], bookings[s.booking_reference]
         desk = desks[s.desk_code]
         at_citizen = s.place == StopPlace.citizen
-        window = _half_day(session, booking) if at_citizen else None
+        window = booked_window(session, booking) if at_citizen else None
         commune = communes.get(booking.commune_code)
         address = booking.address_text + (f", {commune.full_name}" if commune else "")
         view = StopView(
@@ -355,60 +339,84 @@ def _at(form: FormData | None, request: Request) -> int | None:
     return int(raw) if raw.isdigit() and len(raw) < 6 else None
 
 
-def _page(
-    request: Request,
-    session: Session,
-    settings: Settings,
-    lang: str,
-    principal: Principal,
-    day: dt.date,
-    now: dt.datetime,
-    error: str | None = None,
-    status: int = 200,
-    at: int | None = None,
-) -> HTMLResponse:
-    route, stops = _route(session, principal, day)
-    views = _views(session, settings, principal, route, stops, now) if route and stops else []
-    office = session.get(PostOffice, route.post_office_code) if route else None
-    cal = catalogue.work_calendar(session)
-    session.commit()
-    done = request.query_params.get("done")
-    if at is None:
-        at = _at(None, request)
-    if at is not None and not any(v.stop.sequence == at for v in views):
-        at = None
-    tsettings = get_tracking_settings()
-    today = to_local(now, settings.timezone).date()
-    prev_day = day - dt.timedelta(days=1)
-    while not cal.is_working_day(prev_day) and (day - prev_day).days < 10:
-        prev_day -= dt.timedelta(days=1)
-    next_stop = next((v for v in views if not v.done), None)
-    ctx = {
-        "principal": principal,
-        "day": day,
-        "today": today,
-        "weekday": message(f"ui.courier.weekday.{day.weekday()}", lang),
-        "prev_day": prev_day,
-        "next_day": cal.next_working_day(day),
-        "route": route,
-        "office": office,
-        "stops": views,
-        "done_count": sum(1 for v in views if v.done),
-        "next_stop": next_stop,
-        "error": error,
-        "at": at,
-        "notice": message(f"ui.courier.done.{done}", lang) if done else None,
-        "reasons": REASONS,
-        "max_attempts": tsettings.delivery_max_attempts,
-        "gap_days": tsettings.delivery_attempt_gap_days,
-        "next_attempt_day": cal.add_working_days(today, tsettings.delivery_attempt_gap_days),
-        "photo_max_mb": events.PHOTO_MAX_BYTES // 10**6,
-    }
-    return _render(request, "courier.html", lang, ctx, status=status)
+@dataclass(frozen=True)
+class _Page:
+    """The courier's page for one request: whose route, which day; rendered as it is, or with
+    the text of a refused action next to the stop acted on."""
+
+    request: Request
+    session: Session
+    settings: Settings
+    lang: str
+    principal: Principal
+    day: dt.date
+    now: dt.datetime
+
+    def render(
+        self, error: str | None = None, status: int = 200, at: int | None = None
+    ) -> HTMLResponse:
+        route, stops = _route(self.session, self.principal, self.day)
+        views = (
+            _views(self.session, self.settings, self.principal, route, stops, self.now)
+            if route and stops
+            else []
+        )
+        office = self.session.get(PostOffice, route.post_office_code) if route else None
+        cal = catalogue.work_calendar(self.session)
+        self.session.commit()
+        done = self.request.query_params.get("done")
+        if at is None:
+            at = _at(None, self.request)
+        if at is not None and not any(v.stop.sequence == at for v in views):
+            at = None
+        tsettings = get_tracking_settings()
+        today = to_local(self.now, self.settings.timezone).date()
+        prev_day = self.day - dt.timedelta(days=1)
+        while not cal.is_working_day(prev_day) and (self.day - prev_day).days < 10:
+            prev_day -= dt.timedelta(days=1)
+        next_stop = next((v for v in views if not v.done), None)
+        ctx = {
+            "principal": self.principal,
+            "day": self.day,
+            "today": today,
+            "weekday": message(f"ui.courier.weekday.{self.day.weekday()}", self.lang),
+            "prev_day": prev_day,
+            "next_day": cal.next_working_day(self.day),
+            "route": route,
+            "office": office,
+            "stops": views,
+            "done_count": sum(1 for v in views if v.done),
+            "next_stop": next_stop,
+            "error": error,
+            "at": at,
+            "notice": message(f"ui.courier.done.{done}", self.lang) if done else None,
+            "reasons": REASONS,
+            "max_attempts": tsettings.delivery_max_attempts,
+            "gap_days": tsettings.delivery_attempt_gap_days,
+            "next_attempt_day": cal.add_working_days(today, tsettings.delivery_attempt_gap_days),
+            "photo_max_mb": events.PHOTO_MAX_BYTES // 10**6,
+        }
+        return _render(self.request, "courier.html", self.lang, ctx, status=status)
+
+    def refused(self, exc: PostalError, at: int | None) -> HTMLResponse:
+        """The page with the refusal's text, after undoing what the refused action wrote."""
+        self.session.rollback()
+        return self.render(error_text(exc, self.lang), exc.status, at)
 
 
 def _courier(request: Request, session: Session) -> Principal | None:
     return page_principal(request, session, Role.courier)
+
+
+def _posted_to(
+    request: Request, session: Session, settings: Settings, lang: str, now: dt.datetime
+) -> _Page | None:
+    """The page an action of the signed-in courier comes back to (the day it names); None when
+    no courier is signed in."""
+    principal = _courier(request, session)
+    if principal is None:
+        return None
+    return _Page(request, session, settings, lang, principal, _day(request, now), now)
 
 
 def _back(day: dt.date, done: str, at: int | None, extra: str = "") -> RedirectResponse:
@@ -427,7 +435,7 @@ def courier_home(
     if principal is None:
         return to_login(request)
     day = _shown_day(request, session, principal, now)
-    return _page(request, session, settings, lang, principal, day, now)
+    return _Page(request, session, settings, lang, principal, day, now).render()
 
 
 @router.get("/courier/sw.js")
@@ -570,52 +578,34 @@ async def courier_event(
 ) -> Response:
     """Record a stop's event from the form (the no-JavaScript path of courier.js, and its path
     for an event with a photo: the photo's SHA-256 is computed here and kept as proof)."""
-    principal = _courier(request, session)
-    if principal is None:
+    page = _posted_to(request, session, settings, lang, now)
+    if page is None:
         return to_login(request)
-    day = _day(request, now)
     if _too_big(request):
         limit = message("photo_too_large", lang, limit_mb=events.PHOTO_MAX_BYTES // 10**6)
-        text = f"{message('ui.courier.photo', lang)}: {limit}"
-        return _page(
-            request, session, settings, lang, principal, day, now, text, 413, _at(None, request)
-        )
+        return page.render(f"{message('ui.courier.photo', lang)}: {limit}", 413)
     form = await request.form(max_files=1, max_fields=200)
     at = _at(form, request)
     try:
         photo = await _photo(form)
     except PostalError as exc:
         text = f"{message('ui.courier.photo', lang)}: {error_text(exc, lang)}"
-        return _page(request, session, settings, lang, principal, day, now, text, exc.status, at)
+        return page.render(text, exc.status, at)
     try:
         body = EventIn.model_validate(form_event(form, now))
     except (ValueError, PostalError):
-        return _page(
-            request,
-            session,
-            settings,
-            lang,
-            principal,
-            day,
-            now,
-            message("validation_failed", lang, field="form"),
-            422,
-            at,
-        )
+        return page.render(message("validation_failed", lang, field="form"), 422, at)
     photos = {str(body.event_id): photo} if photo is not None else None
     [result] = events.record_batch(
-        session, settings, get_tracking_settings(), principal, [body], now, lang, photos
+        session, settings, get_tracking_settings(), page.principal, [body], now, lang, photos
     )
     if result.status == "rejected":
         # A refused event wrote nothing but a wrong code's try count: keep that (as the API's
         # group writer does), or a form could guess codes without end.
         session.commit()
-        detail = _refusal(result.detail, result.errors)
-        return _page(
-            request, session, settings, lang, principal, day, now, detail, result.http_status, at
-        )
+        return page.render(_refusal(result.detail, result.errors), result.http_status, at)
     session.commit()
-    return _back(day, "failed" if body.type == "attempt_failed" else "event", at)
+    return _back(page.day, "failed" if body.type == "attempt_failed" else "event", at)
 
 
 @router.post("/courier/otp", response_class=HTMLResponse)
@@ -623,16 +613,15 @@ async def courier_otp(
     request: Request, session: SessionDep, settings: SettingsDep, lang: LangDep, now: NowDep
 ) -> Response:
     """Send the citizen a one-time code for the item."""
-    principal = _courier(request, session)
-    if principal is None:
+    page = _posted_to(request, session, settings, lang, now)
+    if page is None:
         return to_login(request)
     form = await request.form()
-    day = _day(request, now)
     at = _at(form, request)
     try:
         events.request_otp(
             session,
-            principal,
+            page.principal,
             get_tracking_settings(),
             str(form.get("item_number", "")),
             now,
@@ -640,23 +629,11 @@ async def courier_otp(
         )
         session.commit()
     except PostalError as exc:
-        session.rollback()
-        page = _page(
-            request,
-            session,
-            settings,
-            lang,
-            principal,
-            day,
-            now,
-            error_text(exc, lang),
-            exc.status,
-            at,
-        )
+        refused = page.refused(exc, at)
         if isinstance(exc, TooManyRequests):
-            page.headers["Retry-After"] = str(exc.retry_after)
-        return page
-    return _back(day, "otp", at)
+            refused.headers["Retry-After"] = str(exc.retry_after)
+        return refused
+    return _back(page.day, "otp", at)
 
 
 @router.post("/courier/handover", response_class=HTMLResponse)
@@ -664,11 +641,10 @@ async def courier_handover(
     request: Request, session: SessionDep, settings: SettingsDep, lang: LangDep, now: NowDep
 ) -> Response:
     """Open a handover record for a desk with the items ticked."""
-    principal = _courier(request, session)
-    if principal is None:
+    page = _posted_to(request, session, settings, lang, now)
+    if page is None:
         return to_login(request)
     form = await request.form()
-    day = _day(request, now)
     at = _at(form, request)
     try:
         body = RecordOpen(
@@ -676,36 +652,13 @@ async def courier_handover(
             desk_code=str(form.get("desk_code", "")),
             item_numbers=[str(v) for v in form.getlist("item_numbers")],
         )
-        record = handover.open_record(session, principal, body, now)
+        record = handover.open_record(session, page.principal, body, now)
         session.commit()
     except PostalError as exc:
-        session.rollback()
-        return _page(
-            request,
-            session,
-            settings,
-            lang,
-            principal,
-            day,
-            now,
-            error_text(exc, lang),
-            exc.status,
-            at,
-        )
+        return page.refused(exc, at)
     except ValueError:
-        return _page(
-            request,
-            session,
-            settings,
-            lang,
-            principal,
-            day,
-            now,
-            message("ui.desk.choose_items", lang),
-            422,
-            at,
-        )
-    return _back(day, "record", at, f"&record={record.id}")
+        return page.render(message("ui.desk.choose_items", lang), 422, at)
+    return _back(page.day, "record", at, f"&record={record.id}")
 
 
 @router.post("/courier/records/{record_id}/sign", response_class=HTMLResponse)
@@ -718,29 +671,16 @@ async def courier_sign(
     now: NowDep,
 ) -> Response:
     """The courier signs a closed record."""
-    principal = _courier(request, session)
-    if principal is None:
+    page = _posted_to(request, session, settings, lang, now)
+    if page is None:
         return to_login(request)
     form = await request.form()
-    day = _day(request, now)
     at = _at(form, request)
     try:
-        sign_record(session, principal, record_id, form, now)
+        sign_record(session, page.principal, record_id, form, now)
     except PostalError as exc:
-        session.rollback()
-        return _page(
-            request,
-            session,
-            settings,
-            lang,
-            principal,
-            day,
-            now,
-            error_text(exc, lang),
-            exc.status,
-            at,
-        )
-    return _back(day, "signed", at)
+        return page.refused(exc, at)
+    return _back(page.day, "signed", at)
 
 
 @router.post("/courier/records/{record_id}/lines", response_class=HTMLResponse)
@@ -754,31 +694,18 @@ async def courier_receive(
 ) -> Response:
     """Confirm a result handed over by the desk (scanned or typed); close the record once all
     are confirmed."""
-    principal = _courier(request, session)
-    if principal is None:
+    page = _posted_to(request, session, settings, lang, now)
+    if page is None:
         return to_login(request)
     form = await request.form()
-    day = _day(request, now)
     at = _at(form, request)
     try:
         number = str(form.get("item_number", "")).strip().upper()
-        handover.confirm_line(session, principal, record_id, number, LineStatus.received, now)
+        handover.confirm_line(session, page.principal, record_id, number, LineStatus.received, now)
         record = handover.to_public(session, settings, handover.get_record(session, record_id))
         if all(line.status != LineStatus.pending for line in record.lines):
-            handover.close_record(session, principal, record_id, now)
+            handover.close_record(session, page.principal, record_id, now)
         session.commit()
     except PostalError as exc:
-        session.rollback()
-        return _page(
-            request,
-            session,
-            settings,
-            lang,
-            principal,
-            day,
-            now,
-            error_text(exc, lang),
-            exc.status,
-            at,
-        )
-    return _back(day, "received", at)
+        return page.refused(exc, at)
+    return _back(page.day, "received", at)

@@ -63,6 +63,20 @@ def _dispatcher(request: Request, session: Session) -> Principal | None:
     return page_principal(request, session, Role.dispatcher, Role.admin)
 
 
+def _own_route(
+    request: Request, session: Session, route_id: int
+) -> tuple[Principal, PlannedRoute] | Response:
+    """The signed-in dispatcher and the route asked for; else where they are sent instead: to
+    sign in, or to the dispatcher's home for a route that is not theirs (or none)."""
+    principal = _dispatcher(request, session)
+    if principal is None:
+        return to_login(request)
+    try:
+        return principal, planning.get_route(session, principal, route_id)
+    except PostalError:
+        return RedirectResponse("/dispatcher", status_code=303)
+
+
 def _offices(session: Session, principal: Principal) -> list[PostOffice]:
     query = select(PostOffice).order_by(col(PostOffice.code))
     if principal.role != Role.admin:
@@ -321,13 +335,10 @@ def _back(request: Request, route: PlannedRoute, done: str) -> RedirectResponse:
 @router.post("/dispatcher/routes/{route_id}/lock", response_class=HTMLResponse)
 def dispatcher_lock(request: Request, route_id: DbId, session: SessionDep) -> Response:
     """Lock a dispatched route: re-planning and hand edits keep it."""
-    principal = _dispatcher(request, session)
-    if principal is None:
-        return to_login(request)
-    try:
-        route = planning.get_route(session, principal, route_id)
-    except PostalError:
-        return RedirectResponse("/dispatcher", status_code=303)
+    found = _own_route(request, session, route_id)
+    if isinstance(found, Response):
+        return found
+    _, route = found
     planning.lock_route(session, route)
     session.commit()
     return _back(request, route, "locked")
@@ -447,13 +458,10 @@ def dispatcher_route(
     request: Request, route_id: DbId, session: SessionDep, settings: SettingsDep, lang: LangDep
 ) -> Response:
     """One courier's route: ordered stops with times; reorder, move, reassign, lock, print."""
-    principal = _dispatcher(request, session)
-    if principal is None:
-        return to_login(request)
-    try:
-        route = planning.get_route(session, principal, route_id)
-    except PostalError:
-        return RedirectResponse("/dispatcher", status_code=303)
+    found = _own_route(request, session, route_id)
+    if isinstance(found, Response):
+        return found
+    principal, route = found
     ctx = _route_context(session, settings, principal, route)
     ctx["notice"] = _notice(request, lang)
     session.commit()
@@ -522,13 +530,10 @@ def _route_edit(
     form: FormData,
     save: bool,
 ) -> Response:
-    principal = _dispatcher(request, session)
-    if principal is None:
-        return to_login(request)
-    try:
-        route = planning.get_route(session, principal, route_id)
-    except PostalError:
-        return RedirectResponse("/dispatcher", status_code=303)
+    found = _own_route(request, session, route_id)
+    if isinstance(found, Response):
+        return found
+    principal, route = found
     ctx = _route_context(session, settings, principal, route)
     status = 200
     try:
@@ -582,13 +587,10 @@ def dispatcher_route_sheet(
     request: Request, route_id: DbId, session: SessionDep, settings: SettingsDep, lang: LangDep
 ) -> Response:
     """The courier's route sheet to print (PDF)."""
-    principal = _dispatcher(request, session)
-    if principal is None:
-        return to_login(request)
-    try:
-        route = planning.get_route(session, principal, route_id)
-    except PostalError:
-        return RedirectResponse("/dispatcher", status_code=303)
+    found = _own_route(request, session, route_id)
+    if isinstance(found, Response):
+        return found
+    _, route = found
     pdf = render_sheet(session, settings, route, lang)
     session.commit()
     return Response(

@@ -414,15 +414,9 @@ def my_booking(
         "found": "ui.citizen.found_notice",
     }
     key = notices.get(request.query_params.get("done", ""))
-    return _my_booking_page(
-        request,
-        session,
-        settings,
-        lang,
-        token,
-        new=request.query_params.get("new") == "1",
-        notice=message(key, lang) if key else None,
-    )
+    new = request.query_params.get("new") == "1"
+    notice = message(key, lang) if key else None
+    return _my_booking_page(request, session, settings, lang, token, new=new, notice=notice)
 
 
 def _reschedule_field(field: str, date_changed: bool, slot_changed: bool) -> str:
@@ -472,14 +466,7 @@ async def my_booking_reschedule(
         for field, text in _error_texts(exc, lang, "date").items():
             errors.setdefault(_reschedule_field(field, date_changed, slot_changed), text)
         return _my_booking_page(
-            request,
-            session,
-            settings,
-            lang,
-            token,
-            errors=errors,
-            values=values,
-            status=exc.status,
+            request, session, settings, lang, token, errors=errors, values=values, status=exc.status
         )
 
 
@@ -504,14 +491,9 @@ async def my_booking_cancel(
     form = await request.form()
     reason = str(form.get("reason", "")).strip()[:300] or None
     if form.get("confirm") != "yes":
+        values = {"reason": reason or ""}
         return _my_booking_page(
-            request,
-            session,
-            settings,
-            lang,
-            token,
-            values={"reason": reason or ""},
-            template="cancel.html",
+            request, session, settings, lang, token, values=values, template="cancel.html"
         )
     try:
         booking = service.citizen_booking(session, token)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel import Session
 
 from api.deps import DbId, LangDep, NowDep, PrincipalDep, SessionDep, SettingsDep, roles
@@ -367,6 +368,19 @@ def read_route_geojson(
     return JSONResponse(body, media_type="application/geo+json")
 
 
+def _route_changed(
+    session: Session,
+    principal: Principal,
+    route_id: int,
+    change: Callable[[Session, PlannedRoute], PlannedRoute],
+) -> RoutePublic:
+    """The reader's route after ``change`` (lock or unlock), saved."""
+    route = service.get_route(session, principal, route_id)
+    change(session, route)
+    session.commit()
+    return route_public(route, service.route_stops(session, route_id))
+
+
 @router.post(
     "/routes/{route_id}/lock",
     response_model=RoutePublic,
@@ -375,10 +389,7 @@ def read_route_geojson(
 )
 def lock_route(route_id: DbId, session: SessionDep, principal: Dispatcher) -> RoutePublic:
     """Keep this route as it is when re-planning."""
-    route = service.get_route(session, principal, route_id)
-    service.lock_route(session, route)
-    session.commit()
-    return route_public(route, service.route_stops(session, route_id))
+    return _route_changed(session, principal, route_id, service.lock_route)
 
 
 @router.post(
@@ -391,10 +402,7 @@ def lock_route(route_id: DbId, session: SessionDep, principal: Dispatcher) -> Ro
 )
 def unlock_route(route_id: DbId, session: SessionDep, principal: Dispatcher) -> RoutePublic:
     """Let the route change again."""
-    route = service.get_route(session, principal, route_id)
-    service.unlock_route(session, route)
-    session.commit()
-    return route_public(route, service.route_stops(session, route_id))
+    return _route_changed(session, principal, route_id, service.unlock_route)
 
 
 class RouteEdit(BaseModel):
@@ -427,7 +435,9 @@ class EditReasonPublic(BaseModel):
 
 
 class EditStopPublic(BaseModel):
-    """A stop of an edited route, with its new times."""
+    """A stop of an edited route, with its new times (read from the preview's stop)."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     stop_id: int
     sequence: int
@@ -440,9 +450,16 @@ class EditStopPublic(BaseModel):
     desk_closed: bool
     moved: bool
 
+    @field_validator("arrival_at", "start_at")
+    @classmethod
+    def _local(cls, value: dt.datetime) -> dt.datetime:
+        return to_local(value)
+
 
 class EditRoutePublic(BaseModel):
-    """An edited route before and after."""
+    """An edited route before and after (read from the preview's route)."""
+
+    model_config = ConfigDict(from_attributes=True)
 
     route_id: int
     courier_user_id: int | None
@@ -456,6 +473,11 @@ class EditRoutePublic(BaseModel):
     capacity: int
     capacity_exceeded: bool
     stops: list[EditStopPublic]
+
+    @field_validator("end_at")
+    @classmethod
+    def _local(cls, value: dt.datetime) -> dt.datetime:
+        return to_local(value)
 
 
 class EditPreviewPublic(BaseModel):
@@ -480,37 +502,7 @@ def edit_public(preview: edits.EditPreview, saved: bool, lang: str) -> EditPrevi
             EditReasonPublic(code=r.code, message=message(r.code, lang, **r.params))
             for r in preview.reasons
         ],
-        routes=[
-            EditRoutePublic(
-                route_id=r.route_id,
-                courier_user_id=r.courier_user_id,
-                courier_label=r.courier_label,
-                distance_before_m=r.distance_before_m,
-                distance_after_m=r.distance_after_m,
-                duration_before_s=r.duration_before_s,
-                duration_after_s=r.duration_after_s,
-                end_at=to_local(r.end_at),
-                max_load=r.max_load,
-                capacity=r.capacity,
-                capacity_exceeded=r.capacity_exceeded,
-                stops=[
-                    EditStopPublic(
-                        stop_id=s.stop_id,
-                        sequence=s.sequence,
-                        item_number=s.item_number,
-                        kind=s.kind,
-                        place=s.place,
-                        arrival_at=to_local(s.arrival_at),
-                        start_at=to_local(s.start_at),
-                        late_min=s.late_min,
-                        desk_closed=s.desk_closed,
-                        moved=s.moved,
-                    )
-                    for s in r.stops
-                ],
-            )
-            for r in preview.routes
-        ],
+        routes=[EditRoutePublic.model_validate(r, from_attributes=True) for r in preview.routes],
     )
 
 

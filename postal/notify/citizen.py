@@ -47,7 +47,9 @@ def _desk_name(session: Session, booking: Booking) -> str:
     return catalogue.get_desk(session, booking.desk_code).name
 
 
-def _slot_params(session: Session, booking: Booking) -> dict[str, Any]:
+def booked_window(session: Session, booking: Booking) -> Window:
+    """The half day the citizen was told: the desk's open span in the booked half day (the
+    nominal half day when the desk's hours changed since booking)."""
     window = slot_window(
         catalogue.desk_hours(session, booking.desk_code),
         catalogue.work_calendar(session),
@@ -60,6 +62,11 @@ def _slot_params(session: Session, booking: Booking) -> dict[str, Any]:
             if booking.slot == Slot.MORNING
             else Window(dt.time(13, 30), dt.time(17))
         )
+    return window
+
+
+def _slot_params(session: Session, booking: Booking) -> dict[str, Any]:
+    window = booked_window(session, booking)
     documents: list[dict[str, Any]] = []
     if booking.service_form != ServiceForm.result_delivery:
         documents = [

@@ -144,6 +144,8 @@ def params(engine: Engine, settings: Settings, job_id: str) -> rm.SolveParams:
             time_limit_s=job.time_limit_s,
             seed=job.seed,
             workers=settings.plan_solver_processes,
+            # VROOM's cost with its default costs (the only ones accepted) is travel time.
+            travel_cost=rm.TravelCost.DURATION,
         )
 
 

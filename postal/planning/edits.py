@@ -353,6 +353,20 @@ def _lateness(problem: rm.Problem, s: int, start: int) -> tuple[int, bool]:
     return late, closed
 
 
+@dataclass(frozen=True)
+class _Scene:
+    """What an edit works on: the routes it touches (the edited one first), their stops
+    before and after it (by route id), their couriers, and the stops it moves."""
+
+    plan: PlanRun
+    office: PostOffice
+    routes: list[PlannedRoute]
+    before: dict[int, list[PlannedStop]]
+    after: dict[int, list[PlannedStop]]
+    couriers: dict[int, _Courier]
+    moved: set[int]
+
+
 @dataclass
 class _Evaluation:
     preview: EditPreview
@@ -360,17 +374,9 @@ class _Evaluation:
     built: _Built
 
 
-def _evaluate(
-    session: Session,
-    settings: Settings,
-    plan: PlanRun,
-    office: PostOffice,
-    routes: list[PlannedRoute],
-    before: dict[int, list[PlannedStop]],
-    after: dict[int, list[PlannedStop]],
-    couriers: dict[int, _Courier],
-    moved: set[int],
-) -> _Evaluation:
+def _evaluate(session: Session, settings: Settings, scene: _Scene) -> _Evaluation:
+    plan, office, routes, couriers = scene.plan, scene.office, scene.routes, scene.couriers
+    before, after, moved = scene.before, scene.after, scene.moved
     tz = ZoneInfo(settings.timezone)
     stops = [s for r in routes for s in before[r.id or 0]]
     order = [couriers[r.id or 0] for r in routes]
@@ -452,10 +458,7 @@ def _editable(route: PlannedRoute, plan: PlanRun) -> None:
         raise Conflict("route_locked")
 
 
-def _prepare(
-    session: Session, settings: Settings, route: PlannedRoute, edit: Edit
-) -> tuple[PlanRun, PostOffice, list[PlannedRoute], dict[int, list[PlannedStop]],
-           dict[int, list[PlannedStop]], dict[int, _Courier], set[int]]:  # fmt: skip
+def _prepare(session: Session, settings: Settings, route: PlannedRoute, edit: Edit) -> _Scene:
     plan = service.get_plan(session, route.plan_id)
     _editable(route, plan)
     office = session.get(PostOffice, route.post_office_code)
@@ -495,9 +498,8 @@ def _prepare(
         after[target.id] = list(before[target.id])
         couriers[target.id] = _courier_of(session, settings, plan, target)
         moved = {s.id for s in item if s.id is not None}
-        after[target.id] = _best_insertion(
-            session, settings, plan, office, routes, before, after, couriers, target.id, item
-        )
+        scene = _Scene(plan, office, routes, before, after, couriers, moved)
+        after[target.id] = _best_insertion(session, settings, scene, target.id, item)
     else:
         assert edit.courier_user_id is not None
         entry = courier_entry(
@@ -515,30 +517,21 @@ def _prepare(
         if taken is not None:
             raise Conflict("courier_has_route", field="courier_user_id")
         couriers[route.id] = _Courier(entry.user_id, entry.full_name, (entry.start, entry.end))
-    return plan, office, routes, before, after, couriers, moved
+    return _Scene(plan, office, routes, before, after, couriers, moved)
 
 
 def _best_insertion(
-    session: Session,
-    settings: Settings,
-    plan: PlanRun,
-    office: PostOffice,
-    routes: list[PlannedRoute],
-    before: dict[int, list[PlannedStop]],
-    after: dict[int, list[PlannedStop]],
-    couriers: dict[int, _Courier],
-    target_id: int,
-    item: list[PlannedStop],
+    session: Session, settings: Settings, scene: _Scene, target_id: int, item: list[PlannedStop]
 ) -> list[PlannedStop]:
     """The target's stops with the item's pickup and delivery where they cost least: fewest
     late stops first, then fewest metres (pickup always before its delivery)."""
     tz = ZoneInfo(settings.timezone)
     pickup = next(s for s in item if s.kind == "pickup")
     delivery = next(s for s in item if s.kind != "pickup")
-    base = after[target_id]
+    base = scene.after[target_id]
     stops = [*base, pickup, delivery]
-    courier = couriers[target_id]
-    built = _build(session, settings, plan, office, stops, [courier], tz)
+    courier = scene.couriers[target_id]
+    built = _build(session, settings, scene.plan, scene.office, stops, [courier], tz)
     problem = built.problem
     best: tuple[tuple[int, int], list[PlannedStop]] | None = None
     n = len(base)
@@ -569,8 +562,7 @@ def preview_edit(
 ) -> EditPreview:
     """The consequences of ``edit`` on ``route`` (and the route it moves an item to);
     nothing is written."""
-    args = _prepare(session, settings, route, edit)
-    return _evaluate(session, settings, *args).preview
+    return _evaluate(session, settings, _prepare(session, settings, route, edit)).preview
 
 
 def apply_edit(
@@ -579,8 +571,9 @@ def apply_edit(
     """Save ``edit`` after the independent checker has seen it: an infeasible edit is 409
     ``edit_infeasible`` (one error per reason) unless ``confirm``. Routes left without
     stops are removed; the plan's totals follow. The caller commits."""
-    plan, office, routes, before, after, couriers, moved = _prepare(session, settings, route, edit)
-    evaluation = _evaluate(session, settings, plan, office, routes, before, after, couriers, moved)
+    scene = _prepare(session, settings, route, edit)
+    plan, routes, after, couriers = scene.plan, scene.routes, scene.after, scene.couriers
+    evaluation = _evaluate(session, settings, scene)
     preview = evaluation.preview
     if not preview.feasible and not confirm:
         raise Conflict(

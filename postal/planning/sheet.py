@@ -11,16 +11,12 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from reportlab.lib import colors  # type: ignore[import-untyped]
 from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
 from reportlab.lib.styles import ParagraphStyle  # type: ignore[import-untyped]
 from reportlab.lib.units import mm  # type: ignore[import-untyped]
-from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
-from reportlab.pdfbase.ttfonts import TTFont  # type: ignore[import-untyped]
 from reportlab.platypus import (  # type: ignore[import-untyped]
     Paragraph,
     SimpleDocTemplate,
@@ -34,25 +30,10 @@ from postal.booking.models import Booking, ServiceForm
 from postal.catalogue.models import Desk, PostOffice
 from postal.config import Settings
 from postal.i18n import message
+from postal.pdf_fonts import vietnamese_fonts
 from postal.planning.models import PlannedRoute, PlannedStop, StopPlace
 from postal.planning.service import route_stops
 from postal.tracking.public import mask_name
-
-# The same font files as the handover record (postal/tracking/pdf.py): DejaVu Sans has
-# every Vietnamese letter; Helvetica (without them) only when no copy is found.
-_FONTS = Path(__file__).parent.parent / "tracking" / "fonts"
-_SYSTEM_FONTS = Path("/usr/share/fonts/truetype/dejavu")
-
-
-@cache
-def _fonts() -> tuple[str, str]:
-    for folder in (_FONTS, _SYSTEM_FONTS):
-        regular, bold = folder / "DejaVuSans.ttf", folder / "DejaVuSans-Bold.ttf"
-        if regular.exists() and bold.exists():
-            pdfmetrics.registerFont(TTFont("RouteSans", str(regular)))
-            pdfmetrics.registerFont(TTFont("RouteSans-Bold", str(bold)))
-            return "RouteSans", "RouteSans-Bold"
-    return "Helvetica", "Helvetica-Bold"
 
 
 def _vnd(amount: int) -> str:
@@ -130,7 +111,7 @@ def sheet_lines(
 
 def render_sheet(session: Session, settings: Settings, route: PlannedRoute, lang: str) -> bytes:
     """The route sheet as an A4 PDF."""
-    regular, bold = _fonts()
+    regular, bold = vietnamese_fonts()
     tz = ZoneInfo(settings.timezone)
 
     def t(key: str, **params: object) -> str:

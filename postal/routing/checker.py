@@ -36,6 +36,7 @@ class ViolationKind(StrEnum):
     SHIFT_END = "shift_end"
     DISTANCE_REPORT = "distance_report"
     AREA = "area"
+    SKILLS = "skills"
 
 
 @dataclass(frozen=True)
@@ -210,8 +211,16 @@ def _check_route(problem: Problem, r_idx: int, route: Route) -> list[Violation]:
                 f"travel {travel}",
                 v.stop,
             )
-        if v.departure != v.start + st.service:
-            bad(ViolationKind.SERVICE_TIME, f"departure {v.departure} != start + service", v.stop)
+        # VROOM's setup: spent only when the courier comes from another place.
+        setup = st.setup if st.location != prev_loc else 0
+        task = setup + st.service
+        if v.departure != v.start + task:
+            bad(
+                ViolationKind.SERVICE_TIME,
+                f"departure {v.departure} != start {v.start} + setup {setup} + service "
+                f"{st.service}",
+                v.stop,
+            )
         if st.windows and not _inside(v.start, st.windows):
             bad(ViolationKind.TIME_WINDOW, f"start {v.start} outside {st.windows}", v.stop)
         if st.desk is not None and problem.date is not None:
@@ -220,17 +229,20 @@ def _check_route(problem: Problem, r_idx: int, route: Route) -> list[Violation]:
             for day, windows in desk.opening:
                 if day == problem.date:
                     opening = windows
-            shortened = [(lo, hi - st.service) for lo, hi in opening]
+            shortened = [(lo, hi - task) for lo, hi in opening]
             if not _inside(v.start, shortened):
                 bad(
                     ViolationKind.DESK_HOURS,
                     f"start {v.start}, service {st.service}: desk {desk.id} opening {opening}",
                     v.stop,
                 )
-        if st.deadline is not None and v.start + st.service > st.deadline:
-            bad(ViolationKind.DEADLINE, f"ends {v.start + st.service} > {st.deadline}", v.stop)
+        if st.deadline is not None and v.start + task > st.deadline:
+            bad(ViolationKind.DEADLINE, f"ends {v.start + task} > {st.deadline}", v.stop)
         if st.area is not None and home.areas and st.area not in home.areas:
             bad(ViolationKind.AREA, f"area {st.area!r} not served by {home.id}", v.stop)
+        if not st.skills <= courier.skills:
+            missing = sorted(st.skills - courier.skills)
+            bad(ViolationKind.SKILLS, f"courier {courier.id} lacks skills {missing}", v.stop)
         load += st.demand if st.kind is StopKind.PICKUP else -st.demand
         if load < 0 or load > courier.capacity:
             bad(ViolationKind.CAPACITY, f"load {load} outside [0, {courier.capacity}]", v.stop)

@@ -261,6 +261,7 @@ def _make_part(day: Day, stops: Sequence[int], couriers: Sequence[int]) -> Part:
                 capacity=day.couriers[c].capacity,
                 break_=day.couriers[c].break_,
                 speed_percent=day.couriers[c].speed_percent,
+                skills=day.couriers[c].skills,
             )
             for c in couriers
         ),
@@ -277,6 +278,8 @@ def _make_part(day: Day, stops: Sequence[int], couriers: Sequence[int]) -> Part:
                 priority=day.stops[s].priority,
                 desk=desk_index(s),
                 area=day.stops[s].area,
+                setup=day.stops[s].setup,
+                skills=day.stops[s].skills,
             )
             for s in stops
         ),

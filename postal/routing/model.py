@@ -5,10 +5,14 @@ their own scaled unit), distance in metres, load in items. Locations are indices
 problem's square matrices; several stops may share one location (one node per stop).
 
 Semantics the solver and the independent checker both implement (each on its own):
-- a stop's service starts inside one of its time windows (start-of-service windows), and
-  finishes no later than its deadline when one is set;
+- a stop's task starts inside one of its time windows (start-of-service windows, VROOM's
+  "task start"), then its setup (only when its location differs from the previous point's:
+  the previous stop, or the start depot for the first stop) and its service follow without a
+  gap; departure = start + setup applied + service, no later than its deadline when one is set;
 - a stop at a desk must also start inside the desk's opening windows of the plan date,
-  shortened by the stop's service time so that the handover ends before the desk closes;
+  shortened by the stop's setup applied and service time so that the handover ends before the
+  desk closes;
+- a stop with skills goes only to a courier holding all of them (VROOM's skills);
 - travel time from i to j for a courier is ceil(durations[i][j] * 100 / speed_percent);
 - load: a pickup adds its demand, a delivery removes it; an unpaired delivery is loaded at the
   start depot, an unpaired pickup is carried to the end depot; load stays within [0, capacity];
@@ -95,6 +99,8 @@ class Courier:
     break_: CourierBreak | None = None
     speed_percent: int = 100
     """100 = the matrix speed; 125 = a quarter faster (travel times divided by 1.25)."""
+    skills: frozenset[int] = frozenset()
+    """What the courier can do; a stop needing skills goes only to a courier holding them."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,11 @@ class Stop:
     """Index of the desk this stop is at, if any; its opening windows then apply."""
     area: str | None = None
     """Service area of the address (checked against depots' areas); None = anywhere."""
+    setup: int = 0
+    """Time to get started, spent before the service only when the courier arrives from
+    another location (VROOM's ``setup``); the time window bounds its start."""
+    skills: frozenset[int] = frozenset()
+    """Skills a courier needs to serve this stop (all of them)."""
 
 
 @dataclass(frozen=True, eq=False)

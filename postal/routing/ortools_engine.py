@@ -2,10 +2,12 @@
 
 One node per stop (stops sharing a desk are distinct nodes at distance zero); the time
 dimension's domain at each node is the union of the stop's effective windows (gaps such as a
-desk's lunch are removed with RemoveInterval); couriers' breaks are interval variables the
-routing layer schedules around visits; every stop sits in its own disjunction with a penalty
-far above any courier cost, so a stop that cannot fit comes back unperformed instead of making
-the model infeasible; a large fixed cost per used courier puts fewest couriers first.
+desk's lunch are removed with RemoveInterval); a stop's setup (VROOM's) is part of the arc
+into it when the arc changes place, its window then bounds the cumul minus the setup
+applied; couriers' breaks are interval variables the routing layer schedules around visits;
+every stop sits in its own disjunction with a penalty far above any courier cost, so a stop
+that cannot fit comes back unperformed instead of making the model infeasible; a large fixed
+cost per used courier puts fewest couriers first.
 """
 
 from __future__ import annotations
@@ -38,6 +40,20 @@ def penalty_for(priority: int, base: int) -> int:
     return base * (1 + max(0, min(priority, 100)))
 
 
+def _restrict(var: pywrapcp.IntVar, windows: Sequence[tuple[int, int]]) -> None:
+    """Limit ``var`` to the union of sorted ``windows`` (gaps removed)."""
+    merged: list[list[int]] = []
+    for lo, hi in sorted(windows):
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    var.SetRange(merged[0][0], merged[-1][1])
+    for (_, hi), (lo, _) in itertools.pairwise(merged):
+        if hi + 1 <= lo - 1:
+            var.RemoveInterval(hi + 1, lo - 1)
+
+
 class OrtoolsModel:
     """A routing model over a Prepared problem (optionally a subset of its couriers)."""
 
@@ -66,6 +82,8 @@ class OrtoolsModel:
 
         loc = [d.location for d in problem.depots] + [problem.stops[s].location for s in self.stops]
         service = [0] * n_depots + [problem.stops[s].service for s in self.stops]
+        setup = [0] * n_depots + [problem.stops[s].setup for s in self.stops]
+        self.loc, self.setup = loc, setup
 
         def node_matrix(speed: int, with_service: bool, use_distance: bool) -> list[list[int]]:
             rows = []
@@ -77,6 +95,10 @@ class OrtoolsModel:
                     row = [travel_time(problem, speed, la, loc[b]) for b in range(n_nodes)]
                     if with_service and service[a]:
                         row = [v + service[a] for v in row]
+                    if with_service and any(setup):
+                        # The setup of b is spent on arriving from another place, so the
+                        # time dimension's cumul at b is when its service starts.
+                        row = [v + (setup[b] if loc[b] != la else 0) for b, v in enumerate(row)]
                 rows.append(row)
             return rows
 
@@ -112,10 +134,10 @@ class OrtoolsModel:
             if not windows:
                 var.SetRange(0, 0)
                 continue
-            var.SetRange(windows[0][0], windows[-1][1])
-            for (_, hi), (lo, _) in itertools.pairwise(windows):
-                if hi + 1 <= lo - 1:
-                    var.RemoveInterval(hi + 1, lo - 1)
+            if setup[self.node_of[s]]:
+                self._setup_window(s, index, windows)
+                continue
+            _restrict(var, windows)
 
         self._add_load(courier_cost)
         self._add_breaks(service)
@@ -138,6 +160,33 @@ class OrtoolsModel:
                 solver.Add(self.time.CumulVar(index) <= self.time.CumulVar(d_index))
         for v in range(len(self.couriers)):
             routing.AddVariableMinimizedByFinalizer(self.time.CumulVar(routing.End(v)))
+
+    def _setup_window(self, s: int, index: int, windows: list[tuple[int, int]]) -> None:
+        """The window bounds the task's start, before its setup: cumul - setup applied.
+
+        The setup applies unless the previous node is at the same place (a stop there, or a
+        start depot); with no such node it always applies and the window simply shifts."""
+        routing, manager = self.routing, self.manager
+        node = self.node_of[s]
+        here = self.loc[node]
+        sup = self.setup[node]
+        var = self.time.CumulVar(index)
+        starts = [routing.Start(v) for v in range(len(self.couriers))]
+        same = [
+            i
+            for i in [*starts, *(manager.NodeToIndex(self.node_of[o]) for o in self.stops)]
+            if i != index and self.loc[manager.IndexToNode(i)] == here
+        ]
+        shifted = [(lo + sup, hi + sup) for lo, hi in windows]
+        if not same:
+            _restrict(var, shifted)
+            return
+        solver = routing.solver()
+        _restrict(var, sorted(set(windows) | set(shifted)))
+        task_start = solver.IntVar(windows[0][0], windows[-1][1], f"task_start_{s}")
+        _restrict(task_start, windows)
+        after_same = solver.Sum([solver.IsEqualCstVar(routing.NextVar(i), index) for i in same])
+        solver.Add(task_start == var - sup + sup * after_same)
 
     def _add_load(self, courier_cost: int) -> None:
         prep, routing, manager = self.prep, self.routing, self.manager

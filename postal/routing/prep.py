@@ -38,7 +38,7 @@ class Prepared:
     partner: tuple[int, ...]
     """Index of the pair partner per stop, -1 for unpaired stops."""
     compatible: tuple[tuple[int, ...], ...]
-    """Couriers allowed per stop (by service area)."""
+    """Couriers allowed per stop (by service area and skills)."""
     delta: tuple[int, ...]
     """Load change per stop: +demand for pickups, -demand for deliveries."""
     depot_load: tuple[int, ...]
@@ -50,6 +50,27 @@ class Prepared:
     def has_breaks(self) -> bool:
         """True when any courier has a break."""
         return any(c.break_ is not None for c in self.problem.couriers)
+
+    @property
+    def shared_setup(self) -> bool:
+        """True when a stop with a setup shares its place with another stop or a depot: the
+        setup then depends on the order, which engines without setup (PyVRP) cannot see."""
+        problem = self.problem
+        places: dict[int, int] = {}
+        for d in problem.depots:
+            places[d.location] = places.get(d.location, 0) + 1
+        for s in self.active:
+            loc = problem.stops[s].location
+            places[loc] = places.get(loc, 0) + 1
+        return any(
+            problem.stops[s].setup and places[problem.stops[s].location] > 1 for s in self.active
+        )
+
+    @property
+    def exact_for_pyvrp(self) -> bool:
+        """True when PyVRP's model is this problem's: one window per stop, no breaks, no setup
+        that depends on the order (PyVRP counts every setup: its routes stay feasible)."""
+        return self.single_window and not self.has_breaks and not self.shared_setup
 
     @property
     def single_window(self) -> bool:
@@ -116,8 +137,8 @@ def validate(problem: Problem) -> None:
             raise InvalidProblem(detail=f"stop {s.id}: location {s.location} out of range")
         if s.desk is not None and not 0 <= s.desk < len(problem.desks):
             raise InvalidProblem(detail=f"stop {s.id}: desk {s.desk} out of range")
-        if s.demand < 0 or s.service < 0:
-            raise InvalidProblem(detail=f"stop {s.id}: negative demand or service")
+        if s.demand < 0 or s.service < 0 or s.setup < 0:
+            raise InvalidProblem(detail=f"stop {s.id}: negative demand, setup or service")
         if s.pair is not None:
             pairs.setdefault(s.pair, []).append(i)
     for pair, idx in pairs.items():
@@ -155,18 +176,23 @@ def prepare(problem: Problem) -> Prepared:
             if opening is not None:
                 if not opening:
                     reasons[i] = UnassignedReason.DESK_CLOSED
-                w = intersect(w, normalise([(lo, hi - s.service) for lo, hi in opening]))
+                # The setup is counted whole: whether it applies depends on the route.
+                task = s.setup + s.service
+                w = intersect(w, normalise([(lo, hi - task) for lo, hi in opening]))
         if s.deadline is not None:
-            w = intersect(w, ((0, s.deadline - s.service),))
+            w = intersect(w, ((0, s.deadline - s.setup - s.service),))
         if not w and i not in reasons:
             reasons[i] = UnassignedReason.WINDOW_PASSED
         windows.append(w)
         serving = [
             c
             for c, courier in enumerate(problem.couriers)
-            if s.area is None
-            or not problem.depots[courier.start_depot].areas
-            or s.area in problem.depots[courier.start_depot].areas
+            if (
+                s.area is None
+                or not problem.depots[courier.start_depot].areas
+                or s.area in problem.depots[courier.start_depot].areas
+            )
+            and s.skills <= courier.skills
         ]
         if s.area is not None and not any(not d.areas or s.area in d.areas for d in problem.depots):
             reasons.setdefault(i, UnassignedReason.OUTSIDE_SERVICE_AREA)

@@ -169,6 +169,7 @@ class PyvrpModel:
             return w[0][0], min(w[-1][1], 2**40)
 
         clients = []
+        # Setup is counted whole (PyVRP has no setup): its routes stay feasible by our rules.
         for s in self.client_stops:
             st = problem.stops[s]
             lo, hi = hull(s)
@@ -177,7 +178,7 @@ class PyvrpModel:
                     location=st.location,
                     delivery=[prep.depot_load[s]],
                     pickup=[max(prep.delta[s], 0)],
-                    service_duration=st.service,
+                    service_duration=st.setup + st.service,
                     tw_early=lo,
                     tw_late=hi,
                 )
@@ -192,10 +193,10 @@ class PyvrpModel:
                     delivery_location=sd.location,
                     pickup_tw_early=plo,
                     pickup_tw_late=phi,
-                    pickup_service_duration=sp.service,
+                    pickup_service_duration=sp.setup + sp.service,
                     delivery_tw_early=dlo,
                     delivery_tw_late=dhi,
-                    delivery_service_duration=sd.service,
+                    delivery_service_duration=sd.setup + sd.service,
                     amount=[sp.demand],
                 )
             )

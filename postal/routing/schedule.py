@@ -76,7 +76,8 @@ def _forward(
         start = _first_start(prep.windows[s], ready)
         if start is None:
             return None
-        t = start + stop.service
+        # Setup only on arriving from another place (VROOM's rule), then the service.
+        t = start + (stop.setup if stop.location != loc else 0) + stop.service
         times.append((arrival, start, t))
         loc = stop.location
     tr = travel_time(problem, speed, loc, problem.depots[c.end_depot].location)

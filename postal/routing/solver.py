@@ -394,7 +394,7 @@ def _job_fleet(
     # With breaks or multi-window stops PyVRP plans a relaxation: a fleet it reaches may need
     # one courier more once our rules place the breaks and lunch gaps. There, every fleet is
     # judged as our rules make it (repaired, stops put back), and what the job returns is that.
-    relaxed = not (prep.single_window and not prep.has_breaks)
+    relaxed = not prep.exact_for_pyvrp
     held_best: Sequences | None = None
     held_score: tuple[int, int, int] | None = None
 
@@ -748,7 +748,7 @@ def portfolio_jobs(
 ) -> list[Job]:
     """The portfolio's engine jobs for a problem, each to run in its own process until the
     monotonic ``until``; the first is the one kept when only one worker is allowed."""
-    exact = prep.single_window and not prep.has_breaks
+    exact = prep.exact_for_pyvrp
     seed = params.seed
     iterations = params.iterations
     use_vroom = params.use_vroom and iterations is None
@@ -800,7 +800,7 @@ def _portfolio(
     prep: Prepared, params: SolveParams, fixed: int, base: int, by_duration: bool, t0: float
 ) -> Candidate:
     total = params.time_limit_s
-    exact = prep.single_window and not prep.has_breaks
+    exact = prep.exact_for_pyvrp
     margin = min(0.5, 0.02 * total + 0.05)
     iterations = params.iterations
     if exact:

@@ -101,6 +101,7 @@ def build_input(
                 vroom.Job(
                     id=s,
                     location=st.location,
+                    default_setup=st.setup,
                     default_service=st.service,
                     delivery=vroom.Amount([prep.depot_load[s]]),
                     pickup=vroom.Amount([max(prep.delta[s], 0)]),
@@ -115,12 +116,14 @@ def build_input(
                 pickup=vroom.ShipmentStep(
                     id=s,
                     location=st.location,
+                    default_setup=st.setup,
                     default_service=st.service,
                     time_windows=windows,
                 ),
                 delivery=vroom.ShipmentStep(
                     id=j,
                     location=dst.location,
+                    default_setup=dst.setup,
                     default_service=dst.service,
                     time_windows=[_tw(lo, hi) for lo, hi in prep.windows[j]],
                 ),

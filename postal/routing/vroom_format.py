@@ -1,15 +1,43 @@
 """VROOM's JSON input and output formats, so VROOM users can switch without rewriting.
 
-Input: vehicles (start/end or start_index/end_index, capacity, time_window, breaks,
-speed_factor), jobs and shipments (location or location_index, service, delivery/pickup or
-amount, time_windows, priority), and either coordinates or custom ``matrices`` (per profile
-``durations`` and ``distances``; the legacy top-level ``matrix`` is read as durations).
-Output: ``code``, ``summary``, ``unassigned`` and ``routes`` with ``steps`` (type, id,
-location, arrival, service, waiting_time, load, duration, distance), as VROOM writes them;
-unassigned entries also carry our ``reason``.
+Every key of VROOM's input (docs/API.md of VROOM 1.14) is either honoured or refused with an
+error naming its JSON path (``vehicles[3].breaks[1].max_load``) and what is supported
+instead; nothing is read and then ignored. Keys VROOM does not define are refused too: VROOM
+itself skips them, but a misspelt key (``time_window`` on a job) would then be a constraint
+silently lost. The inventory (``INVENTORY`` below, shown by the tests):
 
-Limits, reported as errors rather than silently ignored: one capacity dimension, one break
-per vehicle with one window, no skills, routes must start or end somewhere.
+honoured
+    top level: ``jobs``, ``shipments``, ``vehicles``, ``matrices`` (``durations``,
+    ``distances`` of the vehicles' profile), ``matrix`` (deprecated: durations);
+    vehicles: ``id``, ``profile`` (one per problem), ``description``, ``start``/``start_index``,
+    ``end``/``end_index`` (either may be left out: the route then starts or ends at its first or
+    last task), ``capacity`` (one dimension), ``costs`` at VROOM's defaults, ``skills``, ``type``
+    (meaningful only with the refused ``*_per_type``), ``time_window``, ``breaks`` (one per
+    vehicle with ``id``, ``service``, ``description`` and one of ``time_windows``),
+    ``speed_factor`` in (0, 5] to two decimals;
+    jobs and shipment steps: ``id``, ``description``, ``location``/``location_index``,
+    ``setup`` (spent when arriving from another location), ``service``, ``time_windows``
+    (several), ``delivery`` or ``pickup`` (one dimension, one of them), ``skills``,
+    ``priority`` in [0, 100]; shipments: ``pickup``, ``delivery``, ``amount``, ``skills``,
+    ``priority``.
+refused (see ``REFUSED``)
+    ``matrices.*.costs``; vehicles' ``steps``, ``max_tasks``, ``max_travel_time``,
+    ``max_distance``, non-default ``costs``, several capacity dimensions, several breaks,
+    several windows per break, breaks' ``max_load``; tasks' ``setup_per_type``,
+    ``service_per_type``, jobs' deprecated ``amount``, a job with both ``delivery`` and
+    ``pickup``, several amount dimensions; several profiles.
+
+Priorities are read as weights: a dropped task costs 1 + its priority (VROOM maximises the sum
+of priorities first, a difference left to do); the objective puts fewest vehicles first, then
+travel time (POST /optimise; ``postal solve`` still minimises distance after vehicles).
+
+Output: ``code``, ``summary``, ``unassigned`` and ``routes`` with ``steps`` as VROOM writes
+them: per step type, id (break ids as given), description, location, setup, service,
+waiting_time, load, arrival, duration, distance, violations; per route and in the summary
+cost (travel time, VROOM's default ``per_hour``), setup, service, duration, waiting_time,
+priority, delivery, pickup, distance (when distances are known: coordinates or a
+``distances`` matrix), violations (always empty: plans are feasible). Unassigned entries also
+carry our ``reason``.
 """
 
 from __future__ import annotations
@@ -40,10 +68,79 @@ from postal.routing.prep import INF
 MatrixFn = Callable[[NDArray[np.float64]], tuple[NDArray[np.int64], NDArray[np.int64]]]
 """Coordinates (lon, lat) per location -> (durations s, distances m)."""
 
+MAX_INT = 2**31 - 1
+"""VROOM's integers; a week is 604,800 seconds."""
+_OPEN = -1
+"""The open start or end of a route, until the matrix gives it an index."""
+
+_TOP = ("jobs", "shipments", "vehicles", "matrices", "matrix")
+_VEHICLE = (
+    "id",
+    "profile",
+    "description",
+    "start",
+    "start_index",
+    "end",
+    "end_index",
+    "capacity",
+    "costs",
+    "skills",
+    "type",
+    "time_window",
+    "breaks",
+    "speed_factor",
+)
+_COSTS = {"fixed": 0, "per_hour": 3600, "per_km": 0, "per_task_hour": 0}
+"""VROOM's default costs: the only values honoured (cost = travel time)."""
+_BREAK = ("id", "time_windows", "service", "description")
+_TASK = ("id", "description", "location", "location_index", "setup", "service", "time_windows")
+_JOB = (*_TASK, "delivery", "pickup", "skills", "priority")
+_SHIPMENT = ("pickup", "delivery", "amount", "skills", "priority")
+_MATRIX = ("durations", "distances")
+
+REFUSED: dict[str, str] = {
+    "matrices.costs": "custom cost matrices are not supported; costs are travel times "
+    "(give 'durations', and 'distances' for distances)",
+    "vehicles.steps": "vehicle steps (plan mode, initial routes) are not supported; leave them "
+    "out and routes are built from the jobs and shipments",
+    "vehicles.max_tasks": "a maximum number of tasks per route is not supported; use "
+    "'capacity' with one unit per task",
+    "vehicles.max_travel_time": "a maximum travel time is not supported; use the vehicle's "
+    "'time_window'",
+    "vehicles.max_distance": "a maximum distance is not supported; use the vehicle's 'time_window'",
+    "vehicles.costs": "only VROOM's default costs are supported (fixed 0, per_hour 3600, "
+    "per_km 0, per_task_hour 0): the cost is the travel time, fewest vehicles first",
+    "vehicles.capacity": "one capacity dimension is supported",
+    "vehicles.breaks": "one break per vehicle is supported",
+    "vehicles.breaks.time_windows": "one time window per break is supported",
+    "vehicles.breaks.max_load": "a maximum load during breaks is not supported; leave it out",
+    "vehicles.profile": "one profile per problem is supported (and, with custom matrices, "
+    "one of the profiles under 'matrices')",
+    "jobs.amount": "'amount' on jobs is deprecated in VROOM; use 'delivery' or 'pickup'",
+    "jobs.delivery+pickup": "a job with both delivery and pickup amounts is not supported; "
+    "use a shipment, or two jobs at the same location",
+    "amounts": "one amount dimension is supported",
+    "setup_per_type": "setup times per vehicle type are not supported; use 'setup'",
+    "service_per_type": "service times per vehicle type are not supported; use 'service'",
+}
+"""What is refused, and what is supported instead (the message of each 422)."""
+
+INVENTORY: dict[str, tuple[str, ...]] = {
+    "input": _TOP,
+    "matrices.<profile>": _MATRIX,
+    "vehicles[]": _VEHICLE,
+    "vehicles[].costs": tuple(_COSTS),
+    "vehicles[].breaks[]": _BREAK,
+    "jobs[]": _JOB,
+    "shipments[]": _SHIPMENT,
+    "shipments[].pickup|delivery": _TASK,
+}
+"""The keys read, per object (refused values and keys: ``REFUSED``)."""
+
 
 @dataclass(frozen=True)
 class VroomIds:
-    """How our indices map back to the ids of the VROOM input."""
+    """How our indices map back to the ids of the VROOM input (and what it asked to echo)."""
 
     stop_ids: tuple[int, ...]
     stop_types: tuple[str, ...]
@@ -51,6 +148,19 @@ class VroomIds:
     vehicle_ids: tuple[int, ...]
     coordinates: tuple[tuple[float, float] | None, ...]
     """Per location, when the input gave coordinates."""
+    break_ids: tuple[int | None, ...] = ()
+    """Per vehicle: the id of its break as given."""
+    stop_descriptions: tuple[str | None, ...] = ()
+    vehicle_descriptions: tuple[str | None, ...] = ()
+    break_descriptions: tuple[str | None, ...] = ()
+    open_start: tuple[bool, ...] = ()
+    """Per vehicle: no start given (the route starts at its first task)."""
+    open_end: tuple[bool, ...] = ()
+    """Per vehicle: no end given (the route ends at its last task)."""
+    has_distances: bool = True
+    """Distances are known (coordinates or a 'distances' matrix): output reports them."""
+    indexed: bool = False
+    """Custom matrices: locations are echoed with their location_index."""
 
 
 def haversine_matrices(circuity: float, speed_kmh: float) -> MatrixFn:
@@ -73,26 +183,83 @@ def _err(where: str, msg: str) -> MalformedInstance:
     return MalformedInstance(detail=f"{where}: {msg}", field=where)
 
 
+def _refuse(where: str, rule: str) -> MalformedInstance:
+    """A VROOM key or value we do not honour: 422 naming its path and what to use instead."""
+    return MalformedInstance(
+        "vroom_unsupported", detail=f"{where}: {REFUSED[rule]}", field=where, path=where
+    )
+
+
+def _keys(obj: Any, where: str, known: tuple[str, ...], refused: dict[str, str]) -> None:
+    """Refuse keys we do not honour (by rule) and keys VROOM does not define."""
+    if not isinstance(obj, dict):
+        raise _err(where, "must be an object")
+    for key in obj:
+        if key in refused:
+            raise _refuse(f"{where}.{key}", refused[key])
+        if key not in known:
+            raise MalformedInstance(
+                "vroom_unknown_key",
+                detail=f"{where}.{key}: not a key of VROOM's input here "
+                f"(known: {', '.join(known)})",
+                field=f"{where}.{key}",
+                path=f"{where}.{key}",
+            )
+
+
+def _int(value: Any, where: str, lo: int = 0, hi: int = MAX_INT) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _err(where, "must be an integer")
+    if not lo <= value <= hi:
+        raise _err(where, f"must be in [{lo}, {hi}]")
+    return value
+
+
 def _amount(value: Any, where: str) -> int:
     if value is None:
         return 0
-    if not isinstance(value, list) or not all(isinstance(v, int) for v in value):
+    if not isinstance(value, list):
         raise _err(where, "amounts must be lists of integers")
+    for k, v in enumerate(value):
+        _int(v, f"{where}[{k}]")
     if len(value) > 1:
-        raise _err(where, "only one capacity dimension is supported")
+        raise _refuse(
+            f"{where}[1]", "amounts" if not where.endswith("capacity") else "vehicles.capacity"
+        )
     return int(value[0]) if value else 0
+
+
+def _window(value: Any, where: str) -> tuple[int, int]:
+    if not isinstance(value, list) or len(value) != 2:
+        raise _err(where, "a time window is [start, end]")
+    lo, hi = _int(value[0], f"{where}[0]"), _int(value[1], f"{where}[1]")
+    if lo > hi:
+        raise _err(where, "a time window ends before it starts")
+    return lo, hi
 
 
 def _windows(value: Any, where: str) -> tuple[tuple[int, int], ...]:
     if value is None:
         return ()
-    try:
-        out = tuple((int(a), int(b)) for a, b in value)
-    except (TypeError, ValueError) as exc:
-        raise _err(where, "time_windows must be [[start, end], ...]") from exc
-    if any(a > b for a, b in out):
-        raise _err(where, "a time window ends before it starts")
-    return out
+    if not isinstance(value, list):
+        raise _err(where, "time_windows must be [[start, end], ...]")
+    return tuple(_window(w, f"{where}[{k}]") for k, w in enumerate(value))
+
+
+def _skills(value: Any, where: str) -> frozenset[int]:
+    if value is None:
+        return frozenset()
+    if not isinstance(value, list):
+        raise _err(where, "skills are a list of integers")
+    return frozenset(_int(v, f"{where}[{k}]") for k, v in enumerate(value))
+
+
+def _text(value: Any, where: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _err(where, "must be a string")
+    return value
 
 
 class _Locations:
@@ -102,50 +269,112 @@ class _Locations:
         self.has_matrix = has_matrix
         self.coords: list[tuple[float, float]] = []
         self.index_of: dict[tuple[float, float], int] = {}
+        self.given: dict[int, tuple[float, float]] = {}
+        """Coordinates given alongside custom matrices (echoed in the output)."""
+
+    def _coord(self, value: Any, where: str) -> tuple[float, float]:
+        if not (
+            isinstance(value, list)
+            and len(value) == 2
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        ):
+            raise _err(where, "must be [lon, lat]")
+        return float(value[0]), float(value[1])
 
     def get(self, obj: dict[str, Any], key: str, where: str) -> int | None:
-        idx = obj.get(f"{key}_index" if key != "location" else "location_index")
+        name = f"{key}_index" if key != "location" else "location_index"
+        idx = obj.get(name)
+        coord = obj.get(key)
         if self.has_matrix:
             if idx is None:
-                if obj.get(key) is None:
+                if coord is None:
                     return None
-                raise _err(where, f"'{key}_index' is required with custom matrices")
-            return int(idx)
-        coord = obj.get(key)
+                raise _err(f"{where}.{name}", "required with custom matrices")
+            i = _int(idx, f"{where}.{name}")
+            if coord is not None:
+                self.given[i] = self._coord(coord, f"{where}.{key}")
+            return i
+        # Without matrices, VROOM finds the index itself ('*_index' is irrelevant there).
         if coord is None:
             return None
-        if not (isinstance(coord, list) and len(coord) == 2):
-            raise _err(where, f"'{key}' must be [lon, lat]")
-        pt = (float(coord[0]), float(coord[1]))
+        pt = self._coord(coord, f"{where}.{key}")
         if pt not in self.index_of:
             self.index_of[pt] = len(self.coords)
             self.coords.append(pt)
         return self.index_of[pt]
 
 
+def _matrix(value: Any, where: str) -> NDArray[np.int64]:
+    if not isinstance(value, list) or not value:
+        raise _err(where, "a non-empty square matrix of integers")
+    n = len(value)
+    for i, row in enumerate(value):
+        if not isinstance(row, list) or len(row) != n:
+            raise _err(f"{where}[{i}]", f"every row has {n} integers (a square matrix)")
+        for j, v in enumerate(row):
+            _int(v, f"{where}[{i}][{j}]")
+    return np.asarray(value, dtype=np.int64)
+
+
+def _profile(data: dict[str, Any], vehicles: list[Any]) -> str:
+    """The one profile of the problem (VROOM's default 'car')."""
+    first = vehicles[0].get("profile", "car") if isinstance(vehicles[0], dict) else "car"
+    for k, v in enumerate(vehicles):
+        if isinstance(v, dict) and v.get("profile", "car") != first:
+            raise _refuse(f"vehicles[{k}].profile", "vehicles.profile")
+    matrices = data.get("matrices")
+    if isinstance(matrices, dict) and matrices and first not in matrices:
+        k = next(k for k, v in enumerate(vehicles) if isinstance(v, dict))
+        where = f"vehicles[{k}].profile" if "profile" in vehicles[k] else f"matrices.{first}"
+        raise _err(where, f"no matrices for profile {first!r} (given: {', '.join(matrices)})")
+    if not isinstance(first, str):
+        raise _err("vehicles[0].profile", "must be a string")
+    return first
+
+
 def problem_from_vroom(
-    data: dict[str, Any], matrix_fn: MatrixFn | None = None, profile: str = "car"
+    data: dict[str, Any], matrix_fn: MatrixFn | None = None, profile: str | None = None
 ) -> tuple[Problem, VroomIds]:
-    """Build a Problem from VROOM's input JSON (already parsed)."""
+    """Build a Problem from VROOM's input JSON (already parsed); refuse what is not honoured.
+
+    Raises MalformedInstance (422) whose ``field`` is the JSON path of the offending key.
+    """
     if not isinstance(data, dict):
         raise _err("input", "the top level must be an object")
-    durations: NDArray[np.int64] | None = None
-    distances: NDArray[np.int64] | None = None
-    matrices = data.get("matrices")
-    if isinstance(matrices, dict) and matrices:
-        prof = matrices.get(profile) or next(iter(matrices.values()))
-        if "durations" not in prof:
-            raise _err("matrices", "each profile needs 'durations'")
-        durations = np.asarray(prof["durations"], dtype=np.int64)
-        distances = np.asarray(prof.get("distances", prof["durations"]), dtype=np.int64)
-    elif "matrix" in data:
-        durations = np.asarray(data["matrix"], dtype=np.int64)
-        distances = durations.copy()
-    locs = _Locations(durations is not None)
-
+    _keys(data, "input", _TOP, {})
     vehicles = data.get("vehicles")
     if not isinstance(vehicles, list) or not vehicles:
         raise _err("vehicles", "at least one vehicle is required")
+    for key in ("vehicles", "jobs", "shipments"):
+        items = data.get(key) or []
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise _err(key, "a list of objects")
+    profile = profile or _profile(data, vehicles)
+
+    durations: NDArray[np.int64] | None = None
+    distances: NDArray[np.int64] | None = None
+    has_distances = True
+    matrices = data.get("matrices")
+    if matrices is not None:
+        if not isinstance(matrices, dict) or not matrices:
+            raise _err("matrices", "an object of profiles")
+        for name, prof in matrices.items():
+            _keys(prof, f"matrices.{name}", _MATRIX, {"costs": "matrices.costs"})
+        prof = matrices[profile] if profile in matrices else next(iter(matrices.values()))
+        if "durations" not in prof:
+            raise _err(f"matrices.{profile}", "each profile needs 'durations'")
+        durations = _matrix(prof["durations"], f"matrices.{profile}.durations")
+        if "distances" in prof:
+            distances = _matrix(prof["distances"], f"matrices.{profile}.distances")
+            if distances.shape != durations.shape:
+                raise _err(f"matrices.{profile}.distances", "same size as 'durations'")
+        else:
+            distances, has_distances = durations.copy(), False
+    elif "matrix" in data:
+        durations = _matrix(data["matrix"], "matrix")
+        distances, has_distances = durations.copy(), False
+    locs = _Locations(durations is not None)
+
     depots: list[Depot] = []
     depot_of: dict[int, int] = {}
 
@@ -157,112 +386,177 @@ def problem_from_vroom(
 
     couriers: list[Courier] = []
     vehicle_ids: list[int] = []
+    break_ids: list[int | None] = []
+    break_desc: list[str | None] = []
+    vehicle_desc: list[str | None] = []
+    open_start: list[bool] = []
+    open_end: list[bool] = []
+    seen_vehicles: set[int] = set()
     for k, v in enumerate(vehicles):
         where = f"vehicles[{k}]"
-        if v.get("skills"):
-            raise _err(where, "skills are not supported")
+        _keys(
+            v,
+            where,
+            _VEHICLE,
+            {
+                "steps": "vehicles.steps",
+                "max_tasks": "vehicles.max_tasks",
+                "max_travel_time": "vehicles.max_travel_time",
+                "max_distance": "vehicles.max_distance",
+            },
+        )
+        vid = _int(v.get("id"), f"{where}.id", 0, 2**63 - 1)
+        if vid in seen_vehicles:
+            raise _err(f"{where}.id", f"vehicle id {vid} is used twice")
+        seen_vehicles.add(vid)
+        _text(v.get("type"), f"{where}.type")
+        vehicle_desc.append(_text(v.get("description"), f"{where}.description"))
+        costs = v.get("costs")
+        if costs is not None:
+            _keys(costs, f"{where}.costs", tuple(_COSTS), {})
+            for key, default in _COSTS.items():
+                if key in costs and costs[key] != default:
+                    raise _refuse(f"{where}.costs.{key}", "vehicles.costs")
         start = locs.get(v, "start", where)
         end = locs.get(v, "end", where)
         if start is None and end is None:
             raise _err(where, "a vehicle needs a start or an end")
-        start = end if start is None else start
-        end = start if end is None else end
-        assert start is not None and end is not None
-        tw = v.get("time_window") or [0, INF]
+        open_start.append(start is None)
+        open_end.append(end is None)
+        tw = _window(v["time_window"], f"{where}.time_window") if "time_window" in v else (0, INF)
         breaks = v.get("breaks") or []
-        if len(breaks) > 1:
-            raise _err(where, "one break per vehicle is supported")
+        if not isinstance(breaks, list):
+            raise _err(f"{where}.breaks", "a list of break objects")
         brk = None
-        if breaks:
-            bw = _windows(breaks[0].get("time_windows"), f"{where}.breaks[0]") or ((tw[0], tw[1]),)
-            if len(bw) > 1:
-                raise _err(f"{where}.breaks[0]", "one break window is supported")
-            brk = CourierBreak(bw[0][0], bw[0][1], int(breaks[0].get("service", 0)))
-        speed = float(v.get("speed_factor", 1.0))
+        break_ids.append(None)
+        break_desc.append(None)
+        for b, item in enumerate(breaks):
+            bw_where = f"{where}.breaks[{b}]"
+            _keys(item, bw_where, _BREAK, {"max_load": "vehicles.breaks.max_load"})
+            if b > 0:
+                raise _refuse(bw_where, "vehicles.breaks")
+            break_ids[-1] = _int(item.get("id"), f"{bw_where}.id", 0, 2**63 - 1)
+            break_desc[-1] = _text(item.get("description"), f"{bw_where}.description")
+            bws = _windows(item.get("time_windows"), f"{bw_where}.time_windows") or (tw,)
+            if len(bws) > 1:
+                raise _refuse(f"{bw_where}.time_windows[1]", "vehicles.breaks.time_windows")
+            service = _int(item.get("service", 0), f"{bw_where}.service")
+            brk = CourierBreak(bws[0][0], bws[0][1], service)
+        speed = v.get("speed_factor", 1.0)
+        if isinstance(speed, bool) or not isinstance(speed, int | float) or not 0 < speed <= 5:
+            raise _err(f"{where}.speed_factor", "a number in (0, 5]")
+        capacity = (
+            _amount(v["capacity"], f"{where}.capacity") if v.get("capacity") is not None else None
+        )
         couriers.append(
             Courier(
-                id=str(v.get("id", k)),
-                start_depot=depot(start),
-                end_depot=depot(end),
-                shift=(int(tw[0]), int(tw[1])),
-                capacity=_amount(v.get("capacity"), where) if v.get("capacity") else 2**31,
+                id=str(vid),
+                start_depot=depot(_OPEN if start is None else start),
+                end_depot=depot(_OPEN if end is None else end),
+                shift=tw,
+                capacity=MAX_INT if capacity is None else capacity,
                 break_=brk,
-                speed_percent=max(1, round(speed * 100)),
+                speed_percent=max(1, round(float(speed) * 100)),
+                skills=_skills(v.get("skills"), f"{where}.skills"),
             )
         )
-        vehicle_ids.append(int(v.get("id", k)))
+        vehicle_ids.append(vid)
 
     stops: list[Stop] = []
     stop_ids: list[int] = []
     stop_types: list[str] = []
-    for k, job in enumerate(data.get("jobs") or []):
-        where = f"jobs[{k}]"
-        if job.get("skills"):
-            raise _err(where, "skills are not supported")
-        loc = locs.get(job, "location", where)
+    stop_desc: list[str | None] = []
+    used_ids: dict[str, set[int]] = {"job": set(), "pickup": set(), "delivery": set()}
+    per_type = {"setup_per_type": "setup_per_type", "service_per_type": "service_per_type"}
+
+    def task(obj: dict[str, Any], where: str, kind: str, stop_kind: StopKind, **extra: Any) -> None:
+        tid = _int(obj.get("id"), f"{where}.id", 0, 2**63 - 1)
+        if tid in used_ids[kind]:
+            raise _err(f"{where}.id", f"{kind} id {tid} is used twice")
+        used_ids[kind].add(tid)
+        loc = locs.get(obj, "location", where)
         if loc is None:
-            raise _err(where, "a job needs a location")
-        delivery = _amount(job.get("delivery"), where)
-        pickup = _amount(job.get("pickup"), where)
-        if delivery and pickup:
-            raise _err(where, "a job with both delivery and pickup amounts is not supported")
+            raise _err(where, "a location is required")
         stops.append(
             Stop(
-                id=str(job["id"]),
-                kind=StopKind.PICKUP if pickup else StopKind.DELIVERY,
+                id=f"{kind}:{tid}",
+                kind=stop_kind,
                 location=loc,
-                windows=_windows(job.get("time_windows"), where),
-                service=int(job.get("service", 0)),
-                demand=pickup or delivery,
-                priority=int(job.get("priority", 0)),
+                windows=_windows(obj.get("time_windows"), f"{where}.time_windows"),
+                service=_int(obj.get("service", 0), f"{where}.service"),
+                setup=_int(obj.get("setup", 0), f"{where}.setup"),
+                **extra,
             )
         )
-        stop_ids.append(int(job["id"]))
-        stop_types.append("job")
+        stop_ids.append(tid)
+        stop_types.append(kind)
+        stop_desc.append(_text(obj.get("description"), f"{where}.description"))
+
+    for k, job in enumerate(data.get("jobs") or []):
+        where = f"jobs[{k}]"
+        _keys(job, where, _JOB, {"amount": "jobs.amount", **per_type})
+        delivery = _amount(job.get("delivery"), f"{where}.delivery")
+        pickup = _amount(job.get("pickup"), f"{where}.pickup")
+        if delivery and pickup:
+            raise _refuse(f"{where}.pickup", "jobs.delivery+pickup")
+        task(
+            job,
+            where,
+            "job",
+            StopKind.PICKUP if pickup else StopKind.DELIVERY,
+            demand=pickup or delivery,
+            priority=_int(job.get("priority", 0), f"{where}.priority", 0, 100),
+            skills=_skills(job.get("skills"), f"{where}.skills"),
+        )
     for k, sh in enumerate(data.get("shipments") or []):
         where = f"shipments[{k}]"
-        if sh.get("skills"):
-            raise _err(where, "skills are not supported")
-        amount = _amount(sh.get("amount"), where)
-        pair = f"shipment{k}"
+        _keys(sh, where, _SHIPMENT, {})
+        amount = _amount(sh.get("amount"), f"{where}.amount")
+        priority = _int(sh.get("priority", 0), f"{where}.priority", 0, 100)
+        skills = _skills(sh.get("skills"), f"{where}.skills")
         for part, kind in (("pickup", StopKind.PICKUP), ("delivery", StopKind.DELIVERY)):
             step = sh.get(part)
             if not isinstance(step, dict):
-                raise _err(where, f"missing '{part}'")
-            loc = locs.get(step, "location", f"{where}.{part}")
-            if loc is None:
-                raise _err(f"{where}.{part}", "a location is required")
-            stops.append(
-                Stop(
-                    id=f"{part}:{step['id']}",
-                    kind=kind,
-                    location=loc,
-                    windows=_windows(step.get("time_windows"), f"{where}.{part}"),
-                    service=int(step.get("service", 0)),
-                    demand=amount,
-                    pair=pair,
-                    priority=int(sh.get("priority", 0)),
-                )
+                raise _err(f"{where}.{part}", "required (a shipment step object)")
+            _keys(step, f"{where}.{part}", _TASK, per_type)
+            task(
+                step,
+                f"{where}.{part}",
+                part,
+                kind,
+                demand=amount,
+                pair=f"shipment{k}",
+                priority=priority,
+                skills=skills,
             )
-            stop_ids.append(int(step["id"]))
-            stop_types.append(part)
 
     coords: list[tuple[float, float] | None]
+    coordinates: NDArray[np.float64] | None
     if durations is None:
         if matrix_fn is None:
             raise _err("input", "coordinates need a matrix function (or give custom matrices)")
         xy = np.asarray(locs.coords, dtype=np.float64).reshape(-1, 2)
         durations, distances = matrix_fn(xy)
         coords = list(locs.coords)
-        coordinates: NDArray[np.float64] | None = xy
+        coordinates = xy
     else:
-        coords = [None] * durations.shape[0]
+        coords = [locs.given.get(i) for i in range(durations.shape[0])]
         coordinates = None
     assert distances is not None
     n = durations.shape[0]
-    used = [c.location for c in stops] + [d.location for d in depots]
+    used = [c.location for c in stops] + [d.location for d in depots if d.location != _OPEN]
     if any(not 0 <= i < n for i in used):
         raise _err("input", f"a location index is outside the {n}x{n} matrix")
+    if _OPEN in depot_of:
+        # An open route starts or ends where its first or last task is: a place at no
+        # distance from every other place stands for it.
+        durations = np.pad(durations, ((0, 1), (0, 1)))
+        distances = np.pad(distances, ((0, 1), (0, 1)))
+        coords.append(None)
+        if coordinates is not None:
+            coordinates = np.vstack([coordinates, coordinates.mean(axis=0, keepdims=True)])
+        d = depot_of[_OPEN]
+        depots[d] = Depot(id="open", location=n)
     problem = Problem(
         durations=np.ascontiguousarray(durations, dtype=np.int64),
         distances=np.ascontiguousarray(distances, dtype=np.int64),
@@ -271,7 +565,21 @@ def problem_from_vroom(
         stops=tuple(stops),
         coordinates=coordinates,
     )
-    return problem, VroomIds(tuple(stop_ids), tuple(stop_types), tuple(vehicle_ids), tuple(coords))
+    ids = VroomIds(
+        stop_ids=tuple(stop_ids),
+        stop_types=tuple(stop_types),
+        vehicle_ids=tuple(vehicle_ids),
+        coordinates=tuple(coords),
+        break_ids=tuple(break_ids),
+        stop_descriptions=tuple(stop_desc),
+        vehicle_descriptions=tuple(vehicle_desc),
+        break_descriptions=tuple(break_desc),
+        open_start=tuple(open_start),
+        open_end=tuple(open_end),
+        has_distances=has_distances,
+        indexed=matrices is not None or "matrix" in data,
+    )
+    return problem, ids
 
 
 def _loc_fields(ids: VroomIds, loc: int) -> dict[str, Any]:
@@ -281,180 +589,197 @@ def _loc_fields(ids: VroomIds, loc: int) -> dict[str, Any]:
     return {"location": [coord[0], coord[1]], "location_index": loc}
 
 
+def _described(ids: VroomIds, descriptions: tuple[str | None, ...], k: int) -> dict[str, str]:
+    text = descriptions[k] if k < len(descriptions) else None
+    return {} if text is None else {"description": text}
+
+
+def _travel(problem: Problem, speed: int, a: int, b: int) -> int:
+    return -((-int(problem.durations[a, b]) * 100) // speed)
+
+
+def _route_to_vroom(problem: Problem, ids: VroomIds, route: Route) -> dict[str, Any]:
+    """One route in VROOM's format: steps with arrival, setup, service, waiting and totals."""
+    c = route.courier
+    courier = problem.couriers[c]
+    speed = courier.speed_percent
+    start_loc = problem.depots[courier.start_depot].location
+    end_loc = problem.depots[courier.end_depot].location
+    first_loc = problem.stops[route.visits[0].stop].location
+    last_loc = problem.stops[route.visits[-1].stop].location
+    open_start = c < len(ids.open_start) and ids.open_start[c]
+    open_end = c < len(ids.open_end) and ids.open_end[c]
+    with_distance = ids.has_distances
+
+    def step(kind: str, loc: int | None, **fields: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": kind}
+        if "id" in fields:
+            out["id"] = fields.pop("id")
+        out.update(fields.pop("described", {}))
+        if loc is not None:
+            out.update(_loc_fields(ids, loc))
+        distance = fields.pop("distance", 0)
+        out.update(fields)
+        if with_distance:
+            out["distance"] = distance
+        out["violations"] = []
+        return out
+
+    steps: list[dict[str, Any]] = []
+    travelled = distance = 0
+    load = route.start_load
+    steps.append(
+        step(
+            "start",
+            first_loc if open_start else start_loc,
+            setup=0,
+            service=0,
+            waiting_time=0,
+            load=[load],
+            arrival=route.start,
+            duration=0,
+            distance=0,
+        )
+    )
+    prev_loc = start_loc
+    setup = service = waiting = delivery = pickup = priority = 0
+    brk = courier.break_
+    pending_break = brk is not None and route.break_start is not None
+    break_id = ids.break_ids[c] if c < len(ids.break_ids) else None
+
+    def break_step(arrival: int, ready: int) -> dict[str, Any]:
+        assert brk is not None and route.break_start is not None
+        return step(
+            "break",
+            None,
+            id=ids.vehicle_ids[c] if break_id is None else break_id,
+            described=_described(ids, ids.break_descriptions, c),
+            setup=0,
+            service=brk.duration,
+            waiting_time=route.break_start - arrival,
+            load=[load],
+            arrival=arrival,
+            duration=ready,
+            distance=distance,
+        )
+
+    for v in route.visits:
+        st = problem.stops[v.stop]
+        arrival = v.arrival
+        if pending_break and route.break_start is not None and route.break_start < v.start:
+            # VROOM shows a break taken while waiting at a stop as: arrive, wait, break, then
+            # the stop "arrives" when the break ends.
+            assert brk is not None
+            b_arrival = min(route.break_start, v.arrival)
+            # Waiting at the stop: the leg is travelled; before it: the leg is still ahead.
+            leg = _travel(problem, speed, prev_loc, st.location)
+            steps.append(break_step(b_arrival, travelled + (leg if b_arrival == v.arrival else 0)))
+            pending_break = False
+            arrival = max(arrival, route.break_start + brk.duration)
+        travelled += _travel(problem, speed, prev_loc, st.location)
+        distance += v.distance_from_previous
+        load = v.load_after
+        applied = st.setup if st.location != prev_loc else 0
+        setup += applied
+        service += st.service
+        waiting += v.start - arrival
+        priority += st.priority
+        if st.kind is StopKind.PICKUP:
+            pickup += st.demand
+        else:
+            delivery += st.demand
+        steps.append(
+            step(
+                ids.stop_types[v.stop],
+                st.location,
+                id=ids.stop_ids[v.stop],
+                described=_described(ids, ids.stop_descriptions, v.stop),
+                setup=applied,
+                service=st.service,
+                waiting_time=v.start - arrival,
+                load=[load],
+                arrival=arrival,
+                duration=travelled,
+                distance=distance,
+            )
+        )
+        prev_loc = st.location
+    travelled += _travel(problem, speed, prev_loc, end_loc)
+    distance = route.distance
+    end_arrival = route.end
+    if pending_break and route.break_start is not None:
+        # A break taken back at the depot: arrive, wait for the break, then the route ends
+        # when it is over, so that the steps stay in time order.
+        assert brk is not None
+        b_arrival = min(route.break_start, route.end)
+        steps.append(break_step(b_arrival, travelled))
+        end_arrival = max(route.end, route.break_start + brk.duration)
+    steps.append(
+        step(
+            "end",
+            last_loc if open_end else end_loc,
+            setup=0,
+            service=0,
+            waiting_time=0,
+            load=[load],
+            arrival=end_arrival,
+            duration=travelled,
+            distance=distance,
+        )
+    )
+    out: dict[str, Any] = {
+        "vehicle": ids.vehicle_ids[c],
+        **_described(ids, ids.vehicle_descriptions, c),
+        # VROOM's cost with its default costs (per_hour 3600, the only ones accepted).
+        "cost": travelled,
+        "delivery": [delivery],
+        "pickup": [pickup],
+        "setup": setup,
+        "service": service,
+        "duration": travelled,
+        "waiting_time": waiting,
+        "priority": priority,
+    }
+    if with_distance:
+        out["distance"] = distance
+    out["steps"] = steps
+    out["violations"] = []
+    return out
+
+
 def plan_to_vroom(problem: Problem, ids: VroomIds, plan: Plan) -> dict[str, Any]:
-    """Write a Plan in VROOM's output format."""
-    routes_out = []
-    tot = {"cost": 0, "service": 0, "duration": 0, "waiting_time": 0, "distance": 0, "priority": 0}
-    tot_delivery = tot_pickup = 0
-    for route in plan.routes:
-        if not route.visits:
-            continue
-        courier = problem.couriers[route.courier]
-        speed = courier.speed_percent
-        start_loc = problem.depots[courier.start_depot].location
-        end_loc = problem.depots[courier.end_depot].location
-        steps: list[dict[str, Any]] = []
-        travelled = 0
-        distance = 0
-        load = route.start_load
-        steps.append(
-            {
-                "type": "start",
-                **_loc_fields(ids, start_loc),
-                "setup": 0,
-                "service": 0,
-                "waiting_time": 0,
-                "load": [load],
-                "arrival": route.start,
-                "duration": 0,
-                "distance": 0,
-            }
-        )
-        prev_loc = start_loc
-        service = waiting = delivery = pickup = priority = 0
-        brk = courier.break_
-        break_step: dict[str, Any] | None = None
-        if brk is not None and route.break_start is not None:
-            break_step = {
-                "type": "break",
-                "id": ids.vehicle_ids[route.courier],
-                "setup": 0,
-                "service": brk.duration,
-                "waiting_time": 0,
-                "arrival": route.break_start,
-            }
-        for v in route.visits:
-            st = problem.stops[v.stop]
-            arrival = v.arrival
-            if (
-                break_step is not None
-                and brk is not None
-                and route.break_start is not None
-                and (route.break_start < v.start)
-            ):
-                # VROOM shows a break taken while waiting at a stop as: arrive, wait, break,
-                # then the stop "arrives" when the break ends.
-                b_arrival = min(route.break_start, v.arrival)
-                break_step.update(
-                    {
-                        "arrival": b_arrival,
-                        "waiting_time": route.break_start - b_arrival,
-                        "load": [load],
-                        "duration": travelled,
-                        "distance": distance,
-                    }
-                )
-                steps.append(break_step)
-                break_step = None
-                arrival = max(arrival, route.break_start + brk.duration)
-            travelled += -((-int(problem.durations[prev_loc, st.location]) * 100) // speed)
-            distance += v.distance_from_previous
-            load = v.load_after
-            service += st.service
-            waiting += v.start - arrival
-            priority += st.priority
-            if st.kind is StopKind.PICKUP:
-                pickup += st.demand
-            else:
-                delivery += st.demand
-            steps.append(
-                {
-                    "type": ids.stop_types[v.stop],
-                    "id": ids.stop_ids[v.stop],
-                    **_loc_fields(ids, st.location),
-                    "setup": 0,
-                    "service": st.service,
-                    "waiting_time": v.start - arrival,
-                    "load": [load],
-                    "arrival": arrival,
-                    "duration": travelled,
-                    "distance": distance,
-                }
-            )
-            prev_loc = st.location
-        travelled += -((-int(problem.durations[prev_loc, end_loc]) * 100) // speed)
-        distance = route.distance
-        end_arrival = route.end
-        if break_step is not None:
-            # A break taken back at the depot: arrive, wait for the break, then the route ends
-            # when it is over, so that the steps stay in time order.
-            assert brk is not None and route.break_start is not None
-            b_arrival = min(route.break_start, route.end)
-            break_step.update(
-                {
-                    "arrival": b_arrival,
-                    "waiting_time": route.break_start - b_arrival,
-                    "load": [load],
-                    "duration": travelled,
-                    "distance": distance,
-                }
-            )
-            steps.append(break_step)
-            end_arrival = max(route.end, route.break_start + brk.duration)
-        steps.append(
-            {
-                "type": "end",
-                **_loc_fields(ids, end_loc),
-                "setup": 0,
-                "service": 0,
-                "waiting_time": 0,
-                "load": [load],
-                "arrival": end_arrival,
-                "duration": travelled,
-                "distance": distance,
-            }
-        )
-        routes_out.append(
-            {
-                "vehicle": ids.vehicle_ids[route.courier],
-                "cost": distance,
-                "delivery": [delivery],
-                "pickup": [pickup],
-                "setup": 0,
-                "service": service,
-                "duration": travelled,
-                "waiting_time": waiting,
-                "priority": priority,
-                "distance": distance,
-                "steps": steps,
-                "violations": [],
-            }
-        )
-        for key, val in (
-            ("cost", distance),
-            ("service", service),
-            ("duration", travelled),
-            ("waiting_time", waiting),
-            ("distance", distance),
-            ("priority", priority),
-        ):
-            tot[key] += val
-        tot_delivery += delivery
-        tot_pickup += pickup
+    """Write a Plan in VROOM's output format, totals computed as VROOM computes them."""
+    routes_out = [_route_to_vroom(problem, ids, r) for r in plan.routes if r.visits]
+    keys = ["cost", "setup", "service", "duration", "waiting_time", "priority"]
+    if ids.has_distances:
+        keys.append("distance")
+    summary: dict[str, Any] = {
+        "cost": 0,
+        "routes": len(routes_out),
+        "unassigned": len(plan.unassigned),
+    }
+    summary.update({k: sum(r[k] for r in routes_out) for k in keys})
+    summary["delivery"] = [sum(r["delivery"][0] for r in routes_out)]
+    summary["pickup"] = [sum(r["pickup"][0] for r in routes_out)]
+    summary["violations"] = []
+    summary["computing_times"] = {"loading": 0, "solving": int(plan.seconds * 1000), "routing": 0}
     unassigned = [
         {
             "id": ids.stop_ids[u.stop],
             "type": ids.stop_types[u.stop],
+            **_described(ids, ids.stop_descriptions, u.stop),
             **_loc_fields(ids, problem.stops[u.stop].location),
             "reason": str(u.reason),
         }
         for u in plan.unassigned
     ]
-    summary = {
-        **tot,
-        "routes": len(routes_out),
-        "unassigned": len(unassigned),
-        "delivery": [tot_delivery],
-        "pickup": [tot_pickup],
-        "setup": 0,
-        "violations": [],
-        "computing_times": {"loading": 0, "solving": int(plan.seconds * 1000)},
-    }
     return {"code": 0, "summary": summary, "unassigned": unassigned, "routes": routes_out}
 
 
 def plan_from_vroom(problem: Problem, ids: VroomIds, output: dict[str, Any]) -> Plan:
-    """Read VROOM's output back into a Plan (for checking VROOM's or our own answers)."""
+    """Read VROOM's output back into a Plan (for checking VROOM's or our own answers).
+
+    A step's task starts at arrival + waiting_time (before its setup), as VROOM defines it."""
     key_of = {(t, i): s for s, (t, i) in enumerate(zip(ids.stop_types, ids.stop_ids, strict=True))}
     courier_of = {vid: c for c, vid in enumerate(ids.vehicle_ids)}
     routes = []
@@ -480,12 +805,13 @@ def plan_from_vroom(problem: Problem, ids: VroomIds, output: dict[str, Any]) -> 
                 st = problem.stops[s]
                 arrival = int(step["arrival"])
                 begin = arrival + int(step.get("waiting_time", 0))
+                task = int(step.get("setup", 0)) + st.service
                 visits.append(
                     Visit(
                         s,
                         arrival,
                         begin,
-                        begin + st.service,
+                        begin + task,
                         int((step.get("load") or [0])[0]),
                         int(problem.distances[prev, st.location]),
                     )

@@ -403,15 +403,20 @@ def appointment_dates(
     return out
 
 
-def to_public(session: Session, settings: Settings, record: HandoverRecord) -> RecordPublic:
-    """The API shape of a record with its lines."""
-    lines = list(
+def _lines(session: Session, record: HandoverRecord) -> list[HandoverLine]:
+    """The record's lines in the order they were added."""
+    return list(
         session.exec(
             select(HandoverLine)
             .where(HandoverLine.record_id == record.id)
             .order_by(col(HandoverLine.id))
         ).all()
     )
+
+
+def to_public(session: Session, settings: Settings, record: HandoverRecord) -> RecordPublic:
+    """The API shape of a record with its lines."""
+    lines = _lines(session, record)
     dates = appointment_dates(session, settings, lines)
     kinds = {
         i.id: i.kind
@@ -690,13 +695,7 @@ def printable(session: Session, settings: Settings, record: HandoverRecord) -> P
     post_office = session.get(PostOffice, courier.post_office_code or "")
     office = f"{post_office.name} ({post_office.code})" if post_office else ""
     # The clerk who signed, else who closed, else who opened or confirmed a line.
-    lines = list(
-        session.exec(
-            select(HandoverLine)
-            .where(HandoverLine.record_id == record.id)
-            .order_by(col(HandoverLine.id))
-        ).all()
-    )
+    lines = _lines(session, record)
     actors = [record.clerk_ack_by, record.closed_by, record.opened_by] + [
         ln.confirmed_by for ln in lines
     ]

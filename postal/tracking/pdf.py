@@ -11,8 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections.abc import Callable
-from functools import cache
-from pathlib import Path
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
@@ -23,31 +21,17 @@ from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
 from reportlab.lib.units import mm  # type: ignore[import-untyped]
 from reportlab.lib.utils import simpleSplit  # type: ignore[import-untyped]
 from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
-from reportlab.pdfbase.ttfonts import TTFont  # type: ignore[import-untyped]
 from reportlab.pdfgen.canvas import Canvas  # type: ignore[import-untyped]
 
 from postal.config import Settings
 from postal.i18n import message
+from postal.pdf_fonts import vietnamese_fonts
 from postal.tracking.handover import Printable, PrintedLine
 from postal.tracking.models import RecordDirection
 
-_FONTS = Path(__file__).parent / "fonts"
-_SYSTEM_FONTS = Path("/usr/share/fonts/truetype/dejavu")
 LEFT, RIGHT = 15 * mm, A4[0] - 15 * mm
 BOTTOM = 18 * mm
 LINE = 3.8 * mm  # one line of table text
-
-
-@cache
-def _fonts() -> tuple[str, str]:
-    """Register a font with Vietnamese letters (DejaVu Sans); Helvetica if none is found."""
-    for folder in (_FONTS, _SYSTEM_FONTS):
-        regular, bold = folder / "DejaVuSans.ttf", folder / "DejaVuSans-Bold.ttf"
-        if regular.exists() and bold.exists():
-            pdfmetrics.registerFont(TTFont("PostalSans", str(regular)))
-            pdfmetrics.registerFont(TTFont("PostalSans-Bold", str(bold)))
-            return "PostalSans", "PostalSans-Bold"
-    return "Helvetica", "Helvetica-Bold"
 
 
 def _qr(canvas: Canvas, value: str, x: float, y: float, size: float) -> None:
@@ -102,7 +86,7 @@ def _columns(direction: RecordDirection, t: Callable[..., str]) -> list[Column]:
 
 def render(printable: Printable, settings: Settings, lang: str = "vi", base_url: str = "") -> bytes:
     """The record as an A4 PDF."""
-    regular, bold = _fonts()
+    regular, bold = vietnamese_fonts()
     tz = ZoneInfo(settings.timezone)
     record = printable.record
     buffer = io.BytesIO()

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from postal.booking.models import Booking
+from postal.booking.models import Booking, ItemState
 from postal.catalogue.models import Desk, PostOffice, Procedure
 from postal.config import Settings
 from postal.i18n import message
@@ -41,7 +41,9 @@ def _label(event: CustodyEvent, lang: str) -> str:
         return message("ui.event.correction", lang)
     if event.type == EventType.attempt_failed:
         reason = message(f"ui.fail_reason.{details.get('reason', 'other')}", lang)
-        return message("ui.event.attempt_failed", lang, reason=reason)
+        # A dossier still with its citizen (booked) failed a pickup, not a delivery.
+        key = "pickup_failed" if event.state_before == ItemState.booked else "attempt_failed"
+        return message(f"ui.event.{key}", lang, reason=reason)
     if event.type == EventType.discrepancy:
         return message(f"ui.event.discrepancy.{details.get('finding', 'missing')}", lang)
     return message(f"ui.event.{event.type.value}", lang)

@@ -235,6 +235,32 @@ def test_integration_key_books_result_delivery(client: TestClient, session: Sess
     assert bad.status_code == 401
 
 
+def test_each_key_reads_and_replays_only_its_own_bookings(
+    client: TestClient, session: Session
+) -> None:
+    """A booking made through one one-stop system's key is not another key's to read, and
+    one key's Idempotency-Key never replays another key's reply."""
+    first, second = create_api_key(session, "system-a"), create_api_key(session, "system-b")
+    session.commit()
+    body = booking_body(session, service_form="result_delivery")
+    same_key = {"Idempotency-Key": "request-0001"}
+    made = client.post("/api/v1/bookings", json=body, headers={"X-API-Key": first, **same_key})
+    assert made.status_code == 201
+    reference = made.json()["reference"]
+    assert (
+        client.get(f"/api/v1/bookings/{reference}", headers={"X-API-Key": first}).status_code == 200
+    )
+    hidden = client.get(f"/api/v1/bookings/{reference}", headers={"X-API-Key": second})
+    assert hidden.status_code == 404
+    other = client.post(
+        "/api/v1/bookings",
+        json=booking_body(session, service_form="result_delivery", slot="afternoon"),
+        headers={"X-API-Key": second, **same_key},
+    )
+    assert other.status_code == 201 and other.json()["reference"] != reference
+    assert "Idempotent-Replayed" not in other.headers
+
+
 def test_unknown_route_and_reference_data(client: TestClient) -> None:
     assert client.get("/api/v1/nothing").json()["code"] == "not_found"
     assert client.get("/api/v1/procedures/0.000000").status_code == 404

@@ -7,8 +7,12 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from postal.booking.models import BookingChannel
+from postal.booking.schemas import BookingCreate, BookingCreated
+from postal.booking.service import create_booking
 from postal.catalogue.models import Procedure
-from tests.conftest import NEXT_DAY
+from postal.config import Settings
+from tests.conftest import NEXT_DAY, NOW
 
 
 def eligible_procedure(session: Session, *, pickup: bool = True, delivery: bool = True) -> str:
@@ -62,3 +66,17 @@ def booking_body(session: Session, **overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+def book(session: Session, settings: Settings, **overrides: Any) -> BookingCreated:
+    """A citizen's booking of ``booking_body`` (with the overrides) at NOW, committed."""
+    body = booking_body(session, **overrides)
+    created = create_booking(
+        session,
+        settings,
+        BookingCreate.model_validate(body),
+        channel=BookingChannel.citizen,
+        now=NOW,
+    )
+    session.commit()
+    return created

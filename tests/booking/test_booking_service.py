@@ -17,21 +17,8 @@ from postal.catalogue.models import PostOffice
 from postal.config import Settings
 from postal.errors import Conflict, ValidationFailed
 from postal.ids import parse_s10
-from tests.booking.helpers import booking_body, eligible_procedure, in_person_procedure
+from tests.booking.helpers import book, booking_body, eligible_procedure, in_person_procedure
 from tests.conftest import NEXT_DAY, NOW
-
-
-def _book(session: Session, settings: Settings, **overrides: Any) -> Any:
-    body = booking_body(session, **overrides)
-    created = create_booking(
-        session,
-        settings,
-        BookingCreate.model_validate(body),
-        channel=BookingChannel.citizen,
-        now=NOW,
-    )
-    session.commit()
-    return created
 
 
 def _count(session: Session, model: type[Any]) -> int:
@@ -41,7 +28,7 @@ def _count(session: Session, model: type[Any]) -> int:
 def test_booking_both_issues_two_valid_items_and_quotes_the_fee(
     session: Session, settings: Settings
 ) -> None:
-    created = _book(session, settings)
+    created = book(session, settings)
     assert created.reference.startswith("HS-")
     assert [i.kind for i in created.items] == ["dossier", "result"]
     for item in created.items:
@@ -63,7 +50,7 @@ def test_booking_both_issues_two_valid_items_and_quotes_the_fee(
 def test_zone_other_commune_in_the_province_costs_more(
     session: Session, settings: Settings
 ) -> None:
-    created = _book(session, settings, service_form="result_delivery", commune_code="00008")
+    created = book(session, settings, service_form="result_delivery", commune_code="00008")
     assert created.zone == "same_province"
     assert created.postal_fee_vnd == 33_000
 
@@ -92,7 +79,7 @@ def test_invalid_field_is_named_and_nothing_is_written(
 ) -> None:
     before = (_count(session, Booking), _count(session, Item), _count(session, SlotLoad))
     with pytest.raises(ValidationFailed) as info:
-        _book(session, settings, **overrides)
+        book(session, settings, **overrides)
     session.rollback()
     assert {"field": field, "code": code} in [
         {"field": e["field"], "code": e["code"]} for e in info.value.errors
@@ -102,13 +89,13 @@ def test_invalid_field_is_named_and_nothing_is_written(
 
 def test_every_invalid_field_is_reported_at_once(session: Session, settings: Settings) -> None:
     with pytest.raises(ValidationFailed) as info:
-        _book(session, settings, phone="x", id_number="1", address_text="a")
+        book(session, settings, phone="x", id_number="1", address_text="a")
     assert {e["field"] for e in info.value.errors} == {"phone", "id_number", "address_text"}
 
 
 def test_in_person_procedure_is_refused(session: Session, settings: Settings) -> None:
     with pytest.raises(ValidationFailed) as info:
-        _book(session, settings, procedure_code=in_person_procedure(session))
+        book(session, settings, procedure_code=in_person_procedure(session))
     assert info.value.code == "procedure_in_person_only"
 
 
@@ -117,7 +104,7 @@ def test_pickup_only_procedure_refuses_result_delivery(
 ) -> None:
     code = eligible_procedure(session, pickup=True, delivery=False)
     with pytest.raises(ValidationFailed) as info:
-        _book(session, settings, procedure_code=code, service_form="both")
+        book(session, settings, procedure_code=code, service_form="both")
     assert info.value.code == "procedure_not_eligible_for_delivery"
 
 
@@ -138,9 +125,9 @@ def test_slot_already_started_is_refused(session: Session, settings: Settings) -
 def test_saturday_afternoon_is_outside_desk_hours(session: Session, settings: Settings) -> None:
     # Phường desks open Saturday mornings only (standard_saturday profile).
     with pytest.raises(ValidationFailed) as info:
-        _book(session, settings, date="2026-12-12", slot="afternoon")
+        book(session, settings, date="2026-12-12", slot="afternoon")
     assert info.value.code == "slot_outside_desk_hours"
-    created = _book(session, settings, date="2026-12-12", slot="morning")
+    created = book(session, settings, date="2026-12-12", slot="morning")
     assert created.date == dt.date(2026, 12, 12)
 
 
@@ -150,21 +137,21 @@ def test_capacity_per_post_office_and_slot(session: Session, settings: Settings)
     office.slot_capacity = 2
     session.add(office)
     session.commit()
-    _book(session, settings)
-    _book(session, settings, phone="0987654321")
+    book(session, settings)
+    book(session, settings, phone="0987654321")
     with pytest.raises(Conflict) as info:
-        _book(session, settings, phone="0977777777")
+        book(session, settings, phone="0977777777")
     assert info.value.code == "slot_full"
     session.rollback()
     assert _count(session, Booking) == 2
     # The afternoon of the same day is another slot.
-    _book(session, settings, slot="afternoon")
+    book(session, settings, slot="afternoon")
 
 
 def test_reschedule_moves_the_place_and_cancel_releases_it(
     session: Session, settings: Settings
 ) -> None:
-    created = _book(session, settings)
+    created = book(session, settings)
     booking = get_by_reference(session, created.reference)
     moved = reschedule(session, settings, booking, NEXT_DAY, Slot.AFTERNOON, NOW)
     session.commit()

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 from postal.booking.models import Booking, Item, ItemState, SlotLoad
 from postal.booking.names import document_names_en
 from postal.catalogue import service as catalogue
-from postal.catalogue.models import ItemKind
+from postal.catalogue.models import ItemKind, PostOffice
 from postal.collation import sort_key
 from postal.config import REPO_ROOT
 from postal.ids import parse_s10
@@ -32,6 +32,18 @@ def _book(client: TestClient, session: Session, **overrides: str) -> str:
     r = client.post("/", data=_form(session, **overrides), follow_redirects=False)
     assert r.status_code == 303, r.text
     return str(r.headers["location"]).split("?")[0]
+
+
+def _fill(session: Session, office: PostOffice, slot: str) -> None:
+    """Every place of the office's half day on NEXT_DAY taken."""
+    load = SlotLoad(
+        post_office_code=office.code,
+        date=NEXT_DAY,
+        slot=slot,  # type: ignore[arg-type]
+        booked=office.slot_capacity,
+    )
+    session.add(load)
+    session.commit()
 
 
 def _options(html: str, select_id: str) -> list[str]:
@@ -87,15 +99,7 @@ def test_a_refused_reschedule_shows_on_the_changed_field_and_keeps_the_choice(
     booking = session.exec(select(Booking)).one()
     office = catalogue.serving_post_office(session, booking.commune_code)
     assert office is not None
-    session.add(
-        SlotLoad(
-            post_office_code=office.code,
-            date=NEXT_DAY,
-            slot="afternoon",  # type: ignore[arg-type]
-            booked=office.slot_capacity,
-        )
-    )
-    session.commit()
+    _fill(session, office, "afternoon")
     full = client.post(
         f"{url}/reschedule", data={"date": NEXT_DAY.isoformat(), "slot": "afternoon"}
     )
@@ -219,15 +223,7 @@ def test_fee_and_free_places_while_filling_the_form(client: TestClient, session:
     assert office is not None
     slots = {s["slot"]: s for s in quote["slots"]}
     assert slots["morning"]["open"] and slots["morning"]["places_left"] == office.slot_capacity
-    session.add(
-        SlotLoad(
-            post_office_code=office.code,
-            date=NEXT_DAY,
-            slot="morning",  # type: ignore[arg-type]
-            booked=office.slot_capacity,
-        )
-    )
-    session.commit()
+    _fill(session, office, "morning")
     slots = {s["slot"]: s for s in client.get("/book/quote", params=query).json()["slots"]}
     assert not slots["morning"]["open"] and "kín lịch" in slots["morning"]["text"]
     assert slots["afternoon"]["open"]

@@ -130,13 +130,12 @@ def test_coordinates_use_the_matrix_function() -> None:
 @pytest.mark.parametrize(
     ("change", "words"),
     [
-        (lambda d: d["jobs"][0].update(skills=[1]), "skills"),
-        (lambda d: d["jobs"][0].update(delivery=[1, 2]), "one capacity dimension"),
+        (lambda d: d["jobs"][0].update(delivery=[1, 2]), "one amount dimension"),
         (lambda d: d["jobs"][0].update(location_index=9), "outside"),
         (lambda d: d["vehicles"][0]["breaks"].append({"id": 2}), "one break"),
         (lambda d: d.update(vehicles=[]), "at least one vehicle"),
     ],
-    ids=["skills", "amounts", "index", "breaks", "vehicles"],
+    ids=["amounts", "index", "breaks", "vehicles"],
 )
 def test_unsupported_input_is_an_error(change: Any, words: str) -> None:
     data = copy.deepcopy(INPUT)

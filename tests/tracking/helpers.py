@@ -20,7 +20,7 @@ from postal.config import Settings
 from postal.tracking import events
 from postal.tracking.config import TrackingSettings
 from postal.tracking.schemas import EventIn, EventResult
-from tests.booking.helpers import booking_body
+from tests.booking.helpers import book, booking_body
 from tests.conftest import NOW
 
 ZONE = dt.timezone(dt.timedelta(hours=7))
@@ -84,6 +84,15 @@ def world(
     )
     session.commit()
     return w
+
+
+def book_dossier(session: Session, settings: Settings, **overrides: Any) -> tuple[Booking, Item]:
+    """Another dossier pickup (for MC-00004 unless told): the booking and its dossier item."""
+    created = book(session, settings, service_form="dossier_pickup", **overrides)
+    booking = session.exec(select(Booking).where(Booking.reference == created.reference)).one()
+    dossier = session.exec(select(Item).where(Item.booking_id == booking.id)).one()
+    session.commit()
+    return booking, dossier
 
 
 def checklist(session: Session, item: Item) -> list[dict[str, Any]]:

@@ -13,18 +13,24 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
-from postal.booking.models import Booking, BookingChannel, Item, ItemState
-from postal.booking.schemas import BookingCreate
-from postal.booking.service import create_booking
+from postal.booking.models import BookingChannel, ItemState
 from postal.catalogue import service as catalogue
 from postal.config import Settings
 from postal.errors import ValidationFailed
 from postal.tracking import events, ledger
 from postal.tracking.models import CustodyEvent, EventType
 from postal.tracking.schemas import EventIn
-from tests.booking.helpers import booking_body
 from tests.conftest import NOW
-from tests.tracking.helpers import TSETTINGS, World, at, event, pickup_body, record, world
+from tests.tracking.helpers import (
+    TSETTINGS,
+    World,
+    at,
+    book_dossier,
+    event,
+    pickup_body,
+    record,
+    world,
+)
 
 OPTIONAL_DOC_PROCEDURE = "1.004873"  # its list has a "(nếu có)" paper (a divorce ruling)
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF" + bytes(200)
@@ -32,19 +38,7 @@ JPEG = b"\xff\xd8\xff\xe0" + b"\x00\x10JFIF" + bytes(200)
 
 def _with_procedure(session: Session, settings: Settings, w: World) -> World:
     """The same staff, with a dossier pickup for the procedure with an optional document."""
-    body = booking_body(
-        session, service_form="dossier_pickup", procedure_code=OPTIONAL_DOC_PROCEDURE
-    )
-    created = create_booking(
-        session,
-        settings,
-        BookingCreate.model_validate(body),
-        channel=BookingChannel.citizen,
-        now=NOW,
-    )
-    booking = session.exec(select(Booking).where(Booking.reference == created.reference)).one()
-    dossier = session.exec(select(Item).where(Item.booking_id == booking.id)).one()
-    session.commit()
+    booking, dossier = book_dossier(session, settings, procedure_code=OPTIONAL_DOC_PROCEDURE)
     return replace(w, booking=booking, dossier=dossier)
 
 

@@ -16,18 +16,15 @@ from sqlmodel import Session, col, select
 
 from postal.auth.models import Role, StaffUser
 from postal.auth.service import create_user
-from postal.booking.models import Booking, BookingChannel, Item, ItemState
-from postal.booking.schemas import BookingCreate
-from postal.booking.service import create_booking
+from postal.booking.models import Booking, Item, ItemState
 from postal.catalogue.models import Procedure
 from postal.config import Settings
 from postal.errors import Conflict
 from postal.tracking import handover
 from postal.tracking.models import HandoverLine, LineStatus, RecordDirection
 from postal.tracking.schemas import RecordOpen
-from tests.booking.helpers import booking_body
 from tests.conftest import NOW
-from tests.tracking.helpers import World, pickup_body, record, world
+from tests.tracking.helpers import World, book_dossier, pickup_body, record, world
 
 COURIER_NAME = "Bưu tá Nguyễn Văn Tâm"
 CLERK_NAME = "Cán bộ một cửa Lê Thị Hoa"
@@ -45,19 +42,8 @@ def _world(session: Session, settings: Settings) -> World:
 
 
 def _book(session: Session, settings: Settings, **overrides: Any) -> Item:
-    """Another dossier booking (MC-00004 unless told) and its dossier item."""
-    body = booking_body(session, service_form="dossier_pickup", **overrides)
-    created = create_booking(
-        session,
-        settings,
-        BookingCreate.model_validate(body),
-        channel=BookingChannel.citizen,
-        now=NOW,
-    )
-    booking = session.exec(select(Booking).where(Booking.reference == created.reference)).one()
-    item = session.exec(select(Item).where(Item.booking_id == booking.id)).one()
-    session.commit()
-    return item
+    """Another dossier booking (MC-00004 unless told): its dossier item."""
+    return book_dossier(session, settings, **overrides)[1]
 
 
 def _pick_up(session: Session, settings: Settings, w: World, item: Item) -> None:

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from tests.booking.helpers import booking_body
 from tests.conftest import NEXT_DAY, NOW, make_settings
 from tests.notify.conftest import Gateway
 from tests.notify.conftest import gateway as gateway  # the fixture
+from tests.worker.helpers import wait_for
 
 pytestmark = pytest.mark.postgres
 PASSWORD = "correct-horse-1"
@@ -113,16 +114,6 @@ def _day_of_bookings(client: TestClient, session: Session, n: int = 15) -> dict[
     return {"Authorization": f"Bearer {r.json()['access_token']}"}
 
 
-def _wait(what: Callable[[], Any], timeout: float, message: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = what()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out: {message}")
-
-
 def _scalar(engine: Engine, sql: str, **params: Any) -> Any:
     with engine.connect() as conn:
         return conn.execute(text(sql), params).scalar()
@@ -141,7 +132,7 @@ def test_a_worker_killed_mid_part_and_a_web_restart_lose_nothing(
         assert web.post("/api/v1/plans", json=body, headers=auth).status_code == 409
     # The web process that started the plan is gone now: the plan lives in the queue.
     doomed = workers.start()
-    _wait(
+    wait_for(
         lambda: _scalar(
             pg_engine,
             "SELECT count(*) FROM plan_part WHERE plan_id = :p AND status = 'running'",
@@ -155,7 +146,7 @@ def test_a_worker_killed_mid_part_and_a_web_restart_lose_nothing(
     doomed.wait()
     workers.start()  # two workers share what is left
     workers.start()
-    _wait(
+    wait_for(
         lambda: (
             _scalar(pg_engine, "SELECT status FROM plan_run WHERE id = :p", p=plan_id)
             in ("done", "failed", "cancelled")
@@ -210,7 +201,7 @@ def test_a_cancel_stops_the_solving_parts_within_seconds(
         body = {"date": NEXT_DAY.isoformat(), "post_office_codes": ["115100"], "time_limit_s": 60}
         plan_id = web.post("/api/v1/plans", json=body, headers=auth).json()["id"]
         workers.start()
-        _wait(
+        wait_for(
             lambda: _scalar(
                 pg_engine,
                 "SELECT count(*) FROM plan_part WHERE plan_id = :p AND status = 'running'",
@@ -223,7 +214,7 @@ def test_a_cancel_stops_the_solving_parts_within_seconds(
         cancelled = web.post(f"/api/v1/plans/{plan_id}/cancel", headers=auth)
         assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
         t0 = time.monotonic()
-        _wait(
+        wait_for(
             lambda: (
                 _scalar(
                     pg_engine,
@@ -265,12 +256,12 @@ def test_a_worker_killed_while_sending_loses_no_message(
                 enqueue_message(session, "otp", params, now=utcnow(), phone=f"09120002{k:02d}")
             session.commit()
         doomed = workers.start()
-        _wait(lambda: len(gateway.requests) >= 8, 60, "the first messages sent")
+        wait_for(lambda: len(gateway.requests) >= 8, 60, "the first messages sent")
         doomed.send_signal(signal.SIGKILL)
         doomed.wait()
         workers.start()
         workers.start()
-        _wait(
+        wait_for(
             lambda: (
                 _scalar(pg_engine, "SELECT count(*) FROM notification WHERE status = 'sent'") == 40
             ),

@@ -12,9 +12,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -26,6 +25,7 @@ from postal.auth.service import create_user
 from postal.config import REPO_ROOT
 from postal.db import make_engine
 from tests.booking.helpers import booking_body
+from tests.worker.helpers import wait_for
 
 PASSWORD = "correct-horse-1"
 
@@ -77,16 +77,6 @@ def _marked_parents(mark: str) -> dict[int, int]:
     return found
 
 
-def _wait(what: Callable[[], Any], timeout: float, message: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = what()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out: {message}")
-
-
 class Server:
     """`postal serve` on an SQLite file, as a process of its own."""
 
@@ -115,7 +105,7 @@ class Server:
              "--port", str(self.port)],
             env=self.env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO_ROOT,
         )  # fmt: skip
-        _wait(self._up, 60, f"the server to answer ({self.log.read_text()[-2000:]})")
+        wait_for(self._up, 60, f"the server to answer ({self.log.read_text()[-2000:]})")
 
     def _up(self) -> bool:
         try:
@@ -193,7 +183,7 @@ def test_a_killed_server_leaves_no_solver_and_takes_its_plan_up_again(server: Se
         assert started.status_code == 202, started.text
         plan_id = started.json()["id"]
         # The solver runs in processes of its own beside the server.
-        _wait(
+        wait_for(
             lambda: _solvers(server),
             60,
             f"a solver process ({_tree(server)}, plan "
@@ -204,7 +194,7 @@ def test_a_killed_server_leaves_no_solver_and_takes_its_plan_up_again(server: Se
     server.proc.wait()
     # Nothing the server started survives it, so nothing holds its port.
     try:
-        _wait(lambda: not _marked(server.mark), 10, "every process of the server to end")
+        wait_for(lambda: not _marked(server.mark), 10, "every process of the server to end")
     except AssertionError as exc:
         raise AssertionError(f"{exc}: {_tree(server)}") from None
     with socket.socket() as s:
@@ -215,11 +205,11 @@ def test_a_killed_server_leaves_no_solver_and_takes_its_plan_up_again(server: Se
     with httpx.Client(base_url=server.base, timeout=30) as web:
         token = web.post("/api/v1/auth/token", data={"username": "disp", "password": PASSWORD})
         auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
-        _wait(lambda: _solvers(server), 60, "the plan solving again")
+        wait_for(lambda: _solvers(server), 60, "the plan solving again")
         # A cancel sent while it solves sticks: the plan ends cancelled, with no routes.
         cancelled = web.post(f"/api/v1/plans/{plan_id}/cancel", headers=auth)
         assert cancelled.status_code == 200, cancelled.text
-        _wait(lambda: not _solvers(server), 30, "the solver to stop")
+        wait_for(lambda: not _solvers(server), 30, "the solver to stop")
         time.sleep(1.5)
         plan = web.get(f"/api/v1/plans/{plan_id}", headers=auth).json()
         assert plan["status"] == "cancelled"
