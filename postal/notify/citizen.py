@@ -126,11 +126,13 @@ def enqueue_reminders(session: Session, day: dt.date, now: dt.datetime) -> int:
 
 def arrival_window(stop: PlannedStop) -> tuple[dt.datetime, dt.datetime]:
     """The window announced to the citizen: the planned arrival +/- a margin, kept inside the
-    stop's own time window when it has one."""
-    start, end = stop.arrival_at - ARRIVAL_MARGIN, stop.arrival_at + ARRIVAL_MARGIN
-    if stop.window_start is not None and start < stop.window_start <= stop.arrival_at:
+    stop's own time window when it has one. Around the service start: a courier who arrives
+    before the citizen's half day waits for it (an afternoon stop may be reached at 08:00)."""
+    at = max(stop.arrival_at, stop.start_at)
+    start, end = at - ARRIVAL_MARGIN, at + ARRIVAL_MARGIN
+    if stop.window_start is not None and start < stop.window_start <= at:
         start = stop.window_start
-    if stop.window_end is not None and stop.arrival_at <= stop.window_end < end:
+    if stop.window_end is not None and at <= stop.window_end < end:
         end = stop.window_end
     return start, end
 

@@ -17,7 +17,12 @@ from postal.db import utcnow
 from postal.errors import NotFound, TooManyRequests, ValidationFailed
 from postal.optimise.models import OptimiseJob, OptimiseStatus
 from postal.routing import model as rm
-from postal.routing.vroom_format import haversine_matrices, plan_to_vroom, problem_from_vroom
+from postal.routing.vroom_format import (
+    haversine_matrices,
+    plan_to_vroom,
+    problem_from_vroom,
+    vroom_params,
+)
 
 ACTIVE = (OptimiseStatus.queued, OptimiseStatus.running)
 
@@ -140,13 +145,8 @@ def params(engine: Engine, settings: Settings, job_id: str) -> rm.SolveParams:
     with Session(engine) as session:
         job = session.get(OptimiseJob, job_id)
         assert job is not None
-        return rm.SolveParams(
-            time_limit_s=job.time_limit_s,
-            seed=job.seed,
-            workers=settings.plan_solver_processes,
-            # VROOM's cost with its default costs (the only ones accepted) is travel time.
-            travel_cost=rm.TravelCost.DURATION,
-        )
+        # VROOM's cost with its default costs (the only ones accepted) is travel time.
+        return vroom_params(job.time_limit_s, job.seed, settings.plan_solver_processes)
 
 
 def unfinished(engine: Engine, lost_after: dt.timedelta) -> list[str]:

@@ -71,19 +71,28 @@ def _parse_span(text: str) -> tuple[int, int]:
 def plannable_items(
     session: Session, day: dt.date, office_code: str, exclude: set[str]
 ) -> list[tuple[Booking, Item]]:
-    """Items of the date's live bookings at this post office that a courier must carry."""
+    """Items of live bookings at this post office that a courier must carry on ``day``.
+
+    A dossier is picked up on its booking's date. A result goes out on its booking's date or,
+    when it became ready at the desk only later (a "both" booking's result follows its
+    appointment date, days after the pickup), on the first day planned after that, in the
+    half-day the citizen chose.
+    """
+    dossier = (col(Item.kind) == ItemKind.dossier) & (col(Item.state) == ItemState.booked)
+    dossier &= col(Booking.date) == day
+    result = (col(Item.kind) == ItemKind.result) & (col(Item.state) == ItemState.ready_at_desk)
+    result &= col(Booking.date) <= day
     rows = session.exec(
         select(Booking, Item)
         .join(Item, col(Item.booking_id) == col(Booking.id))
         .where(
-            Booking.date == day,
             Booking.post_office_code == office_code,
             Booking.status == BookingStatus.booked,
+            dossier | result,
         )
         .order_by(col(Booking.id), col(Item.id))
     ).all()
-    wanted = {ItemKind.dossier: ItemState.booked, ItemKind.result: ItemState.ready_at_desk}
-    return [(b, i) for b, i in rows if wanted[i.kind] == i.state and i.number not in exclude]
+    return [(b, i) for b, i in rows if i.number not in exclude]
 
 
 def build_office_problem(

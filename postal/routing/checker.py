@@ -37,6 +37,9 @@ class ViolationKind(StrEnum):
     DISTANCE_REPORT = "distance_report"
     AREA = "area"
     SKILLS = "skills"
+    MAX_TASKS = "max_tasks"
+    MAX_TRAVEL_TIME = "max_travel_time"
+    MAX_DISTANCE = "max_distance"
 
 
 @dataclass(frozen=True)
@@ -190,11 +193,16 @@ def _check_route(problem: Problem, r_idx: int, route: Route) -> list[Violation]:
     if load > courier.capacity:
         bad(ViolationKind.CAPACITY, f"start load {load} > capacity {courier.capacity}")
 
+    if courier.max_tasks is not None and len(route.visits) > courier.max_tasks:
+        bad(ViolationKind.MAX_TASKS, f"{len(route.visits)} stops > max_tasks {courier.max_tasks}")
+
     prev_loc, prev_dep = start_loc, route.start
     total = 0
+    travelled = 0
     for k, v in enumerate(valid):
         st = problem.stops[v.stop]
         travel = _travel(problem, speed, prev_loc, st.location)
+        travelled += travel
         dist = int(problem.distances[prev_loc, st.location])
         total += dist
         if v.distance_from_previous != dist:
@@ -251,7 +259,15 @@ def _check_route(problem: Problem, r_idx: int, route: Route) -> list[Violation]:
         prev_loc, prev_dep = st.location, v.departure
 
     travel = _travel(problem, speed, prev_loc, end_loc)
+    travelled += travel
     total += int(problem.distances[prev_loc, end_loc])
+    if courier.max_travel_time is not None and travelled > courier.max_travel_time:
+        bad(
+            ViolationKind.MAX_TRAVEL_TIME,
+            f"travel time {travelled} > max_travel_time {courier.max_travel_time}",
+        )
+    if courier.max_distance is not None and total > courier.max_distance:
+        bad(ViolationKind.MAX_DISTANCE, f"distance {total} > max_distance {courier.max_distance}")
     need = prev_dep + travel + (brk.duration if brk and break_gap == len(valid) else 0)
     if route.end < need:
         bad(ViolationKind.TRAVEL_TIME, f"back at {route.end}, cannot be before {need}")

@@ -1,4 +1,5 @@
-"""Typer apps: `bench li-lim|solomon|synthetic` and `solve PROBLEM.json` (VROOM format)."""
+"""Typer apps: `bench li-lim|solomon|synthetic|vroom-compat` and `solve PROBLEM.json` (VROOM
+format)."""
 
 from __future__ import annotations
 
@@ -127,9 +128,13 @@ def solve_command(
 ) -> None:
     """Solve a VROOM-format problem and write VROOM's output format."""
     from postal.config import get_settings
-    from postal.routing.model import SolveParams
     from postal.routing.solver import solve
-    from postal.routing.vroom_format import haversine_matrices, plan_to_vroom, problem_from_vroom
+    from postal.routing.vroom_format import (
+        haversine_matrices,
+        plan_to_vroom,
+        problem_from_vroom,
+        vroom_params,
+    )
 
     try:
         data = json.loads(problem.read_text(encoding="utf-8"))
@@ -141,7 +146,8 @@ def solve_command(
         prob, ids = problem_from_vroom(
             data, haversine_matrices(settings.circuity_factor, settings.speed_kmh)
         )
-        plan = solve(prob, SolveParams(time_limit_s=time_limit, seed=seed, iterations=iterations))
+        # The API's objective (POST /optimise): VROOM's cost is travel time.
+        plan = solve(prob, vroom_params(time_limit, seed, iterations=iterations))
     except PostalError as exc:
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(code=2) from exc
@@ -156,3 +162,24 @@ def solve_command(
 
 
 solve_app.command("solve")(solve_command)
+
+
+@bench_app.command("vroom-compat")
+def bench_vroom_compat(
+    problems: Annotated[int, typer.Option("--problems", help="Random problems to solve.")] = 200,
+    time_limit: LimitOpt = 5.0,
+    out: Annotated[Path, typer.Option("--out", help="Output directory (vroom_compat.csv).")] = Path(
+        "bench-out"
+    ),
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the problems and engines.")] = 0,
+    workers: Annotated[int, typer.Option("--workers", help="Processes (and VROOM threads).")] = 2,
+    min_tasks: Annotated[int, typer.Option("--min-tasks", help="Smallest problem.")] = 10,
+    max_tasks: Annotated[int, typer.Option("--max-tasks", help="Largest problem.")] = 300,
+) -> None:
+    """Random VROOM problems (every honoured key) solved by ours and by VROOM: both checked,
+    ours compared in VROOM's order (priority, tasks served, cost); table + vroom_compat.csv."""
+    from postal.routing.vroom_compat import run_compat
+
+    if not 1 <= min_tasks <= max_tasks:
+        raise typer.BadParameter("need 1 <= --min-tasks <= --max-tasks")
+    run_compat(problems, time_limit, out, typer.echo, seed, workers, min_tasks, max_tasks)

@@ -9,6 +9,7 @@ pass fast on routes of a hundred stops.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Sequence
 
 from postal.routing.prep import Prepared
@@ -16,6 +17,8 @@ from postal.routing.schedule import is_feasible
 
 Sequences = dict[int, list[int]]
 _TRIES = 12
+_PAIRS_UP_TO = 12
+"""swap_in also takes two served units out at once from routes of at most this many."""
 
 
 def _units(prep: Prepared, dropped: Sequence[int]) -> list[list[int]]:
@@ -27,7 +30,7 @@ def _units(prep: Prepared, dropped: Sequence[int]) -> list[list[int]]:
             continue
         j = prep.partner[s]
         if j >= 0:
-            p, d = (s, j) if prep.delta[s] > 0 else (j, s)
+            p, d = (s, j) if prep.is_pickup(s) else (j, s)
             units.append([p, d])
             done.update((p, d))
         else:
@@ -113,3 +116,59 @@ def reinsert(
         else:
             out[best[1]] = best[2]
     return out, sorted(left)
+
+
+def _left_out(prep: Prepared, dropped: Sequence[int]) -> tuple[int, int]:
+    """(priorities, stops) left out: VROOM's order, smaller is better."""
+    return sum(max(0, prep.problem.stops[s].priority) for s in dropped), len(dropped)
+
+
+def swap_in(
+    prep: Prepared,
+    sequences: Sequences,
+    dropped: Sequence[int],
+    courier_cost: int,
+    by_duration: bool,
+    tries: int = 400,
+    deadline: float | None = None,
+) -> tuple[Sequences, list[int]]:
+    """Serve more priority, then more stops: take a served stop (or pair) out of a route to
+    make room for a dropped one, then put back what fits, kept when fewer priorities and
+    then fewer stops are left out. At most ``tries`` exchanges are tried (a bounded pass for
+    what greedy insertion cannot do: one heavy stop instead of two light ones), and none after
+    the monotonic ``deadline`` when one is given."""
+    out = {c: list(seq) for c, seq in sequences.items() if seq}
+    left = sorted(dropped)
+    key = _left_out(prep, left)
+    improved = True
+    while improved and tries > 0 and left:
+        improved = False
+        for unit in _units(prep, left):
+            allowed = set.intersection(*(set(prep.compatible[s]) for s in unit))
+            for c in sorted(out):
+                if c not in allowed:
+                    continue
+                served = _units(prep, out[c])
+                victims = [*served]
+                if len(served) <= _PAIRS_UP_TO:
+                    # Two at once: a shipment may need the room of two jobs.
+                    victims += [a + b for a, b in itertools.combinations(served, 2)]
+                for victim in victims:
+                    if tries <= 0 or (deadline is not None and time.monotonic() > deadline):
+                        return out, left
+                    tries -= 1
+                    trial = {**out, c: [s for s in out[c] if s not in victim]}
+                    placed, rest = reinsert(prep, trial, unit, courier_cost, by_duration)
+                    if rest:
+                        continue
+                    others = [s for s in left if s not in unit] + victim
+                    placed, rest = reinsert(prep, placed, others, courier_cost, by_duration)
+                    if _left_out(prep, rest) < key:
+                        out, left, key = placed, sorted(rest), _left_out(prep, rest)
+                        improved = True
+                        break
+                if improved:
+                    break
+            if improved:
+                break
+    return out, left

@@ -21,7 +21,10 @@ Semantics the solver and the independent checker both implement (each on its own
   it is taken before leaving, after returning, or between two consecutive points of the route
   where the time between them covers travel plus break;
 - a route leaves its start depot no earlier than the shift start and reaches its end depot no
-  later than the shift end.
+  later than the shift end;
+- a courier's route holds at most ``max_tasks`` stops, travels at most ``max_travel_time``
+  (the sum of its legs' travel times at the courier's speed) and ``max_distance`` (the sum of
+  its legs' distances, depot to depot), each when set (VROOM's vehicle limits).
 """
 
 from __future__ import annotations
@@ -101,6 +104,12 @@ class Courier:
     """100 = the matrix speed; 125 = a quarter faster (travel times divided by 1.25)."""
     skills: frozenset[int] = frozenset()
     """What the courier can do; a stop needing skills goes only to a courier holding them."""
+    max_tasks: int | None = None
+    """At most this many stops on the route (VROOM's ``max_tasks``; a shipment counts two)."""
+    max_travel_time: int | None = None
+    """At most this much travel time (at the courier's speed; service and waiting excluded)."""
+    max_distance: int | None = None
+    """At most this distance over the route, depot to depot."""
 
 
 @dataclass(frozen=True)

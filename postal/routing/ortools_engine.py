@@ -6,15 +6,16 @@ desk's lunch are removed with RemoveInterval); a stop's setup (VROOM's) is part 
 into it when the arc changes place, its window then bounds the cumul minus the setup
 applied; couriers' breaks are interval variables the routing layer schedules around visits;
 every stop sits in its own disjunction with a penalty far above any courier cost, so a stop
-that cannot fit comes back unperformed instead of making the model infeasible; a large fixed
-cost per used courier puts fewest couriers first.
+that cannot fit comes back unperformed instead of making the model infeasible (priorities
+first, then the number of stops: VROOM's order, see penalty_for); a large fixed cost per used
+courier puts fewest couriers first.
 """
 
 from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
@@ -35,9 +36,17 @@ class OrtoolsOutcome:
     found: bool
 
 
-def penalty_for(priority: int, base: int) -> int:
-    """Penalty for leaving a stop out: higher priorities cost more to drop."""
-    return base * (1 + max(0, min(priority, 100)))
+def penalty_for(priority: int, base: int, stops: int) -> int:
+    """Penalty for leaving a stop out, in VROOM's order: a point of priority outweighs any
+    number of stops (``base * (stops + 1)``), and a stop any courier and travel cost (``base``).
+
+    Where that weight would come near int64's limit (tens of thousands of stops with large
+    travel costs), a point of priority weighs ``base``: still first before couriers and travel.
+    """
+    weight = base * (stops + 1)
+    if weight * 101 * (stops + 1) >= 2**62:
+        weight = base
+    return base + weight * max(0, min(priority, 100))
 
 
 def _restrict(var: pywrapcp.IntVar, windows: Sequence[tuple[int, int]]) -> None:
@@ -141,11 +150,14 @@ class OrtoolsModel:
 
         self._add_load(courier_cost)
         self._add_breaks(service)
+        self._add_limits(node_matrix)
         solver = routing.solver()
         n_all = len(problem.couriers)
         for s in self.stops:
             index = manager.NodeToIndex(self.node_of[s])
-            routing.AddDisjunction([index], penalty_for(problem.stops[s].priority, drop_penalty))
+            routing.AddDisjunction(
+                [index], penalty_for(problem.stops[s].priority, drop_penalty, len(self.stops))
+            )
             allowed = prep.compatible[s]
             if len(allowed) < n_all:
                 vehicles = [v for v, c in enumerate(self.couriers) if c in set(allowed)]
@@ -153,7 +165,7 @@ class OrtoolsModel:
                 # rejects every list in OR-Tools 9.15 and is ignored by initial routes.)
                 routing.VehicleVar(index).SetValues([-1, *vehicles])
             j = prep.partner[s]
-            if j >= 0 and prep.delta[s] > 0 and j in self.node_of:
+            if j >= 0 and prep.is_pickup(s) and j in self.node_of:
                 d_index = manager.NodeToIndex(self.node_of[j])
                 routing.AddPickupAndDelivery(index, d_index)
                 solver.Add(routing.VehicleVar(index) == routing.VehicleVar(d_index))
@@ -224,6 +236,35 @@ class OrtoolsModel:
             end = routing.End(v)
             solver.Add(load.CumulVar(end) == upd.CumulVar(end))
         del n_nodes, manager, courier_cost
+
+    def _add_limits(self, node_matrix: Callable[[int, bool, bool], list[list[int]]]) -> None:
+        """Vehicles' max_tasks, max_travel_time and max_distance: a dimension each (only when
+        some courier has the limit), whose per-vehicle capacity is the limit."""
+        routing = self.routing
+        couriers = [self.prep.problem.couriers[c] for c in self.couriers]
+        unbounded = 2**50
+        if any(c.max_tasks is not None for c in couriers):
+            ones = routing.RegisterUnaryTransitVector([0] * self.n_depots + [1] * len(self.stops))
+            caps = [len(self.stops) if c.max_tasks is None else c.max_tasks for c in couriers]
+            routing.AddDimensionWithVehicleCapacity(ones, 0, caps, True, "tasks")
+        if any(c.max_distance is not None for c in couriers):
+            metres = routing.RegisterTransitMatrix(node_matrix(100, False, True))
+            caps = [unbounded if c.max_distance is None else c.max_distance for c in couriers]
+            routing.AddDimensionWithVehicleCapacity(metres, 0, caps, True, "distance")
+        if any(c.max_travel_time is not None for c in couriers):
+            # Travel alone (no setup, service or waiting), at each courier's speed.
+            per_speed: dict[int, int] = {}
+            for c in couriers:
+                if c.speed_percent not in per_speed:
+                    matrix = node_matrix(c.speed_percent, False, False)
+                    per_speed[c.speed_percent] = routing.RegisterTransitMatrix(matrix)
+            routing.AddDimensionWithVehicleTransitAndCapacity(
+                [per_speed[c.speed_percent] for c in couriers],
+                0,
+                [unbounded if c.max_travel_time is None else c.max_travel_time for c in couriers],
+                True,
+                "travel",
+            )
 
     def _add_breaks(self, service: list[int]) -> None:
         prep, routing, manager = self.prep, self.routing, self.manager

@@ -66,11 +66,29 @@ class Prepared:
             problem.stops[s].setup and places[problem.stops[s].location] > 1 for s in self.active
         )
 
+    def is_pickup(self, s: int) -> bool:
+        """True for a pickup (of a pair, it comes first: its amount may be zero)."""
+        return self.problem.stops[s].kind is StopKind.PICKUP
+
+    @property
+    def has_limits(self) -> bool:
+        """True when any courier has a max_tasks, max_travel_time or max_distance."""
+        return any(
+            c.max_tasks is not None or c.max_travel_time is not None or c.max_distance is not None
+            for c in self.problem.couriers
+        )
+
     @property
     def exact_for_pyvrp(self) -> bool:
         """True when PyVRP's model is this problem's: one window per stop, no breaks, no setup
-        that depends on the order (PyVRP counts every setup: its routes stay feasible)."""
-        return self.single_window and not self.has_breaks and not self.shared_setup
+        that depends on the order (PyVRP counts every setup: its routes stay feasible), no
+        route limits (PyVRP's model leaves them out: see pyvrp_engine)."""
+        return (
+            self.single_window
+            and not self.has_breaks
+            and not self.shared_setup
+            and not self.has_limits
+        )
 
     @property
     def single_window(self) -> bool:

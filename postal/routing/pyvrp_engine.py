@@ -58,6 +58,9 @@ def _vehicle_classes(prep: Prepared) -> list[list[int]]:
             courier.capacity,
             courier.speed_percent,
             courier.break_,
+            courier.max_tasks,
+            courier.max_travel_time,
+            courier.max_distance,
         )
         groups.setdefault(key, []).append(c)
     return list(groups.values())
@@ -85,7 +88,7 @@ class PyvrpModel:
             j = prep.partner[s]
             if j < 0:
                 self.client_stops.append(s)
-            elif prep.delta[s] > 0:
+            elif prep.is_pickup(s):
                 self.shipment_stops.append((s, j))
 
         # Compatibility classes -> profiles (matrices with forbidden locations far away).
@@ -146,6 +149,9 @@ class PyvrpModel:
                 barred = set(key)
                 allowed_at = {problem.stops[s].location for s in active if s not in barred}
                 forbidden = tuple(sorted({problem.stops[s].location for s in barred} - allowed_at))
+            # PyVRP's distance is our travel cost: it bounds the matching limit (max_tasks
+            # and the other limit are left to the repair, as the model is then a relaxation).
+            limit = c.max_travel_time if by_duration else c.max_distance
             shift_len = c.shift[1] - c.shift[0]
             if c.break_ is not None:
                 shift_len -= c.break_.duration
@@ -159,6 +165,7 @@ class PyvrpModel:
                     tw_early=c.shift[0],
                     tw_late=c.shift[1],
                     shift_duration=max(shift_len, 0),
+                    max_distance=2**63 - 1 if limit is None else limit,
                     profile=profile(c.speed_percent, forbidden),
                 )
             )

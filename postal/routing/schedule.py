@@ -41,7 +41,7 @@ def _precedence_ok(prep: Prepared, seq: Sequence[int]) -> bool:
     pos = {s: k for k, s in enumerate(seq)}
     for s, k in pos.items():
         j = prep.partner[s]
-        if j >= 0 and j in pos and prep.delta[s] > 0 and pos[j] < k:
+        if j >= 0 and j in pos and prep.is_pickup(s) and pos[j] < k:
             return False
     return True
 
@@ -106,7 +106,7 @@ def earliest_schedule(
     if not seq:
         return Route(courier=courier, visits=(), start=c.shift[0], end=c.shift[0], distance=0)
     loads = _loads(prep, courier, seq) if check_load else [0] * (len(seq) + 1)
-    if loads is None or not _precedence_ok(prep, seq):
+    if loads is None or not _precedence_ok(prep, seq) or not within_limits(prep, courier, seq):
         return None
     plain = _forward(prep, courier, seq, None)
     if plain is None:
@@ -156,6 +156,16 @@ def earliest_schedule(
         break_start=b_start,
         start_load=loads[0],
     )
+
+
+def within_limits(prep: Prepared, courier: int, seq: Sequence[int]) -> bool:
+    """True when ``seq`` keeps to the courier's max_tasks, max_travel_time and max_distance."""
+    c = prep.problem.couriers[courier]
+    if c.max_tasks is not None and len(seq) > c.max_tasks:
+        return False
+    if c.max_travel_time is not None and route_cost(prep, courier, seq, True) > c.max_travel_time:
+        return False
+    return c.max_distance is None or route_cost(prep, courier, seq, False) <= c.max_distance
 
 
 def is_feasible(prep: Prepared, courier: int, seq: Sequence[int]) -> bool:

@@ -63,6 +63,11 @@ def build_input(
     inp = vroom.Input()
     durations = np.minimum(problem.durations, _UINT32 - 1).astype(np.uint32)
     inp.set_durations_matrix(profile="car", matrix_input=durations)
+    if any(c.max_distance is not None for c in problem.couriers):
+        inp.set_distances_matrix(
+            profile="car",
+            matrix_input=np.minimum(problem.distances, _UINT32 - 1).astype(np.uint32),
+        )
     costs = problem.durations if by_duration else problem.distances
     inp.set_costs_matrix(
         profile="car", matrix_input=np.minimum(costs, _UINT32 - 1).astype(np.uint32)
@@ -90,6 +95,9 @@ def build_input(
                 costs=vroom.VehicleCosts(fixed=fixed),
                 skills=courier_skills[c],
                 speed_factor=courier.speed_percent / 100.0,
+                max_tasks=courier.max_tasks,
+                max_travel_time=courier.max_travel_time,
+                max_distance=courier.max_distance,
             )
         )
     for s in prep.active:
@@ -110,7 +118,7 @@ def build_input(
                     skills=stop_skills.get(s, set()),
                 )
             )
-        elif prep.delta[s] > 0:
+        elif prep.is_pickup(s):
             dst = problem.stops[j]
             inp.add_shipment(
                 pickup=vroom.ShipmentStep(

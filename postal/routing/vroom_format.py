@@ -14,22 +14,25 @@ honoured
     last task), ``capacity`` (one dimension), ``costs`` at VROOM's defaults, ``skills``, ``type``
     (meaningful only with the refused ``*_per_type``), ``time_window``, ``breaks`` (one per
     vehicle with ``id``, ``service``, ``description`` and one of ``time_windows``),
-    ``speed_factor`` in (0, 5] to two decimals;
+    ``speed_factor`` in (0, 5] to two decimals, ``max_tasks`` (a shipment counts two tasks),
+    ``max_travel_time`` (travel alone, at the vehicle's speed), ``max_distance`` (needs
+    distances: coordinates or a ``distances`` matrix);
     jobs and shipment steps: ``id``, ``description``, ``location``/``location_index``,
     ``setup`` (spent when arriving from another location), ``service``, ``time_windows``
     (several), ``delivery`` or ``pickup`` (one dimension, one of them), ``skills``,
     ``priority`` in [0, 100]; shipments: ``pickup``, ``delivery``, ``amount``, ``skills``,
     ``priority``.
 refused (see ``REFUSED``)
-    ``matrices.*.costs``; vehicles' ``steps``, ``max_tasks``, ``max_travel_time``,
-    ``max_distance``, non-default ``costs``, several capacity dimensions, several breaks,
+    ``matrices.*.costs``; vehicles' ``steps``, non-default ``costs``, several capacity
+    dimensions, several breaks,
     several windows per break, breaks' ``max_load``; tasks' ``setup_per_type``,
     ``service_per_type``, jobs' deprecated ``amount``, a job with both ``delivery`` and
     ``pickup``, several amount dimensions; several profiles.
 
-Priorities are read as weights: a dropped task costs 1 + its priority (VROOM maximises the sum
-of priorities first, a difference left to do); the objective puts fewest vehicles first, then
-travel time (POST /optimise; ``postal solve`` still minimises distance after vehicles).
+The objective (``vroom_params``, used by POST /optimise and ``postal solve`` alike) follows
+VROOM's order for what is left out: the sum of the priorities of the tasks served first (a
+shipment's counts once per step), then the number of tasks served; then, where VROOM's default
+costs count travel time alone, fewest vehicles first and then travel time.
 
 Output: ``code``, ``summary``, ``unassigned`` and ``routes`` with ``steps`` as VROOM writes
 them: per step type, id (break ids as given), description, location, setup, service,
@@ -57,8 +60,10 @@ from postal.routing.model import (
     Plan,
     Problem,
     Route,
+    SolveParams,
     Stop,
     StopKind,
+    TravelCost,
     Unassigned,
     UnassignedReason,
     Visit,
@@ -89,6 +94,9 @@ _VEHICLE = (
     "time_window",
     "breaks",
     "speed_factor",
+    "max_tasks",
+    "max_travel_time",
+    "max_distance",
 )
 _COSTS = {"fixed": 0, "per_hour": 3600, "per_km": 0, "per_task_hour": 0}
 """VROOM's default costs: the only values honoured (cost = travel time)."""
@@ -103,11 +111,6 @@ REFUSED: dict[str, str] = {
     "(give 'durations', and 'distances' for distances)",
     "vehicles.steps": "vehicle steps (plan mode, initial routes) are not supported; leave them "
     "out and routes are built from the jobs and shipments",
-    "vehicles.max_tasks": "a maximum number of tasks per route is not supported; use "
-    "'capacity' with one unit per task",
-    "vehicles.max_travel_time": "a maximum travel time is not supported; use the vehicle's "
-    "'time_window'",
-    "vehicles.max_distance": "a maximum distance is not supported; use the vehicle's 'time_window'",
     "vehicles.costs": "only VROOM's default costs are supported (fixed 0, per_hour 3600, "
     "per_km 0, per_task_hour 0): the cost is the travel time, fewest vehicles first",
     "vehicles.capacity": "one capacity dimension is supported",
@@ -161,6 +164,20 @@ class VroomIds:
     """Distances are known (coordinates or a 'distances' matrix): output reports them."""
     indexed: bool = False
     """Custom matrices: locations are echoed with their location_index."""
+
+
+def vroom_params(
+    time_limit_s: float, seed: int = 0, workers: int = 2, iterations: int | None = None
+) -> SolveParams:
+    """Solver parameters for a VROOM-format problem: its cost is travel time (VROOM's default
+    costs, the only ones accepted), after priorities, tasks served and vehicles."""
+    return SolveParams(
+        time_limit_s=time_limit_s,
+        seed=seed,
+        workers=workers,
+        iterations=iterations,
+        travel_cost=TravelCost.DURATION,
+    )
 
 
 def haversine_matrices(circuity: float, speed_kmh: float) -> MatrixFn:
@@ -316,6 +333,22 @@ def _matrix(value: Any, where: str) -> NDArray[np.int64]:
     return np.asarray(value, dtype=np.int64)
 
 
+def _limits(
+    vehicle: dict[str, Any], where: str, has_distances: bool
+) -> tuple[int | None, int | None, int | None]:
+    """A vehicle's (max_tasks, max_travel_time, max_distance), None where not given."""
+    out: list[int | None] = []
+    for key in ("max_tasks", "max_travel_time", "max_distance"):
+        value = vehicle.get(key)
+        out.append(None if value is None else _int(value, f"{where}.{key}"))
+    if out[2] is not None and not has_distances:
+        raise _err(
+            f"{where}.max_distance",
+            "distances are unknown: give coordinates or a 'distances' matrix",
+        )
+    return out[0], out[1], out[2]
+
+
 def _profile(data: dict[str, Any], vehicles: list[Any]) -> str:
     """The one profile of the problem (VROOM's default 'car')."""
     first = vehicles[0].get("profile", "car") if isinstance(vehicles[0], dict) else "car"
@@ -398,12 +431,7 @@ def problem_from_vroom(
             v,
             where,
             _VEHICLE,
-            {
-                "steps": "vehicles.steps",
-                "max_tasks": "vehicles.max_tasks",
-                "max_travel_time": "vehicles.max_travel_time",
-                "max_distance": "vehicles.max_distance",
-            },
+            {"steps": "vehicles.steps"},
         )
         vid = _int(v.get("id"), f"{where}.id", 0, 2**63 - 1)
         if vid in seen_vehicles:
@@ -448,6 +476,7 @@ def problem_from_vroom(
         capacity = (
             _amount(v["capacity"], f"{where}.capacity") if v.get("capacity") is not None else None
         )
+        max_tasks, max_travel_time, max_distance = _limits(v, where, has_distances)
         couriers.append(
             Courier(
                 id=str(vid),
@@ -458,6 +487,9 @@ def problem_from_vroom(
                 break_=brk,
                 speed_percent=max(1, round(float(speed) * 100)),
                 skills=_skills(v.get("skills"), f"{where}.skills"),
+                max_tasks=max_tasks,
+                max_travel_time=max_travel_time,
+                max_distance=max_distance,
             )
         )
         vehicle_ids.append(vid)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 from typing import Any
 
@@ -68,15 +69,19 @@ def booking_body(session: Session, **overrides: Any) -> dict[str, Any]:
     return body
 
 
-def book(session: Session, settings: Settings, **overrides: Any) -> BookingCreated:
-    """A citizen's booking of ``booking_body`` (with the overrides) at NOW, committed."""
+def book(
+    session: Session,
+    settings: Settings,
+    *,
+    channel: BookingChannel = BookingChannel.citizen,
+    now: dt.datetime = NOW,
+    **overrides: Any,
+) -> BookingCreated:
+    """The booking of ``booking_body`` (with the overrides) through ``channel`` at ``now``,
+    committed."""
     body = booking_body(session, **overrides)
     created = create_booking(
-        session,
-        settings,
-        BookingCreate.model_validate(body),
-        channel=BookingChannel.citizen,
-        now=NOW,
+        session, settings, BookingCreate.model_validate(body), channel=channel, now=now
     )
     session.commit()
     return created

@@ -10,14 +10,13 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from postal.booking.models import Booking, BookingChannel, BookingStatus, Item, SlotLoad
-from postal.booking.schemas import BookingCreate
-from postal.booking.service import cancel, create_booking, get_by_reference, reschedule
+from postal.booking.service import cancel, get_by_reference, reschedule
 from postal.calendar import Slot
 from postal.catalogue.models import PostOffice
 from postal.config import Settings
 from postal.errors import Conflict, ValidationFailed
 from postal.ids import parse_s10
-from tests.booking.helpers import book, booking_body, eligible_procedure, in_person_procedure
+from tests.booking.helpers import book, eligible_procedure, in_person_procedure
 from tests.conftest import NEXT_DAY, NOW
 
 
@@ -110,15 +109,8 @@ def test_pickup_only_procedure_refuses_result_delivery(
 
 def test_slot_already_started_is_refused(session: Session, settings: Settings) -> None:
     late = NOW.replace(hour=3)  # 10:00 local on Monday 7 December
-    body = booking_body(session, date="2026-12-07", slot="morning")
     with pytest.raises(ValidationFailed) as info:
-        create_booking(
-            session,
-            settings,
-            BookingCreate.model_validate(body),
-            channel=BookingChannel.citizen,
-            now=late,
-        )
+        book(session, settings, now=late, date="2026-12-07", slot="morning")
     assert info.value.code == "slot_in_past"
 
 
@@ -173,22 +165,16 @@ def test_reschedule_moves_the_place_and_cancel_releases_it(
 def test_integration_books_result_delivery_ready_at_desk(
     session: Session, settings: Settings
 ) -> None:
-    body = booking_body(session, service_form="result_delivery", external_reference="MC-1")
-    created = create_booking(
+    integration = BookingChannel.integration
+    created = book(
         session,
         settings,
-        BookingCreate.model_validate(body),
-        channel=BookingChannel.integration,
-        now=NOW,
+        channel=integration,
+        service_form="result_delivery",
+        external_reference="MC-1",
     )
     assert [(i.kind, i.state) for i in created.items] == [("result", "ready_at_desk")]
     assert created.documents == []
     with pytest.raises(ValidationFailed) as info:
-        create_booking(
-            session,
-            settings,
-            BookingCreate.model_validate(booking_body(session)),
-            channel=BookingChannel.integration,
-            now=NOW,
-        )
+        book(session, settings, channel=integration)
     assert info.value.code == "integration_result_delivery_only"

@@ -75,9 +75,10 @@ def _staff(server: LiveServer) -> None:
         s.commit()
 
 
-def _context(browser: Browser, server: LiveServer, size: ViewportSize) -> BrowserContext:
+def _context(browser: Browser, server: LiveServer, size: dict[str, int]) -> BrowserContext:
     """A browser of its own; requests off the server fail at once, as without internet."""
-    context = browser.new_context(viewport=size, locale=VI)
+    viewport = ViewportSize(width=size["width"], height=size["height"])
+    context = browser.new_context(viewport=viewport, locale=VI)
     context.route(lambda url: not url.startswith(server.url), lambda route: route.abort())
     return context
 
@@ -116,18 +117,31 @@ class Day:
         page.set_viewport_size(own)
 
 
-def _code_on_phone(sms: Page, server: LiveServer, number: str) -> str:
-    """The one-time code for ``number`` as the citizen reads it on her phone (the demo's SMS
-    inbox page): the courier asked for it a moment ago, the worker sends it."""
-    pattern = re.compile(rf"(?:Mã xác nhận|Ma xac nhan) (\d{{6}}) cho (?:bưu gửi|buu gui) {number}")
+def _on_phone(sms: Page, server: LiveServer, pattern: str) -> re.Match[str]:
+    """The newest message to the citizen's phone matching ``pattern``, as she reads it on the
+    demo's SMS inbox page (the worker sends the messages a moment after the event)."""
+    wanted = re.compile(pattern)
     deadline = time.monotonic() + 30
     while True:
         sms.goto(f"{server.url}/demo/phone?to={PHONE_NUMBER}&live=0")
-        found = [m for m in map(pattern.search, sms.locator("li.sms").all_inner_texts()) if m]
+        found = [m for m in map(wanted.search, sms.locator("li.sms").all_inner_texts()) if m]
         if found:
-            return found[0].group(1)  # newest first
-        assert time.monotonic() < deadline, f"no code for {number} on the phone"
+            return found[0]  # newest first
+        assert time.monotonic() < deadline, f"no message {pattern!r} on the phone"
         sms.wait_for_timeout(300)
+
+
+def _code_on_phone(sms: Page, server: LiveServer, number: str) -> str:
+    """The one-time code for ``number`` the courier just asked for."""
+    pattern = rf"(?:Mã xác nhận|Ma xac nhan) (\d{{6}}) cho (?:bưu gửi|buu gui) {number}"
+    return _on_phone(sms, server, pattern).group(1)
+
+
+def _announced(sms: Page, server: LiveServer, number: str) -> tuple[str, str]:
+    """The arrival window of the "courier on the way" message for ``number`` (HH:MM, HH:MM)."""
+    pattern = rf"từ (\d\d:\d\d) đến (\d\d:\d\d) ngày [^(]*\([^)]*{number}"
+    found = _on_phone(sms, server, pattern)
+    return found.group(1), found.group(2)
 
 
 def _book(page: Page, server: LiveServer, day: dt.date, form: str, slot: str) -> str:
@@ -231,6 +245,7 @@ def test_a_working_day(browser: Browser, server: LiveServer) -> None:
     expect(roster.locator("th")).to_have_text([COURIER_ON_LEAVE, COURIER])  # dictionary order
     dispatcher.get_by_label(f"{COURIER_ON_LEAVE}: Có đi làm").uncheck()  # on leave that day
     dispatcher.locator("#save-roster").click()
+    dispatcher.wait_for_url(re.compile(r"done=roster"))  # saved: the page drawn again
     expect(dispatcher.get_by_label(f"{COURIER_ON_LEAVE}: Có đi làm")).not_to_be_checked()
     expect(dispatcher.get_by_label(f"{COURIER}: Có đi làm")).to_be_checked()
     d.audit(dispatcher, "roster")
@@ -286,6 +301,11 @@ def test_a_working_day(browser: Browser, server: LiveServer) -> None:
     expect(stop_a.locator(".success")).to_be_visible()
     code = _code_on_phone(sms, server, dossier_a)
     d.audit(sms, "phone-messages")
+    # The route dispatched told her when the courier comes: inside each booked half day.
+    start, end = _announced(sms, server, dossier_a)
+    assert "08:00" <= start < end <= "12:00", (start, end)
+    start, end = _announced(sms, server, dossier_b)
+    assert "13:30" <= start < end <= "17:00", (start, end)
     d.shot(sms, "citizen-phone-code")
     _pickup_form(stop_a, code, "S-0001")
     expect(

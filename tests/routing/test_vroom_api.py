@@ -78,13 +78,6 @@ def _set(path: str, value: Any) -> Any:
 REFUSALS = [
     ("matrices.car.costs", _set("matrices.car.costs", D), "matrices.costs"),
     ("vehicles[0].steps", _set("vehicles[0].steps", [{"type": "start"}]), "vehicles.steps"),
-    ("vehicles[0].max_tasks", _set("vehicles[0].max_tasks", 3), "vehicles.max_tasks"),
-    (
-        "vehicles[0].max_travel_time",
-        _set("vehicles[0].max_travel_time", 3600),
-        "vehicles.max_travel_time",
-    ),
-    ("vehicles[0].max_distance", _set("vehicles[0].max_distance", 9), "vehicles.max_distance"),
     ("vehicles[0].costs.fixed", _set("vehicles[0].costs", {"fixed": 10}), "vehicles.costs"),
     ("vehicles[0].costs.per_hour", _set("vehicles[0].costs", {"per_hour": 10}), "vehicles.costs"),
     ("vehicles[0].costs.per_km", _set("vehicles[0].costs", {"per_km": 1}), "vehicles.costs"),

@@ -12,15 +12,13 @@ from sqlmodel import Session, select
 from postal.auth.models import Role
 from postal.auth.service import Principal, create_user, principal_for_user
 from postal.booking.models import Booking, BookingChannel, Item
-from postal.booking.schemas import BookingCreate
-from postal.booking.service import create_booking
 from postal.catalogue import service as catalogue
 from postal.catalogue.models import ItemKind
 from postal.config import Settings
 from postal.tracking import events
 from postal.tracking.config import TrackingSettings
 from postal.tracking.schemas import EventIn, EventResult
-from tests.booking.helpers import book, booking_body
+from tests.booking.helpers import book
 from tests.conftest import NOW
 
 ZONE = dt.timezone(dt.timedelta(hours=7))
@@ -63,10 +61,7 @@ def world(
     form: str = "both",
 ) -> World:
     """Book for MC-00004 and create a courier of the serving post office and clerks."""
-    body = booking_body(session, service_form=form)
-    created = create_booking(
-        session, settings, BookingCreate.model_validate(body), channel=channel, now=NOW
-    )
+    created = book(session, settings, channel=channel, service_form=form)
     booking = session.exec(select(Booking).where(Booking.reference == created.reference)).one()
     items = session.exec(select(Item).where(Item.booking_id == booking.id)).all()
     dossier = next((i for i in items if i.kind == ItemKind.dossier), items[0])
