@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from postal.booking.models import Booking, BookingStatus, Item, ServiceForm
 from postal.calendar import Slot, Window, slot_end_utc, slot_start_utc, slot_window, to_local
 from postal.catalogue import service as catalogue
+from postal.catalogue.models import ItemKind
 from postal.notify.outbox import enqueue_message
 from postal.planning.models import PlannedStop, StopPlace
 from postal.tracking import otp
@@ -197,9 +198,11 @@ def enqueue_custody_message(
     details: dict[str, Any],
     device_time: dt.datetime,
     now: dt.datetime,
+    kind: ItemKind = ItemKind.result,
 ) -> int | None:
     """The citizen's message for a custody event: dossier collected (pickup), delivered, or a
-    failed attempt with what happens next; None for the other event types."""
+    failed attempt (of a pickup or of a delivery, by the item's ``kind``) with what happens
+    next; None for the other event types."""
     template: str
     params: dict[str, Any] = {"reference": booking.reference, "number": item_number}
     if event_type == "pickup":
@@ -210,7 +213,8 @@ def enqueue_custody_message(
         recipient = details.get("recipient") or {}
         params.update(delivered_at=_stamp(device_time), proxy=recipient.get("kind") == "proxy")
     elif event_type == "attempt_failed":
-        template = "failed_attempt"
+        # A dossier not collected (the citizen's pickup) or a result not delivered.
+        template = "failed_pickup" if kind == ItemKind.dossier else "failed_attempt"
         next_on = details.get("next_attempt_on")
         if isinstance(next_on, str):
             next_on = dt.date.fromisoformat(next_on)

@@ -73,6 +73,13 @@ MESSAGES: dict[str, dict[str, Any]] = {
         "next_attempt_on": "10/12/2026",
         "desk_name": "Bộ phận Một cửa phường Ba Đình",
     },
+    "failed_pickup": {
+        "reference": "HS-7K2M9Q4T",
+        "number": "EB123456785VN",
+        "attempt": 1,
+        "next_attempt_on": "10/12/2026",
+        "desk_name": "Bộ phận Một cửa phường Ba Đình",
+    },
 }
 
 

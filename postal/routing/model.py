@@ -259,6 +259,9 @@ class SolveParams:
     use_vroom: bool = True
     log: bool = False
     """Print the portfolio's progress (phases, candidates) to stdout."""
+    vroom_first: bool = False
+    """Relaxed problems up to a few hundred stops start from VROOM's own search with breaks
+    (VROOM's format, whose every rule VROOM sees; city days with desks keep the default)."""
     iterations: int | None = None
     """Deterministic mode ('ours' and 'pyvrp'): each PyVRP search stops after this many
     iterations (the fleet job splits them as it splits time) and OR-Tools after

@@ -807,11 +807,11 @@ def portfolio_jobs(
     share = EXACT_VROOM_SHARE if short else VROOM_SHARE
     exploration = SHORT_SHIFT_EXPLORATION if short else 3
     breaks, small_share = False, 0.3
-    if not exact and not prep.problem.desks and len(prep.active) <= LARGE:
-        # Problems without desks (VROOM's format): VROOM sees every rule but our route
-        # limits' rounding, so its own search, breaks included, is the strong start; given
-        # half the budget at exploration 5 it mostly converges (vroom_compat, 8 problems of
-        # 10-120 tasks at 2 s: cost gap to VROOM alone from +10-31% to 0-4% on 5 of them).
+    if params.vroom_first and not exact and len(prep.active) <= LARGE:
+        # VROOM's format: VROOM sees every rule of those problems, so its own search, breaks
+        # included, is the strong start; given half the budget at exploration 5 it mostly
+        # converges (vroom_compat, 8 problems of 10-120 tasks at 2 s: the cost gap to VROOM
+        # alone went from +10-31% to 0-4% on 5 of them).
         breaks, small_share, exploration = prep.has_breaks, 0.5, 5
     if params.use_pyvrp:
         # First job = the one to keep when only one worker is allowed.

@@ -33,8 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from postal.errors import PostalError
 from postal.routing.checker import check_plan
-from postal.routing.errors import SolverFailure
 from postal.routing.solver import solve
 from postal.routing.vroom_format import (
     plan_from_vroom,
@@ -347,7 +347,7 @@ def _side(problem: dict[str, Any], run: Callable[[], dict[str, Any]], ours: bool
     t0 = time.perf_counter()
     try:
         out = run()
-    except (SolverFailure, RuntimeError, ValueError) as exc:
+    except (PostalError, RuntimeError, ValueError) as exc:
         return Side(0, task_count(problem), 0, 0, 0, 0, time.perf_counter() - t0, repr(exc)[:80])
     seconds = time.perf_counter() - t0
     summary = out.get("summary", {})

@@ -13,7 +13,8 @@ honoured
     ``end``/``end_index`` (either may be left out: the route then starts or ends at its first or
     last task), ``capacity`` (one dimension), ``costs`` at VROOM's defaults, ``skills``, ``type``
     (meaningful only with the refused ``*_per_type``), ``time_window``, ``breaks`` (one per
-    vehicle with ``id``, ``service``, ``description`` and one of ``time_windows``),
+    vehicle with ``id``, ``service``, ``description`` and one of ``time_windows``; ending
+    within the vehicle's ``time_window``, as a step of its route),
     ``speed_factor`` in (0, 5] to two decimals, ``max_tasks`` (a shipment counts two tasks),
     ``max_travel_time`` (travel alone, at the vehicle's speed), ``max_distance`` (needs
     distances: coordinates or a ``distances`` matrix);
@@ -177,6 +178,7 @@ def vroom_params(
         workers=workers,
         iterations=iterations,
         travel_cost=TravelCost.DURATION,
+        vroom_first=True,
     )
 
 
@@ -469,7 +471,15 @@ def problem_from_vroom(
             if len(bws) > 1:
                 raise _refuse(f"{bw_where}.time_windows[1]", "vehicles.breaks.time_windows")
             service = _int(item.get("service", 0), f"{bw_where}.service")
-            brk = CourierBreak(bws[0][0], bws[0][1], service)
+            # A break is a step of the route, which ends within the vehicle's time window
+            # (VROOM's rule): it starts early enough to end by then.
+            latest = min(bws[0][1], tw[1] - service)
+            if latest < bws[0][0]:
+                raise _err(
+                    f"{bw_where}.time_windows",
+                    "the break cannot end within the vehicle's time_window",
+                )
+            brk = CourierBreak(bws[0][0], latest, service)
         speed = v.get("speed_factor", 1.0)
         if isinstance(speed, bool) or not isinstance(speed, int | float) or not 0 < speed <= 5:
             raise _err(f"{where}.speed_factor", "a number in (0, 5]")

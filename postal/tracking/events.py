@@ -237,9 +237,7 @@ def write(
     hook = WEBHOOK_TYPES.get(draft.type)
     if hook:
         _enqueue_webhook(session, hook, item, event, now)
-    # The citizen's failed-attempt message speaks of a delivery: not sent for a pickup.
-    pickup_attempt = draft.type == EventType.attempt_failed and item.kind == ItemKind.dossier
-    if draft.type in CITIZEN_MESSAGES and not pickup_attempt:
+    if draft.type in CITIZEN_MESSAGES:
         booking = session.get(Booking, item.booking_id)
         assert booking is not None
         citizen.enqueue_custody_message(
@@ -251,6 +249,7 @@ def write(
             draft.details,
             event.device_time,
             now,
+            kind=item.kind,
         )
     return event
 

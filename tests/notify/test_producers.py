@@ -59,6 +59,21 @@ def test_custody_events_and_otp_tell_the_citizen(session: Session, settings: Set
     assert w.dossier.number in picked.body and "06:40 07/12/2026" in picked.body
 
 
+def test_a_failed_pickup_tells_the_citizen_when_the_courier_comes_again(
+    session: Session, settings: Settings
+) -> None:
+    w = world(session, settings)
+    [res] = record(
+        session, settings, w.courier,
+        event("attempt_failed", w.dossier.number, at(6, 35, day=7), reason="absent"),
+    )  # fmt: skip
+    assert res.status == "recorded", res
+    [failed] = _messages(session, "failed_pickup")
+    assert failed.body.startswith(f"Bưu tá chưa nhận được hồ sơ {w.dossier.number}")
+    assert "Bưu điện sẽ đến nhận lại vào ngày 09/12/2026" in failed.body
+    assert _messages(session, "failed_attempt") == []  # not the delivery's wording
+
+
 def test_failed_attempt_and_delivery_tell_the_citizen(session: Session, settings: Settings) -> None:
     w = world(session, settings, BookingChannel.integration, form="result_delivery")
     rec = handover.open_record(

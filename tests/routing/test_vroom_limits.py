@@ -282,3 +282,29 @@ def test_postal_solve_minimises_travel_time_as_the_api_does(tmp_path: Path) -> N
     assert _tasks(out) == [[("job", 1), ("job", 2)]]
     assert (out["summary"]["cost"], out["summary"]["distance"]) == (30, 300)
     assert vroom_params(5.0).travel_cost is TravelCost.DURATION
+
+
+# --- breaks end within the vehicle's time window (found by the compatibility bench) ----------
+
+
+def test_a_break_after_the_last_task_ends_within_the_time_window() -> None:
+    # 100 s there, 750 s of service, 100 s back: 950 s; the break (100 s, from 800 s) cannot
+    # follow it within [0, 1000], nor fit before it: VROOM leaves the job out, and so do we.
+    vehicle = {
+        "id": 1,
+        "time_window": [0, 1000],
+        "breaks": [{"id": 3, "time_windows": [[800, 990]], "service": 100}],
+    }
+    data = _problem([vehicle], [{"id": 1, "location_index": 1, "service": 750}])
+    _, out = _solve(data)
+    assert _unassigned(out) == {("job", 1)}
+    data["jobs"][0]["service"] = 650  # back at 850, break 850-950: served
+    _, out = _solve(data)
+    steps = out["routes"][0]["steps"]
+    assert [s["type"] for s in steps] == ["start", "job", "break", "end"]
+    assert steps[-1]["arrival"] == 950
+    too_late = copy.deepcopy(data)
+    too_late["vehicles"][0]["breaks"][0]["time_windows"] = [[950, 990]]
+    with pytest.raises(MalformedInstance) as err:
+        problem_from_vroom(too_late)
+    assert err.value.field == "vehicles[0].breaks[0].time_windows"
