@@ -131,9 +131,11 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
         field = _field_of(tuple(err.get("loc", ())))
         errors.append({"field": field, "code": code, "message": message(code, lang, field=field)})
     first = errors[0] if errors else {"code": "validation_failed", "field": "body"}
-    return problem(
-        422, str(first["code"]), message("validation_failed", lang, field=first["field"]), errors
-    )
+    text = message("validation_failed", lang, field=first["field"])
+    page = _error_page(request, lang, 422, text, None)
+    if page is not None:  # a page address with a bad part (an id out of range): the site's page
+        return page
+    return problem(422, str(first["code"]), text, errors)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -159,7 +161,9 @@ def _error_page(
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return problem(500, "internal_error", message("internal_error", _lang(request)))
+    lang = _lang(request)
+    page = _error_page(request, lang, 500, message("internal_error", lang), None)
+    return page or problem(500, "internal_error", message("internal_error", lang))
 
 
 _frozen = False

@@ -110,6 +110,13 @@ class Courier:
     """At most this much travel time (at the courier's speed; service and waiting excluded)."""
     max_distance: int | None = None
     """At most this distance over the route, depot to depot."""
+    fixed_cost: int = 0
+    """Money for using this courier at all (e.g. VND a day; VROOM's ``costs.fixed``)."""
+    cost_per_hour: int = 0
+    """Money per hour of working time: from leaving the start depot to reaching the end depot,
+    waiting included. Any courier with a fixed or hourly cost makes the problem priced."""
+    cost_per_km: int = 0
+    """Money per kilometre travelled (priced problems only)."""
 
 
 @dataclass(frozen=True)
@@ -174,6 +181,12 @@ class Problem:
     """Optional (x, y) per location (lon/lat or plane), used to split big days."""
     name: str = ""
 
+    @property
+    def priced(self) -> bool:
+        """True when some courier has a fixed or hourly cost: the objective is then money
+        (fixed + hourly working time + per km) instead of fewest couriers, then travel."""
+        return any(c.fixed_cost or c.cost_per_hour for c in self.couriers)
+
     @staticmethod
     def matrix(values: Sequence[Sequence[int]] | NDArray[np.integer]) -> Matrix:
         """Turn nested sequences or any integer array into the int64 matrix the model uses."""
@@ -232,6 +245,27 @@ class Plan:
     def distance(self) -> int:
         """Total distance over all routes."""
         return sum(r.distance for r in self.routes)
+
+
+COST_UNITS_PER_MONEY = 3600
+"""Priced objectives count in 1/3600 of the money unit: an hourly cost is then an integer cost
+per second of working time (the time dimension's span cost)."""
+
+
+def route_money(courier: Courier, start: int, end: int, distance: int) -> int:
+    """The priced objective of one used route, in cost units (1/3600 of the money unit): the
+    fixed cost, the working time (``end - start``, waiting included) at the hourly cost and
+    the distance at the per-km cost plus one unit a metre (a tie-break towards shorter)."""
+    return (
+        courier.fixed_cost * COST_UNITS_PER_MONEY
+        + courier.cost_per_hour * (end - start)
+        + metre_cost(courier) * distance
+    )
+
+
+def metre_cost(courier: Courier) -> int:
+    """Cost units per metre of a priced courier: the per-km cost (x 3.6, rounded) + 1."""
+    return (courier.cost_per_km * COST_UNITS_PER_MONEY + 500) // 1000 + 1
 
 
 class TravelCost(StrEnum):

@@ -326,6 +326,10 @@ def test_browsers_get_error_pages_and_the_api_keeps_problem_details(client: Test
     wrong = client.get("/staff/logout", headers={**html, "Accept-Language": "en"})
     assert wrong.status_code == 405 and "This page does not accept that action." in wrong.text
     assert "allow" in wrong.headers  # the HTTP error's own headers are kept
+    # A page address with an id beyond the database's integers: a page too, not JSON.
+    huge = client.get("/desk/records/99999999999", headers=html)
+    assert huge.status_code == 422 and huge.headers["content-type"].startswith("text/html")
+    assert client.get("/desk/records/99999999999").json()["code"]
     # The API, and clients that do not ask for HTML, keep RFC 9457 problem details.
     api = client.get("/api/v1/nothing", headers=html)
     assert api.status_code == 404 and api.json()["code"] == "not_found"
