@@ -224,6 +224,18 @@ class Settings(BaseSettings):
         default=1.5,
         description="Couriers offered to the optimiser per post office: items / 12 times this.",
     )
+    courier_cost_per_hour_vnd: int = Field(
+        default=40_000,
+        ge=0,
+        description="A courier's working hour (leaving the post office to coming back, waiting "
+        "included) in the optimiser's objective; 0 with a zero fixed cost: fewest couriers, "
+        "then distance, as before.",
+    )
+    courier_fixed_cost_vnd: int = Field(
+        default=200_000,
+        ge=0,
+        description="Cost of sending one more courier out for the day, in the objective.",
+    )
     service_citizen_s: int = Field(default=420, description="Time at a citizen's door.")
     service_desk_s: int = Field(default=180, description="Time per item at a desk.")
     token_ttl_hours: int = Field(default=12, description="Lifetime of a staff bearer token.")

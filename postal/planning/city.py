@@ -146,6 +146,9 @@ def city_day(
             shift=(shift[0], shift[1]),
             capacity=settings.courier_capacity,
             break_=rm.CourierBreak(earliest, latest, int(minutes) * 60),
+            # Priced as the planner prices them (the post office's costs from the settings).
+            fixed_cost=settings.courier_fixed_cost_vnd,
+            cost_per_hour=settings.courier_cost_per_hour_vnd,
         )
         for k, o in enumerate(offices)
         for i in range(

@@ -11,7 +11,9 @@ What each engine name means here:
   parallel or local cheapest insertion, guided local search) with the breaks.
 
 Every plan is checked by the independent checker against the problem it was made for; the
-travel time counts driving only (no service, waiting or breaks), at each courier's speed.
+travel time counts driving only (no service, waiting or breaks), at each courier's speed;
+working time runs from leaving the post office to coming back (waiting included), waiting is
+the time spent at a door or desk before its window opens.
 """
 
 from __future__ import annotations
@@ -52,6 +54,12 @@ class EngineRun:
     distance_km: float
     seconds: float
     feasible: bool
+    waiting_h: float = 0.0
+    """Time spent waiting at doors and desks for their windows, over all routes."""
+    working_h: float = 0.0
+    """Couriers' working time, leaving the post office to coming back, over all routes."""
+    longest_wait_min: float = 0.0
+    """The longest single wait of the plan."""
     peak_rss_mb_parent: float = 0.0
     peak_rss_mb_children: float = 0.0
     parts: int = 1
@@ -72,6 +80,11 @@ class EngineRun:
             "travel_h": f"{self.travel_h:.2f}",
             "distance_km": f"{self.distance_km:.1f}",
             "distance_per_stop_m": f"{1000 * self.distance_km / max(self.served, 1):.1f}",
+            "working_h": f"{self.working_h:.2f}",
+            "working_per_courier_h": f"{self.working_h / max(self.couriers, 1):.2f}",
+            "waiting_h": f"{self.waiting_h:.2f}",
+            "waiting_per_courier_min": f"{60 * self.waiting_h / max(self.couriers, 1):.1f}",
+            "longest_wait_min": f"{self.longest_wait_min:.1f}",
             "seconds": f"{self.seconds:.1f}",
             "feasible": "yes" if self.feasible else "no",
             "parts": self.parts,
@@ -156,6 +169,7 @@ def measured(
     **extra: Any,
 ) -> EngineRun:
     """The measured row of one plan of ``day``."""
+    waits = [v.start - v.arrival for r in plan.routes for v in r.visits]
     return EngineRun(
         run=run,
         engine=engine,
@@ -167,6 +181,9 @@ def measured(
         couriers=plan.couriers_used,
         travel_h=travel_seconds(day, plan) / 3600,
         distance_km=plan.distance / 1000,
+        working_h=sum(r.end - r.start for r in plan.routes if r.visits) / 3600,
+        waiting_h=sum(waits) / 3600,
+        longest_wait_min=max(waits, default=0) / 60,
         seconds=seconds,
         feasible=feasible,
         **extra,

@@ -220,6 +220,8 @@ def _build(
                 shift=c.shift,
                 capacity=settings.courier_capacity,
                 break_=break_in_shift(brk, c.shift),
+                fixed_cost=settings.courier_fixed_cost_vnd,
+                cost_per_hour=settings.courier_cost_per_hour_vnd,
             )
             for k, c in enumerate(couriers)
         ),

@@ -206,6 +206,8 @@ def build_office_problem(
                 shift=slot.shift or default,
                 capacity=settings.courier_capacity,
                 break_=break_in_shift(brk, slot.shift or default),
+                fixed_cost=settings.courier_fixed_cost_vnd,
+                cost_per_hour=settings.courier_cost_per_hour_vnd,
             )
             for k, slot in enumerate(couriers)
         ),

@@ -253,15 +253,11 @@ def _make_part(day: Day, stops: Sequence[int], couriers: Sequence[int]) -> Part:
             for d in depots_used
         ),
         couriers=tuple(
-            Courier(
-                id=day.couriers[c].id,
+            # Every field of the courier (limits, costs) kept; only its depots renumbered.
+            replace(
+                day.couriers[c],
                 start_depot=depot_of[day.couriers[c].start_depot],
                 end_depot=depot_of[day.couriers[c].end_depot],
-                shift=day.couriers[c].shift,
-                capacity=day.couriers[c].capacity,
-                break_=day.couriers[c].break_,
-                speed_percent=day.couriers[c].speed_percent,
-                skills=day.couriers[c].skills,
             )
             for c in couriers
         ),

@@ -8,7 +8,10 @@ applied; couriers' breaks are interval variables the routing layer schedules aro
 every stop sits in its own disjunction with a penalty far above any courier cost, so a stop
 that cannot fit comes back unperformed instead of making the model infeasible (priorities
 first, then the number of stops: VROOM's order, see penalty_for); a large fixed cost per used
-courier puts fewest couriers first.
+courier puts fewest couriers first. A priced problem (couriers with fixed or hourly costs,
+model.route_money) is solved for money instead: each courier's fixed cost, its working time
+as the time dimension's span cost (waiting included; the start floats within the shift so
+leaving later is free) and its distance at its per-km cost.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
+from postal.routing.model import COST_UNITS_PER_MONEY, metre_cost
 from postal.routing.prep import Prepared, travel_time
 
 Sequences = dict[int, list[int]]
@@ -113,15 +117,35 @@ class OrtoolsModel:
 
         time_cb: dict[int, int] = {}
         cost_cb: dict[int, int] = {}
+        priced = problem.priced
+        metres: list[list[int]] | None = None
         for v, c in enumerate(self.couriers):
             speed = problem.couriers[c].speed_percent
             if speed not in time_cb:
                 time_cb[speed] = routing.RegisterTransitMatrix(node_matrix(speed, True, False))
-                cost_cb[speed] = routing.RegisterTransitMatrix(
-                    node_matrix(speed, False, not by_duration)
-                )
-            routing.SetArcCostEvaluatorOfVehicle(cost_cb[speed], v)
-        routing.SetFixedCostOfAllVehicles(courier_cost)
+            if priced:
+                # Money: the distance at the courier's per-metre cost (working time is the
+                # time dimension's span cost below, fixed costs per vehicle).
+                per_metre = metre_cost(problem.couriers[c])
+                key = -per_metre
+                if key not in cost_cb:
+                    metres = metres or node_matrix(100, False, True)
+                    cost_cb[key] = routing.RegisterTransitMatrix(
+                        [[d * per_metre for d in row] for row in metres]
+                    )
+            else:
+                key = speed
+                if key not in cost_cb:
+                    cost_cb[key] = routing.RegisterTransitMatrix(
+                        node_matrix(speed, False, not by_duration)
+                    )
+            routing.SetArcCostEvaluatorOfVehicle(cost_cb[key], v)
+        if priced:
+            for v, c in enumerate(self.couriers):
+                fixed = problem.couriers[c].fixed_cost * COST_UNITS_PER_MONEY
+                routing.SetFixedCostOfVehicle(fixed, v)
+        else:
+            routing.SetFixedCostOfAllVehicles(courier_cost)
 
         horizon = prep.horizon
         routing.AddDimensionWithVehicleTransits(
@@ -134,8 +158,13 @@ class OrtoolsModel:
         self.time = routing.GetDimensionOrDie("time")
         for v, c in enumerate(self.couriers):
             lo, hi = problem.couriers[c].shift
+            # The start floats within the shift: a courier may leave later instead of waiting.
             self.time.CumulVar(routing.Start(v)).SetRange(lo, hi)
             self.time.CumulVar(routing.End(v)).SetRange(lo, hi)
+            if priced and problem.couriers[c].cost_per_hour:
+                # Working time (end - start, waiting included) at the hourly cost: one cost
+                # unit per second is 1/3600 of the money unit.
+                self.time.SetSpanCostCoefficientForVehicle(problem.couriers[c].cost_per_hour, v)
         for s in self.stops:
             index = manager.NodeToIndex(self.node_of[s])
             windows = [(lo, min(hi, horizon)) for lo, hi in prep.windows[s] if lo <= horizon]
@@ -171,6 +200,8 @@ class OrtoolsModel:
                 solver.Add(routing.VehicleVar(index) == routing.VehicleVar(d_index))
                 solver.Add(self.time.CumulVar(index) <= self.time.CumulVar(d_index))
         for v in range(len(self.couriers)):
+            if priced:
+                routing.AddVariableMaximizedByFinalizer(self.time.CumulVar(routing.Start(v)))
             routing.AddVariableMinimizedByFinalizer(self.time.CumulVar(routing.End(v)))
 
     def _setup_window(self, s: int, index: int, windows: list[tuple[int, int]]) -> None:

@@ -47,9 +47,9 @@ def _precedence_ok(prep: Prepared, seq: Sequence[int]) -> bool:
 
 
 def _forward(
-    prep: Prepared, courier: int, seq: Sequence[int], gap: int | None
+    prep: Prepared, courier: int, seq: Sequence[int], gap: int | None, depart: int
 ) -> tuple[list[tuple[int, int, int]], int, int | None] | None:
-    """Propagate times with the break in ``gap`` (None = no break inside the route).
+    """Propagate times from ``depart`` with the break in ``gap`` (None = no break inside).
 
     Returns ([(arrival, start, departure)...], end, break_start) or None if infeasible.
     """
@@ -58,7 +58,7 @@ def _forward(
     speed = c.speed_percent
     brk = c.break_
     loc = problem.depots[c.start_depot].location
-    t = c.shift[0]
+    t = depart
     times: list[tuple[int, int, int]] = []
     b_start: int | None = None
     for k, s in enumerate(seq):
@@ -95,11 +95,17 @@ def _forward(
 
 
 def earliest_schedule(
-    prep: Prepared, courier: int, seq: Sequence[int], check_load: bool = True
+    prep: Prepared,
+    courier: int,
+    seq: Sequence[int],
+    check_load: bool = True,
+    compact: bool = True,
 ) -> Route | None:
     """Schedule ``seq`` for ``courier`` as early as possible; None when infeasible.
 
-    ``check_load=False`` checks times only (for half of a pair examined alone).
+    ``check_load=False`` checks times only (for half of a pair examined alone). In a priced
+    problem (working time costs money) and with ``compact``, the route then leaves as late as
+    absorbs its waiting without coming back later.
     """
     problem = prep.problem
     c = problem.couriers[courier]
@@ -108,7 +114,42 @@ def earliest_schedule(
     loads = _loads(prep, courier, seq) if check_load else [0] * (len(seq) + 1)
     if loads is None or not _precedence_ok(prep, seq) or not within_limits(prep, courier, seq):
         return None
-    plain = _forward(prep, courier, seq, None)
+    route = _scheduled(prep, courier, seq, loads, c.shift[0])
+    if route is None or not compact or not problem.priced:
+        return route
+    # Priced working time: leave later where that removes waiting without a later return.
+    delay = _waiting_slack(prep, route)
+    while delay > 0:
+        later = _scheduled(prep, courier, seq, loads, route.start + delay)
+        if later is not None and later.end <= route.end and later.start > route.start:
+            return later
+        delay //= 2
+    return route
+
+
+def _waiting_slack(prep: Prepared, route: Route) -> int:
+    """How much later the route could leave and absorb its waiting: the least, over its
+    visits, of the waiting up to there plus the room left in the visit's window (Savelsbergh's
+    forward time slack), no more than the route's whole waiting."""
+    waited = 0
+    slack: int | None = None
+    for v in route.visits:
+        waited += v.start - v.arrival
+        room = next((hi - v.start for lo, hi in prep.windows[v.stop] if lo <= v.start <= hi), 0)
+        stop = prep.problem.stops[v.stop]
+        if stop.deadline is not None:
+            room = min(room, stop.deadline - v.departure)
+        slack = waited + room if slack is None else min(slack, waited + room)
+    return max(0, min(slack or 0, waited))
+
+
+def _scheduled(
+    prep: Prepared, courier: int, seq: Sequence[int], loads: list[int], depart: int
+) -> Route | None:
+    """The earliest schedule of ``seq`` leaving no earlier than ``depart``."""
+    problem = prep.problem
+    c = problem.couriers[courier]
+    plain = _forward(prep, courier, seq, None, depart)
     if plain is None:
         return None
     chosen = plain
@@ -120,14 +161,14 @@ def earliest_schedule(
         else:
             best: tuple[list[tuple[int, int, int]], int, int | None] | None = None
             for gap in range(len(seq) + 1):
-                cand = _forward(prep, courier, seq, gap)
+                cand = _forward(prep, courier, seq, gap, depart)
                 if cand is not None and (best is None or cand[1] < best[1]):
                     best = cand
             if best is None:
                 return None
             chosen = best
     times, end, b_start = chosen
-    start = c.shift[0]
+    start = depart
     first_loc = problem.stops[seq[0]].location
     home = problem.depots[c.start_depot].location
     if b_start is None or b_start >= times[0][1]:
@@ -170,7 +211,7 @@ def within_limits(prep: Prepared, courier: int, seq: Sequence[int]) -> bool:
 
 def is_feasible(prep: Prepared, courier: int, seq: Sequence[int]) -> bool:
     """True when ``seq`` can be scheduled for ``courier``."""
-    return earliest_schedule(prep, courier, seq) is not None
+    return earliest_schedule(prep, courier, seq, compact=False) is not None
 
 
 def route_cost(prep: Prepared, courier: int, seq: Sequence[int], by_duration: bool) -> int:

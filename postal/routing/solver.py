@@ -53,6 +53,7 @@ from postal.routing.model import (
     TravelCost,
     Unassigned,
     UnassignedReason,
+    route_money,
 )
 from postal.routing.prep import Prepared, prepare
 from postal.routing.schedule import earliest_schedule, is_feasible, route_cost
@@ -112,8 +113,34 @@ class Candidate:
         VROOM's order: the sum of the priorities of the tasks served first (a shipment's
         counts twice, once per step), then the number of tasks served, then the cost."""
         priority = sum(max(0, prep.problem.stops[s].priority) for s in self.dropped)
+        if prep.problem.priced:
+            # Money: couriers are priced by their fixed cost, not counted first.
+            return priority, len(self.dropped), 0, priced_cost(prep, self.sequences)
         travel = sum(route_cost(prep, c, seq, by_duration) for c, seq in self.sequences.items())
         return priority, len(self.dropped), sum(1 for s in self.sequences.values() if s), travel
+
+
+def priced_cost(prep: Prepared, sequences: Sequences) -> int:
+    """The priced objective of ``sequences`` (cost units, see model.route_money)."""
+    total = 0
+    for c, seq in sequences.items():
+        route = earliest_schedule(prep, c, seq) if seq else None
+        if route is not None:
+            courier = prep.problem.couriers[c]
+            total += route_money(courier, route.start, route.end, route.distance)
+    return total
+
+
+def priced_bound(prep: Prepared) -> int:
+    """More than any priced plan costs: every courier used for its whole shift over a
+    distance no route can exceed (so a dropped stop always costs more than it saves)."""
+    problem = prep.problem
+    locs = sorted(
+        {problem.stops[s].location for s in prep.active} | {d.location for d in problem.depots}
+    )
+    row_max = problem.distances[np.ix_(locs, locs)].max(axis=1).astype(np.int64)
+    far = int(row_max.sum()) + int(row_max.max()) * 2
+    return 1 + sum(route_money(c, c.shift[0], c.shift[1], far) for c in problem.couriers)
 
 
 def cost_scales(prep: Prepared, by_duration: bool) -> tuple[int, int]:
@@ -697,6 +724,8 @@ def solve(problem: Problem, params: SolveParams | None = None) -> Plan:
     if not prep.active or not problem.couriers:
         plan = build_plan(prep, {}, [], params.engine, time.perf_counter() - t0)
         return _checked(problem, plan)
+    if problem.priced:
+        base = max(base, priced_bound(prep))
 
     engine = params.engine
     _log(params, t0, f"prepared: {len(prep.active)} stops to route, {len(prep.reasons)} screened")
@@ -867,7 +896,8 @@ def _portfolio(
     prep: Prepared, params: SolveParams, fixed: int, base: int, by_duration: bool, t0: float
 ) -> Candidate:
     total = params.time_limit_s
-    exact = prep.exact_for_pyvrp
+    # A priced problem's working time is seen by OR-Tools alone (its span cost): it polishes.
+    exact = prep.exact_for_pyvrp and not prep.problem.priced
     margin = min(0.5, 0.02 * total + 0.05)
     iterations = params.iterations
     if exact:

@@ -12,7 +12,13 @@ from typer.testing import CliRunner
 from postal.cli import app
 from postal.config import REPO_ROOT
 from postal.planning.city import city_day
-from postal.planning.compare import run_engines, travel_seconds, verdict, without_breaks
+from postal.planning.compare import (
+    measured,
+    run_engines,
+    travel_seconds,
+    verdict,
+    without_breaks,
+)
 from postal.routing.checker import check_plan
 from postal.routing.decompose import whole_problem
 from postal.routing.model import SolveParams
@@ -47,6 +53,26 @@ def test_travel_seconds_counts_driving_only() -> None:
     assert travel_seconds(day, plan) == expected > 0
     # Driving is less than the working day: service, waiting and the break are not in it.
     assert expected < sum(r.end - r.start for r in plan.routes)
+
+
+def test_city_rows_report_working_and_waiting_time_of_priced_couriers() -> None:
+    settings = make_settings("sqlite://")
+    day = city_day(settings, DATA, "hanoi", 30, seed=4, post_offices=["115100"])
+    problem = whole_problem(day)
+    # The city day's couriers are priced as the planner prices them (issue 15).
+    assert problem.priced
+    assert {(c.fixed_cost, c.cost_per_hour) for c in problem.couriers} == {
+        (settings.courier_fixed_cost_vnd, settings.courier_cost_per_hour_vnd)
+    }
+    plan = solve(problem, SolveParams(time_limit_s=2, workers=1))
+    run = measured(day, plan, "budget", "ours", True, 2, 1.0, True)
+    waits = [v.start - v.arrival for r in plan.routes for v in r.visits]
+    working = sum(r.end - r.start for r in plan.routes if r.visits)
+    assert run.working_h == pytest.approx(working / 3600) and working > 0
+    assert run.waiting_h == pytest.approx(sum(waits) / 3600)
+    row = run.row()
+    assert row["longest_wait_min"] == f"{max(waits) / 60:.1f}"
+    assert row["working_per_courier_h"] == f"{working / 3600 / plan.couriers_used:.2f}"
 
 
 def test_every_engine_plans_the_same_day_and_is_checked() -> None:
@@ -108,6 +134,8 @@ def test_bench_city_with_engines_writes_the_table(tmp_path: Path) -> None:
         ("vroom", "no", "yes"),
     ]
     assert float(rows[0]["travel_h"]) > 0
+    assert float(rows[0]["working_h"]) > float(rows[0]["travel_h"])
+    assert float(rows[0]["waiting_h"]) >= 0 and "waiting_per_courier_min" in rows[0]
     bad = runner.invoke(app, ["bench", "city", "--stops", "20", "--engines", "ours,cplex"])
     assert bad.exit_code == 2
     assert "cplex" in bad.output
