@@ -509,7 +509,8 @@ def form_event(form: FormData, now: dt.datetime) -> dict[str, Any]:
         "event_id": get("event_id") or str(uuid.uuid4()),
         "type": get("type"),
         "item_number": get("item_number"),
-        "device_time": get("device_time") or now.isoformat(),
+        # Stamped in whole seconds, as the page's own clock stamps the events it queues.
+        "device_time": get("device_time") or now.replace(microsecond=0).isoformat(),
     }
     if body["type"] == "pickup":
         positions = sorted({k.split("_")[1] for k in form if k.startswith("doc_")})

@@ -286,7 +286,9 @@ def _check_time(
     if body_time > now + dt.timedelta(minutes=skew_minutes):
         raise ValidationFailed("device_time_in_future", field="device_time")
     last = custody.last_device_time
-    if last is not None and body_time < last:
+    # Devices send whole seconds: an event in the same second as the last one (which a
+    # server-stamped form may have recorded with its fraction) is not earlier than it.
+    if last is not None and body_time < last.replace(microsecond=0):
         raise Conflict("event_out_of_order", field="device_time", last=last.isoformat())
 
 

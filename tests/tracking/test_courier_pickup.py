@@ -23,6 +23,7 @@ from postal.tracking.schemas import EventIn
 from tests.conftest import NOW
 from tests.tracking.helpers import (
     TSETTINGS,
+    ZONE,
     World,
     at,
     book_dossier,
@@ -207,3 +208,23 @@ def test_the_json_api_takes_the_photo_itself_never_a_hash(
     stored = session.exec(select(CustodyEvent)).one()
     session.commit()
     assert json.loads(stored.proof)["photo_sha256"] == hashlib.sha256(JPEG).hexdigest()
+
+
+def test_an_event_in_the_same_second_as_the_last_is_not_out_of_order(
+    session: Session, settings: Settings
+) -> None:
+    """A failed attempt stamped by the server with a fraction of a second, then the pickup
+    the page stamps in whole seconds within that second: recorded; a second earlier: refused."""
+    w = world(session, settings, channel=BookingChannel.citizen, form="dossier_pickup")
+    stamped = dt.datetime(2026, 12, 7, 6, 35, 0, 276632, tzinfo=ZONE).isoformat()
+    [failed] = record(
+        session, settings, w.courier,
+        event("attempt_failed", w.dossier.number, stamped, reason="absent"),
+    )  # fmt: skip
+    assert failed.status == "recorded", failed
+    earlier = pickup_body(session, w, device_time=at(6, 34, day=7))
+    [refused] = record(session, settings, w.courier, earlier)
+    assert refused.code == "event_out_of_order"
+    same_second = pickup_body(session, w, device_time=at(6, 35, day=7))
+    [picked] = record(session, settings, w.courier, same_second)
+    assert picked.status == "recorded", picked
