@@ -95,6 +95,49 @@ async def optimise(
     )
 
 
+_PLAN_EXAMPLE = {
+    "vehicles": [
+        {"id": 1, "start_index": 0, "end_index": 0, "capacity": [4], "time_window": [0, 3600],
+         "steps": [{"type": "start"}, {"type": "job", "id": 12}, {"type": "job", "id": 11},
+                   {"type": "end"}]},
+    ],
+    "jobs": [
+        {"id": 11, "location_index": 1, "delivery": [1], "time_windows": [[0, 100]]},
+        {"id": 12, "location_index": 2, "delivery": [1], "service": 120},
+    ],
+    "matrices": {"car": {"durations": [[0, 60, 90], [60, 0, 40], [90, 40, 0]]}},
+}  # fmt: skip
+
+
+@router.post(
+    "/optimise/plan",
+    summary="Plan mode: ETAs and violations of given routes",
+    description=(
+        "VROOM's plan mode (`vroom -c`): the same input as POST /optimise, each vehicle's "
+        "`steps` giving its route in order (start and end added where the vehicle has them). "
+        "Nothing is searched: the answer is VROOM's output format with the ETAs that minimise "
+        "lead time and delay, then the route's makespan, and every violation reported per "
+        "step, per route and in the summary (`delay` and `lead_time` with a `duration`, "
+        "`load`, `max_tasks`, `skills`, `precedence`, `missing_break`, `max_travel_time`, "
+        "`max_distance`, `max_load`). Tasks in no vehicle's steps are unassigned. The steps' "
+        "`service_at`, `service_after` and `service_before` are hard: a route that cannot meet "
+        "them is refused (422 naming the step). Answered at once (200)."
+    ),
+    responses={
+        401: {"description": "Missing or wrong credentials", **_PROBLEM},
+        403: {"description": "Not a dispatcher, admin or the one-stop system", **_PROBLEM},
+        422: {"description": "Malformed problem or step: `detail` names the place", **_PROBLEM},
+    },
+)
+async def optimise_plan(
+    settings: SettingsDep,
+    principal: Annotated[Principal, Depends(roles(Role.dispatcher, Role.admin, Role.integration))],
+    problem: Annotated[dict[str, Any], Body(examples=[_PLAN_EXAMPLE])],
+) -> Any:
+    """Evaluate the given routes (a linear pass per route, no search: in the web process)."""
+    return JSONResponse(await run_in_threadpool(service.plan, settings, problem))
+
+
 def _reload(session: Session, job_id: str) -> OptimiseJob:
     # A short session of its own: the request's would hold a transaction (on SQLite a write
     # lock) across the wait, and the worker could not record the plan.

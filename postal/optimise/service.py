@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import math
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import func, text
@@ -17,6 +18,7 @@ from postal.db import utcnow
 from postal.errors import NotFound, TooManyRequests, ValidationFailed
 from postal.optimise.models import OptimiseJob, OptimiseStatus
 from postal.routing import model as rm
+from postal.routing.plan_mode import choose_eta, has_steps, initial_routes, initial_sequences
 from postal.routing.vroom_format import (
     haversine_matrices,
     plan_to_vroom,
@@ -66,14 +68,41 @@ def _check_numbers(value: Any, where: str) -> None:
             _check_numbers(item, f"{where}[{k}]")
 
 
+PLAN_MAX_TASKS = 2000
+"""Plan mode runs in the web process: jobs plus shipment legs beyond this are refused (422).
+Its work is linear in the steps, but the matrices of coordinates grow with the square."""
+_UNEXPECTED = (KeyError, TypeError, ValueError, IndexError, OverflowError, AttributeError)
+
+
 def parse(settings: Settings, body: dict[str, Any]) -> tuple[rm.Problem, Any]:
-    """The problem and its ids; 422 naming the place when malformed."""
+    """The problem and its ids; 422 naming the place when malformed, or when a vehicle's
+    ``steps`` (the route the search starts from) break a rule."""
     check_ranges(body)
     try:
-        return problem_from_vroom(
+        problem, ids = problem_from_vroom(
             body, haversine_matrices(settings.circuity_factor, settings.speed_kmh)
         )
-    except (KeyError, TypeError, ValueError, IndexError, OverflowError, AttributeError) as exc:
+        if has_steps(body):
+            initial_routes(body, problem, ids)
+        return problem, ids
+    except _UNEXPECTED as exc:
+        raise ValidationFailed("malformed_problem", str(exc), field="problem") from exc
+
+
+def plan(settings: Settings, body: dict[str, Any]) -> dict[str, Any]:
+    """Plan mode (VROOM's ``-c``): the vehicles' ``steps`` with chosen ETAs and violations, in
+    VROOM's output format; 422 naming the place when malformed or too big."""
+    check_ranges(body)
+    tasks = len(body.get("jobs") or []) + 2 * len(body.get("shipments") or [])
+    if tasks > PLAN_MAX_TASKS:
+        raise ValidationFailed(
+            "malformed_problem",
+            f"{tasks} tasks: plan mode takes at most {PLAN_MAX_TASKS}",
+            field="problem",
+        )
+    try:
+        return choose_eta(body, haversine_matrices(settings.circuity_factor, settings.speed_kmh))
+    except _UNEXPECTED as exc:
         raise ValidationFailed("malformed_problem", str(exc), field="problem") from exc
 
 
@@ -141,12 +170,19 @@ def start(engine: Engine, settings: Settings, job_id: str) -> tuple[rm.Problem, 
 
 
 def params(engine: Engine, settings: Settings, job_id: str) -> rm.SolveParams:
-    """The solver parameters the job was submitted with (processes: the deployment's)."""
+    """The solver parameters the job was submitted with (processes: the deployment's), with
+    the vehicles' ``steps`` as the routes the search starts from."""
     with Session(engine) as session:
         job = session.get(OptimiseJob, job_id)
         assert job is not None
         # VROOM's cost with its default costs (the only ones accepted) is travel time.
-        return vroom_params(job.time_limit_s, job.seed, settings.plan_solver_processes)
+        out = vroom_params(job.time_limit_s, job.seed, settings.plan_solver_processes)
+        body = json.loads(job.problem)
+    if not has_steps(body):
+        return out
+    problem, ids = parse(settings, body)
+    routes = initial_routes(body, problem, ids)
+    return replace(out, initial=initial_sequences(routes, len(problem.couriers)))
 
 
 def unfinished(engine: Engine, lost_after: dt.timedelta) -> list[str]:

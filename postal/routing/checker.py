@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from postal.routing.model import Plan, Problem, Route, StopKind
+from postal.routing.model import Plan, Problem, Route, StopKind, Visit
 
 
 class ViolationKind(StrEnum):
@@ -140,6 +140,54 @@ def _check_pairs(problem: Problem, where: dict[int, tuple[int, int]]) -> list[Vi
     return out
 
 
+def _check_loads(problem: Problem, r_idx: int, route: Route, valid: list[Visit]) -> list[Violation]:
+    """Loads in every capacity dimension: an unpaired stop's delivery is on board from the
+    start, its pickup until the end; a pair's amount rides from its pickup to its delivery.
+    The reported loads (dimension 0) must be the ones computed here."""
+    out: list[Violation] = []
+    courier = problem.couriers[route.courier]
+    dims = problem.dims
+    caps = courier.capacity_in(dims)
+    for d in range(dims):
+        load = 0
+        for v in valid:
+            st = problem.stops[v.stop]
+            if st.pair is None:
+                load += st.amounts(dims)[1][d]
+        if d == 0 and route.start_load != load:
+            out.append(
+                Violation(
+                    ViolationKind.LOAD_REPORT,
+                    f"start load {route.start_load}, expected {load}",
+                    r_idx,
+                )
+            )
+        if load > caps[d]:
+            out.append(
+                Violation(
+                    ViolationKind.CAPACITY,
+                    f"start load {load} > capacity {caps[d]} (dim {d})",
+                    r_idx,
+                )
+            )
+        for v in valid:
+            st = problem.stops[v.stop]
+            up, down = st.amounts(dims)
+            if st.pair is None:
+                load += up[d] - down[d]
+            elif st.kind is StopKind.PICKUP:
+                load += up[d]
+            else:
+                load -= down[d]
+            if load < 0 or load > caps[d]:
+                msg = f"load {load} outside [0, {caps[d]}] (dim {d})"
+                out.append(Violation(ViolationKind.CAPACITY, msg, r_idx, v.stop))
+            if d == 0 and v.load_after != load:
+                msg = f"load {v.load_after}, expected {load}"
+                out.append(Violation(ViolationKind.LOAD_REPORT, msg, r_idx, v.stop))
+    return out
+
+
 def _check_route(problem: Problem, r_idx: int, route: Route) -> list[Violation]:
     out: list[Violation] = []
     if not route.visits:
@@ -183,15 +231,7 @@ def _check_route(problem: Problem, r_idx: int, route: Route) -> list[Violation]:
                 if break_gap is None:
                     bad(ViolationKind.BREAK, f"break [{b}, {b_end}] overlaps a service")
 
-    load = 0
-    for v in valid:
-        st = problem.stops[v.stop]
-        if st.kind is StopKind.DELIVERY and st.pair is None:
-            load += st.demand
-    if route.start_load != load:
-        bad(ViolationKind.LOAD_REPORT, f"start load {route.start_load}, expected {load}")
-    if load > courier.capacity:
-        bad(ViolationKind.CAPACITY, f"start load {load} > capacity {courier.capacity}")
+    out += _check_loads(problem, r_idx, route, valid)
 
     if courier.max_tasks is not None and len(route.visits) > courier.max_tasks:
         bad(ViolationKind.MAX_TASKS, f"{len(route.visits)} stops > max_tasks {courier.max_tasks}")
@@ -251,11 +291,6 @@ def _check_route(problem: Problem, r_idx: int, route: Route) -> list[Violation]:
         if not st.skills <= courier.skills:
             missing = sorted(st.skills - courier.skills)
             bad(ViolationKind.SKILLS, f"courier {courier.id} lacks skills {missing}", v.stop)
-        load += st.demand if st.kind is StopKind.PICKUP else -st.demand
-        if load < 0 or load > courier.capacity:
-            bad(ViolationKind.CAPACITY, f"load {load} outside [0, {courier.capacity}]", v.stop)
-        if v.load_after != load:
-            bad(ViolationKind.LOAD_REPORT, f"load {v.load_after}, expected {load}", v.stop)
         prev_loc, prev_dep = st.location, v.departure
 
     travel = _travel(problem, speed, prev_loc, end_loc)

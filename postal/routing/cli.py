@@ -125,9 +125,21 @@ def solve_command(
     ] = None,
     seed: SeedOpt = 0,
     iterations: IterOpt = None,
+    plan: Annotated[
+        bool,
+        typer.Option(
+            "--plan",
+            help="Plan mode (VROOM's -c): drive the vehicles' steps as given, choose ETAs and "
+            "report violations instead of solving.",
+        ),
+    ] = False,
 ) -> None:
-    """Solve a VROOM-format problem and write VROOM's output format."""
+    """Solve a VROOM-format problem and write VROOM's output format; vehicles' ``steps`` are
+    the routes the search starts from, or with ``--plan`` the routes to evaluate."""
+    from dataclasses import replace
+
     from postal.config import get_settings
+    from postal.routing.plan_mode import choose_eta, initial_routes, initial_sequences
     from postal.routing.solver import solve
     from postal.routing.vroom_format import (
         haversine_matrices,
@@ -142,23 +154,29 @@ def solve_command(
         typer.echo(f"error: {problem}: {exc}", err=True)
         raise typer.Exit(code=2) from exc
     settings = get_settings()
+    matrix_fn = haversine_matrices(settings.circuity_factor, settings.speed_kmh)
     try:
-        prob, ids = problem_from_vroom(
-            data, haversine_matrices(settings.circuity_factor, settings.speed_kmh)
-        )
-        # The API's objective (POST /optimise): VROOM's cost is travel time.
-        plan = solve(prob, vroom_params(time_limit, seed, iterations=iterations))
+        if plan:
+            answer = choose_eta(data, matrix_fn)
+            summary = answer["summary"]
+            note = f"{summary['routes']} routes, {len(summary['violations'])} kinds of violation"
+        else:
+            prob, ids = problem_from_vroom(data, matrix_fn)
+            # The API's objective (POST /optimise): VROOM's cost is travel time.
+            params = vroom_params(time_limit, seed, iterations=iterations)
+            initial = initial_sequences(initial_routes(data, prob, ids), len(prob.couriers))
+            solved = solve(prob, replace(params, initial=initial))
+            answer = plan_to_vroom(prob, ids, solved)
+            note = f"{solved.couriers_used} routes, {len(solved.unassigned)} unassigned"
     except PostalError as exc:
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(code=2) from exc
-    text = json.dumps(plan_to_vroom(prob, ids, plan), indent=1)
+    text = json.dumps(answer, indent=1)
     if out is None:
         typer.echo(text)
     else:
         out.write_text(text, encoding="utf-8")
-        typer.echo(
-            f"{plan.couriers_used} routes, {len(plan.unassigned)} unassigned -> {out}", err=True
-        )
+        typer.echo(f"{note} -> {out}", err=True)
 
 
 solve_app.command("solve")(solve_command)

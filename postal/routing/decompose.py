@@ -262,21 +262,8 @@ def _make_part(day: Day, stops: Sequence[int], couriers: Sequence[int]) -> Part:
             for c in couriers
         ),
         stops=tuple(
-            Stop(
-                id=day.stops[s].id,
-                kind=day.stops[s].kind,
-                location=loc_of[day.stops[s].location],
-                windows=day.stops[s].windows,
-                service=day.stops[s].service,
-                demand=day.stops[s].demand,
-                pair=day.stops[s].pair,
-                deadline=day.stops[s].deadline,
-                priority=day.stops[s].priority,
-                desk=desk_index(s),
-                area=day.stops[s].area,
-                setup=day.stops[s].setup,
-                skills=day.stops[s].skills,
-            )
+            # Every field of the stop kept; only its place and desk renumbered.
+            replace(day.stops[s], location=loc_of[day.stops[s].location], desk=desk_index(s))
             for s in stops
         ),
         desks=tuple(

@@ -14,8 +14,10 @@ Semantics the solver and the independent checker both implement (each on its own
   desk closes;
 - a stop with skills goes only to a courier holding all of them (VROOM's skills);
 - travel time from i to j for a courier is ceil(durations[i][j] * 100 / speed_percent);
-- load: a pickup adds its demand, a delivery removes it; an unpaired delivery is loaded at the
-  start depot, an unpaired pickup is carried to the end depot; load stays within [0, capacity];
+- load, in each capacity dimension: a pickup adds its demand, a delivery removes it; an
+  unpaired delivery is loaded at the start depot, an unpaired pickup is carried to the end
+  depot (a stop with VROOM's amounts may do both: its delivery is loaded at the start depot,
+  its pickup carried to the end); load stays within [0, capacity];
 - a pickup and a delivery sharing a pair id ride the same route, pickup first;
 - a courier's break (when set) starts in [earliest_start, latest_start] and lasts `duration`;
   it is taken before leaving, after returning, or between two consecutive points of the route
@@ -104,6 +106,8 @@ class Courier:
     """100 = the matrix speed; 125 = a quarter faster (travel times divided by 1.25)."""
     skills: frozenset[int] = frozenset()
     """What the courier can do; a stop needing skills goes only to a courier holding them."""
+    capacities: tuple[int, ...] = ()
+    """Every capacity dimension (VROOM's ``capacity``); empty = ``(capacity,)``."""
     max_tasks: int | None = None
     """At most this many stops on the route (VROOM's ``max_tasks``; a shipment counts two)."""
     max_travel_time: int | None = None
@@ -116,7 +120,28 @@ class Courier:
     """Money per hour of working time: from leaving the start depot to reaching the end depot,
     waiting included. Any courier with a fixed or hourly cost makes the problem priced."""
     cost_per_km: int = 0
-    """Money per kilometre travelled (priced problems only)."""
+    """Money per kilometre travelled (VROOM's ``costs.per_km``)."""
+    cost_per_travel_hour: int = 0
+    """Money per hour of travel alone, at the courier's speed (VROOM's ``costs.per_hour``)."""
+    cost_per_task_hour: int = 0
+    """Money per hour of task time: setup applied and service, the break's included (VROOM's
+    ``costs.per_task_hour``)."""
+
+    def capacity_in(self, dims: int) -> tuple[int, ...]:
+        """The capacity in ``dims`` dimensions (a dimension not given holds nothing)."""
+        caps = self.capacities or (self.capacity,)
+        return (*caps, *(0,) * (dims - len(caps)))
+
+    @property
+    def priced(self) -> bool:
+        """True when this courier costs money in some way (see Problem.priced)."""
+        return bool(
+            self.fixed_cost
+            or self.cost_per_hour
+            or self.cost_per_km
+            or self.cost_per_travel_hour
+            or self.cost_per_task_hour
+        )
 
 
 @dataclass(frozen=True)
@@ -164,6 +189,24 @@ class Stop:
     another location (VROOM's ``setup``); the time window bounds its start."""
     skills: frozenset[int] = frozenset()
     """Skills a courier needs to serve this stop (all of them)."""
+    picked_up: tuple[int, ...] | None = None
+    """VROOM's amounts, one per capacity dimension: what the stop picks up. With
+    ``delivered``, it replaces ``demand`` and ``kind`` for loads (a job may do both); when
+    both are None, the stop moves ``demand`` in dimension 0 as its kind says."""
+    delivered: tuple[int, ...] | None = None
+    """What the stop delivers, per capacity dimension (see ``picked_up``)."""
+
+    def amounts(self, dims: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """(picked up, delivered), each with ``dims`` capacity dimensions."""
+        if self.picked_up is None and self.delivered is None:
+            one = (self.demand, *(0,) * (dims - 1))
+            none = (0,) * dims
+            return (one, none) if self.kind is StopKind.PICKUP else (none, one)
+        up, down = self.picked_up or (), self.delivered or ()
+        return (
+            (*up, *(0,) * (dims - len(up))),
+            (*down, *(0,) * (dims - len(down))),
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -183,9 +226,22 @@ class Problem:
 
     @property
     def priced(self) -> bool:
-        """True when some courier has a fixed or hourly cost: the objective is then money
-        (fixed + hourly working time + per km) instead of fewest couriers, then travel."""
-        return any(c.fixed_cost or c.cost_per_hour for c in self.couriers)
+        """True when some courier has a cost (fixed, per hour of working, travel or task
+        time, per km): the objective is then money (model.route_money) instead of fewest
+        couriers, then travel."""
+        return any(c.priced for c in self.couriers)
+
+    @property
+    def dims(self) -> int:
+        """Capacity dimensions: the most any courier or stop gives (at least one)."""
+        return max(
+            [
+                1,
+                *(len(c.capacities) for c in self.couriers),
+                *(len(s.picked_up or ()) for s in self.stops),
+                *(len(s.delivered or ()) for s in self.stops),
+            ]
+        )
 
     @staticmethod
     def matrix(values: Sequence[Sequence[int]] | NDArray[np.integer]) -> Matrix:
@@ -252,15 +308,32 @@ COST_UNITS_PER_MONEY = 3600
 per second of working time (the time dimension's span cost)."""
 
 
-def route_money(courier: Courier, start: int, end: int, distance: int) -> int:
+def route_money(
+    courier: Courier, start: int, end: int, distance: int, travel: int = 0, task: int = 0
+) -> int:
     """The priced objective of one used route, in cost units (1/3600 of the money unit): the
-    fixed cost, the working time (``end - start``, waiting included) at the hourly cost and
-    the distance at the per-km cost plus one unit a metre (a tie-break towards shorter)."""
+    fixed cost, the working time (``end - start``, waiting included) at the hourly cost, the
+    ``travel`` time (seconds at the courier's speed) and the ``task`` time (setup applied and
+    service) at their hourly costs, and the distance at the per-km cost plus one unit a metre
+    (a tie-break towards shorter)."""
     return (
         courier.fixed_cost * COST_UNITS_PER_MONEY
         + courier.cost_per_hour * (end - start)
+        + courier.cost_per_travel_hour * travel
+        + courier.cost_per_task_hour * task
         + metre_cost(courier) * distance
     )
+
+
+def user_cost(courier: Courier, travel: int, distance: int, task: int) -> int:
+    """A used route's cost in money as VROOM (1.15) reports it: the fixed cost, the travel
+    cost rounded (``travel`` seconds at ``per_hour``, ``distance`` metres at ``per_km``:
+    CostWrapper::user_cost_from_user_metrics) and the task cost truncated from VROOM's
+    internal units (``task`` = setup and service, a break's service included, at
+    ``per_task_hour``)."""
+    variable = travel * courier.cost_per_travel_hour / 3600 + distance * courier.cost_per_km / 1000
+    task_cost = (courier.cost_per_task_hour * task * 100) // (100 * COST_UNITS_PER_MONEY)
+    return courier.fixed_cost + int(variable + 0.5) + task_cost
 
 
 def metre_cost(courier: Courier) -> int:
@@ -302,3 +375,6 @@ class SolveParams:
     iterations // 10 solutions, instead of at the wall clock; VROOM and the exchange of
     fleets between processes are left out. Same problem, seed and iterations = same plan,
     as long as the run ends within ``time_limit_s``, which remains a safety net."""
+    initial: tuple[tuple[int, ...], ...] = ()
+    """Routes to start from, one stop sequence per courier (VROOM's ``steps`` in solving
+    mode, see plan_mode.initial_routes); each must be feasible. Empty: none."""

@@ -8,10 +8,11 @@ applied; couriers' breaks are interval variables the routing layer schedules aro
 every stop sits in its own disjunction with a penalty far above any courier cost, so a stop
 that cannot fit comes back unperformed instead of making the model infeasible (priorities
 first, then the number of stops: VROOM's order, see penalty_for); a large fixed cost per used
-courier puts fewest couriers first. A priced problem (couriers with fixed or hourly costs,
-model.route_money) is solved for money instead: each courier's fixed cost, its working time
-as the time dimension's span cost (waiting included; the start floats within the shift so
-leaving later is free) and its distance at its per-km cost.
+courier puts fewest couriers first. A priced problem (couriers with costs, model.route_money)
+is solved for money instead: each courier's fixed cost, its working time as the time
+dimension's span cost (waiting included; the start floats within the shift so leaving later
+is free), and in the arc costs its distance at its per-km cost, its travel time and its task
+time (setup applied and service) at their hourly costs (VROOM's ``costs``).
 """
 
 from __future__ import annotations
@@ -117,6 +118,7 @@ class OrtoolsModel:
 
         time_cb: dict[int, int] = {}
         cost_cb: dict[int, int] = {}
+        priced_cb: dict[tuple[int, int, int, int], int] = {}
         priced = problem.priced
         metres: list[list[int]] | None = None
         for v, c in enumerate(self.couriers):
@@ -124,25 +126,46 @@ class OrtoolsModel:
             if speed not in time_cb:
                 time_cb[speed] = routing.RegisterTransitMatrix(node_matrix(speed, True, False))
             if priced:
-                # Money: the distance at the courier's per-metre cost (working time is the
-                # time dimension's span cost below, fixed costs per vehicle).
-                per_metre = metre_cost(problem.couriers[c])
-                key = -per_metre
-                if key not in cost_cb:
+                # Money: the distance at the courier's per-metre cost, travel and task time at
+                # theirs (working time is the time dimension's span cost below, fixed costs
+                # per vehicle).
+                courier = problem.couriers[c]
+                per_metre = metre_cost(courier)
+                travel, task = courier.cost_per_travel_hour, courier.cost_per_task_hour
+                pkey = (per_metre, travel, task, speed if travel or task else 0)
+                if pkey not in priced_cb:
                     metres = metres or node_matrix(100, False, True)
-                    cost_cb[key] = routing.RegisterTransitMatrix(
-                        [[d * per_metre for d in row] for row in metres]
-                    )
-            else:
-                key = speed
-                if key not in cost_cb:
-                    cost_cb[key] = routing.RegisterTransitMatrix(
-                        node_matrix(speed, False, not by_duration)
-                    )
-            routing.SetArcCostEvaluatorOfVehicle(cost_cb[key], v)
+                    rows = [[d * per_metre for d in row] for row in metres]
+                    if travel:
+                        times = node_matrix(speed, False, False)
+                        rows = [
+                            [m + travel * t for m, t in zip(row, trow, strict=True)]
+                            for row, trow in zip(rows, times, strict=True)
+                        ]
+                    if task:
+                        # Service of the node left, setup of the node reached when applied.
+                        rows = [
+                            [
+                                m + task * (service[a] + (setup[b] if loc[b] != loc[a] else 0))
+                                for b, m in enumerate(row)
+                            ]
+                            for a, row in enumerate(rows)
+                        ]
+                    priced_cb[pkey] = routing.RegisterTransitMatrix(rows)
+                routing.SetArcCostEvaluatorOfVehicle(priced_cb[pkey], v)
+                continue
+            if speed not in cost_cb:
+                cost_cb[speed] = routing.RegisterTransitMatrix(
+                    node_matrix(speed, False, not by_duration)
+                )
+            routing.SetArcCostEvaluatorOfVehicle(cost_cb[speed], v)
         if priced:
             for v, c in enumerate(self.couriers):
-                fixed = problem.couriers[c].fixed_cost * COST_UNITS_PER_MONEY
+                courier = problem.couriers[c]
+                fixed = courier.fixed_cost * COST_UNITS_PER_MONEY
+                if courier.break_ is not None:
+                    # A used route takes its break, whose service is task time (VROOM's).
+                    fixed += courier.cost_per_task_hour * courier.break_.duration
                 routing.SetFixedCostOfVehicle(fixed, v)
         else:
             routing.SetFixedCostOfAllVehicles(courier_cost)
@@ -232,41 +255,49 @@ class OrtoolsModel:
         solver.Add(task_start == var - sup + sup * after_same)
 
     def _add_load(self, courier_cost: int) -> None:
-        prep, routing, manager = self.prep, self.routing, self.manager
-        problem = prep.problem
-        caps = [problem.couriers[c].capacity for c in self.couriers]
-        n_nodes = self.n_depots + len(self.stops)
-        from_depot = any(prep.depot_load[s] for s in self.stops)
-        pickups = any(prep.delta[s] > 0 for s in self.stops)
+        """One load dimension per capacity dimension of the problem."""
+        prep = self.prep
+        for d in range(prep.dims):
+            name = "load" if d == 0 else f"load{d}"
+            self._add_load_dimension(prep.deltas[d], prep.depot_loads[d], d, name)
+        del courier_cost
+
+    def _add_load_dimension(
+        self, delta: Sequence[int], depot_load: Sequence[int], dim: int, name: str
+    ) -> None:
+        prep, routing = self.prep, self.routing
+        caps = [prep.capacities[c][dim] for c in self.couriers]
+        from_depot = any(depot_load[s] for s in self.stops)
+        # Anything picked up (a stop that delivers and picks up has delta + depot load > 0).
+        pickups = any(delta[s] + depot_load[s] > 0 for s in self.stops)
         if not from_depot and not pickups:
             return
         if from_depot and not pickups:
             # Only depot deliveries: cumulating them from zero is the same constraint.
-            vec = [0] * self.n_depots + [prep.depot_load[s] for s in self.stops]
+            vec = [0] * self.n_depots + [depot_load[s] for s in self.stops]
             cb = routing.RegisterUnaryTransitVector(vec)
-            routing.AddDimensionWithVehicleCapacity(cb, 0, caps, True, "load")
+            routing.AddDimensionWithVehicleCapacity(cb, 0, caps, True, name)
             return
-        vec = [0] * self.n_depots + [prep.delta[s] for s in self.stops]
+        vec = [0] * self.n_depots + [delta[s] for s in self.stops]
         cb = routing.RegisterUnaryTransitVector(vec)
-        routing.AddDimensionWithVehicleCapacity(cb, 0, caps, not from_depot, "load")
+        routing.AddDimensionWithVehicleCapacity(cb, 0, caps, not from_depot, name)
         if not from_depot:
             return
         # Mixed: the start load must equal what is loaded at the depot. The end load is start
-        # load + unpaired pickups - depot deliveries, so tie it to a dimension that counts the
-        # unpaired pickups.
-        load = routing.GetDimensionOrDie("load")
+        # load + what unpaired stops pick up - depot deliveries, so tie it to a dimension that
+        # counts the unpaired pickups.
+        load = routing.GetDimensionOrDie(name)
         up = [0] * self.n_depots + [
-            prep.delta[s] if prep.delta[s] > 0 and prep.partner[s] < 0 else 0 for s in self.stops
+            delta[s] + depot_load[s] if prep.partner[s] < 0 else 0 for s in self.stops
         ]
         cb_up = routing.RegisterUnaryTransitVector(up)
         total = sum(up) + 1
-        routing.AddDimension(cb_up, 0, total, True, "unpaired_pickups")
-        upd = routing.GetDimensionOrDie("unpaired_pickups")
+        routing.AddDimension(cb_up, 0, total, True, f"unpaired_pickups_{name}")
+        upd = routing.GetDimensionOrDie(f"unpaired_pickups_{name}")
         solver = routing.solver()
         for v in range(len(self.couriers)):
             end = routing.End(v)
             solver.Add(load.CumulVar(end) == upd.CumulVar(end))
-        del n_nodes, manager, courier_cost
 
     def _add_limits(self, node_matrix: Callable[[int, bool, bool], list[list[int]]]) -> None:
         """Vehicles' max_tasks, max_travel_time and max_distance: a dimension each (only when

@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from postal.routing.errors import InvalidProblem
-from postal.routing.model import Problem, StopKind, UnassignedReason, Window
+from postal.routing.model import Courier, Problem, Stop, StopKind, UnassignedReason, Window
 
 _Seconds = TypeVar("_Seconds", int, NDArray[np.int64])
 
@@ -40,11 +40,22 @@ class Prepared:
     compatible: tuple[tuple[int, ...], ...]
     """Couriers allowed per stop (by service area and skills)."""
     delta: tuple[int, ...]
-    """Load change per stop: +demand for pickups, -demand for deliveries."""
+    """Load change per stop in dimension 0: +demand for pickups, -demand for deliveries."""
     depot_load: tuple[int, ...]
-    """Demand loaded at the depot per stop (unpaired deliveries), else 0."""
+    """Demand loaded at the depot per stop in dimension 0 (unpaired deliveries), else 0."""
     horizon: int
     """Latest shift end over all couriers."""
+    deltas: tuple[tuple[int, ...], ...] = ()
+    """``delta`` per capacity dimension: deltas[d][stop] (deltas[0] is ``delta``)."""
+    depot_loads: tuple[tuple[int, ...], ...] = ()
+    """``depot_load`` per capacity dimension: depot_loads[d][stop]."""
+    capacities: tuple[tuple[int, ...], ...] = ()
+    """Per courier, its capacity in every dimension."""
+
+    @property
+    def dims(self) -> int:
+        """Capacity dimensions."""
+        return len(self.deltas)
 
     @property
     def has_breaks(self) -> bool:
@@ -147,7 +158,12 @@ def validate(problem: Problem) -> None:
         for dep in (c.start_depot, c.end_depot):
             if not 0 <= dep < len(problem.depots):
                 raise InvalidProblem(detail=f"courier {c.id}: depot {dep} out of range")
-        if c.speed_percent <= 0 or c.capacity < 0 or c.shift[0] > c.shift[1]:
+        if (
+            c.speed_percent <= 0
+            or c.capacity < 0
+            or any(k < 0 for k in c.capacities)
+            or c.shift[0] > c.shift[1]
+        ):
             raise InvalidProblem(detail=f"courier {c.id}: bad speed, capacity or shift")
     pairs: dict[str, list[int]] = {}
     for i, s in enumerate(problem.stops):
@@ -155,7 +171,12 @@ def validate(problem: Problem) -> None:
             raise InvalidProblem(detail=f"stop {s.id}: location {s.location} out of range")
         if s.desk is not None and not 0 <= s.desk < len(problem.desks):
             raise InvalidProblem(detail=f"stop {s.id}: desk {s.desk} out of range")
-        if s.demand < 0 or s.service < 0 or s.setup < 0:
+        if (
+            s.demand < 0
+            or s.service < 0
+            or s.setup < 0
+            or any(a < 0 for a in (*(s.picked_up or ()), *(s.delivered or ())))
+        ):
             raise InvalidProblem(detail=f"stop {s.id}: negative demand, setup or service")
         if s.pair is not None:
             pairs.setdefault(s.pair, []).append(i)
@@ -166,7 +187,9 @@ def validate(problem: Problem) -> None:
                 detail=f"pair {pair!r} must be exactly one pickup and one delivery"
             )
         a, b = idx
-        if problem.stops[a].demand != problem.stops[b].demand:
+        dims = problem.dims
+        p, q = sorted((a, b), key=lambda i: problem.stops[i].kind != StopKind.PICKUP)
+        if problem.stops[p].amounts(dims)[0] != problem.stops[q].amounts(dims)[1]:
             raise InvalidProblem(detail=f"pair {pair!r}: pickup and delivery demands differ")
 
 
@@ -216,15 +239,33 @@ def prepare(problem: Problem) -> Prepared:
             reasons.setdefault(i, UnassignedReason.OUTSIDE_SERVICE_AREA)
         elif not serving:
             reasons.setdefault(i, UnassignedReason.NO_COURIER)
-        elif s.demand > max(problem.couriers[c].capacity for c in serving):
+        elif not any(_fits(s, problem.couriers[c], problem.dims) for c in serving):
             reasons.setdefault(i, UnassignedReason.CAPACITY)
         compatible.append(tuple(serving))
 
     _tighten_pairs(problem, windows, partner, compatible, reasons)
-    delta = tuple(s.demand if s.kind is StopKind.PICKUP else -s.demand for s in stops)
-    depot_load = tuple(
-        s.demand if s.kind is StopKind.DELIVERY and s.pair is None else 0 for s in stops
+    dims = problem.dims
+    amounts = [s.amounts(dims) for s in stops]
+    # Unpaired: the delivery is loaded at the depot, the pickup rides to the end. Paired:
+    # the pickup's amount rides from the pickup to the delivery.
+    deltas = tuple(
+        tuple(
+            up[d] if s.pair is not None and s.kind is StopKind.PICKUP
+            else -down[d] if s.pair is not None
+            else up[d] - down[d]
+            for s, (up, down) in zip(stops, amounts, strict=True)
+        )
+        for d in range(dims)
+    )  # fmt: skip
+    depot_loads = tuple(
+        tuple(
+            0 if s.pair is not None else down[d]
+            for s, (_, down) in zip(stops, amounts, strict=True)
+        )
+        for d in range(dims)
     )
+    delta, depot_load = deltas[0], depot_loads[0]
+    capacities = tuple(c.capacity_in(dims) for c in problem.couriers)
     prep = Prepared(
         problem=problem,
         windows=tuple(windows),
@@ -235,6 +276,9 @@ def prepare(problem: Problem) -> Prepared:
         delta=delta,
         depot_load=depot_load,
         horizon=horizon,
+        deltas=deltas,
+        depot_loads=depot_loads,
+        capacities=capacities,
     )
     _screen_reachability(prep)
     for i in range(n):
@@ -252,6 +296,17 @@ def prepare(problem: Problem) -> Prepared:
         delta=delta,
         depot_load=depot_load,
         horizon=horizon,
+        deltas=deltas,
+        depot_loads=depot_loads,
+        capacities=capacities,
+    )
+
+
+def _fits(stop: Stop, courier: Courier, dims: int) -> bool:
+    """True when the stop's amounts fit the courier's capacity in every dimension."""
+    up, down = stop.amounts(dims)
+    return all(
+        max(u, w) <= cap for u, w, cap in zip(up, down, courier.capacity_in(dims), strict=True)
     )
 
 
@@ -331,3 +386,11 @@ def _why_unreachable(prep: Prepared, i: int) -> UnassignedReason:
         if courier.shift[0] + travel_time(problem, courier.speed_percent, loc, s.location) <= last:
             return UnassignedReason.SHIFT_TOO_SHORT
     return UnassignedReason.WINDOW_PASSED
+
+
+def picked(prep: Prepared, s: int) -> list[int]:
+    """What stop ``s`` picks up, per capacity dimension (a pair's pickup: its amount)."""
+    return [
+        max(delta[s] + load[s], 0)
+        for delta, load in zip(prep.deltas, prep.depot_loads, strict=True)
+    ]

@@ -18,7 +18,7 @@ import numpy as np
 import pyvrp
 from pyvrp.IteratedLocalSearch import IteratedLocalSearchCallbacks, IteratedLocalSearchParams
 
-from postal.routing.prep import Prepared, at_speed
+from postal.routing.prep import Prepared, at_speed, picked
 from postal.routing.stopping import Until
 
 Sequences = dict[int, list[int]]
@@ -55,7 +55,7 @@ def _vehicle_classes(prep: Prepared) -> list[list[int]]:
             courier.start_depot,
             courier.end_depot,
             courier.shift,
-            courier.capacity,
+            prep.capacities[c],
             courier.speed_percent,
             courier.break_,
             courier.max_tasks,
@@ -158,7 +158,7 @@ class PyvrpModel:
             vehicle_types.append(
                 pyvrp.VehicleType(
                     num_available=len(g),
-                    capacity=[c.capacity],
+                    capacity=list(prep.capacities[g[0]]),
                     start_depot=self.depot_index[c.start_depot],
                     end_depot=self.depot_index[c.end_depot],
                     fixed_cost=courier_cost,
@@ -183,8 +183,8 @@ class PyvrpModel:
             clients.append(
                 pyvrp.Client(
                     location=st.location,
-                    delivery=[prep.depot_load[s]],
-                    pickup=[max(prep.delta[s], 0)],
+                    delivery=[load[s] for load in prep.depot_loads],
+                    pickup=picked(prep, s),
                     service_duration=st.setup + st.service,
                     tw_early=lo,
                     tw_late=hi,
@@ -204,7 +204,7 @@ class PyvrpModel:
                     delivery_tw_early=dlo,
                     delivery_tw_late=dhi,
                     delivery_service_duration=sd.setup + sd.service,
-                    amount=[sp.demand],
+                    amount=picked(prep, ps),
                 )
             )
         self.data = pyvrp.ProblemData(

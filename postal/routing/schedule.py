@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
-from postal.routing.model import Route, Visit
+from postal.routing.model import Route, Visit, route_money
 from postal.routing.prep import Prepared, travel_time
 
 
@@ -24,16 +24,23 @@ def _first_start(windows: Sequence[tuple[int, int]], ready: int) -> int | None:
 
 
 def _loads(prep: Prepared, courier: int, seq: Sequence[int]) -> list[int] | None:
-    cap = prep.problem.couriers[courier].capacity
-    load = sum(prep.depot_load[s] for s in seq)
-    if load > cap:
-        return None
-    out = [load]
-    for s in seq:
-        load += prep.delta[s]
-        if load < 0 or load > cap:
+    """Loads in dimension 0 at the start and after each stop; None when some dimension's
+    load leaves [0, capacity]."""
+    out: list[int] = []
+    for d in range(prep.dims):
+        cap = prep.capacities[courier][d]
+        delta, depot = prep.deltas[d], prep.depot_loads[d]
+        load = sum(depot[s] for s in seq)
+        if load > cap:
             return None
-        out.append(load)
+        loads = [load]
+        for s in seq:
+            load += delta[s]
+            if load < 0 or load > cap:
+                return None
+            loads.append(load)
+        if d == 0:
+            out = loads
     return out
 
 
@@ -226,3 +233,22 @@ def route_cost(prep: Prepared, courier: int, seq: Sequence[int], by_duration: bo
     if by_duration:
         return sum(travel_time(problem, c.speed_percent, a, b) for a, b in itertools.pairwise(path))
     return sum(int(problem.distances[a, b]) for a, b in itertools.pairwise(path))
+
+
+def task_time(prep: Prepared, route: Route) -> int:
+    """Setup applied and service over the route's visits and its break (VROOM's task time:
+    a break's service counts as service)."""
+    brk = prep.problem.couriers[route.courier].break_
+    taken = brk.duration if brk is not None and route.break_start is not None else 0
+    return sum(v.departure - v.start for v in route.visits) + taken
+
+
+def money(prep: Prepared, route: Route) -> int:
+    """The priced objective of a scheduled route, in cost units (model.route_money)."""
+    if not route.visits:
+        return 0
+    courier = prep.problem.couriers[route.courier]
+    travel = route_cost(prep, route.courier, [v.stop for v in route.visits], True)
+    return route_money(
+        courier, route.start, route.end, route.distance, travel, task_time(prep, route)
+    )

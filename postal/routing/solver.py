@@ -56,7 +56,7 @@ from postal.routing.model import (
     route_money,
 )
 from postal.routing.prep import Prepared, prepare
-from postal.routing.schedule import earliest_schedule, is_feasible, route_cost
+from postal.routing.schedule import earliest_schedule, is_feasible, money, route_cost
 from postal.routing.stopping import Until
 
 Sequences = dict[int, list[int]]
@@ -126,8 +126,7 @@ def priced_cost(prep: Prepared, sequences: Sequences) -> int:
     for c, seq in sequences.items():
         route = earliest_schedule(prep, c, seq) if seq else None
         if route is not None:
-            courier = prep.problem.couriers[c]
-            total += route_money(courier, route.start, route.end, route.distance)
+            total += money(prep, route)
     return total
 
 
@@ -140,7 +139,14 @@ def priced_bound(prep: Prepared) -> int:
     )
     row_max = problem.distances[np.ix_(locs, locs)].max(axis=1).astype(np.int64)
     far = int(row_max.sum()) + int(row_max.max()) * 2
-    return 1 + sum(route_money(c, c.shift[0], c.shift[1], far) for c in problem.couriers)
+    time_max = problem.durations[np.ix_(locs, locs)].max(axis=1).astype(np.int64)
+    # Travel time at the slowest courier, and every task on one route.
+    slowest = min(c.speed_percent for c in problem.couriers)
+    long = (int(time_max.sum()) + int(time_max.max()) * 2) * 100 // slowest + 1
+    tasks = sum(problem.stops[s].setup + problem.stops[s].service for s in prep.active)
+    return 1 + sum(
+        route_money(c, c.shift[0], c.shift[1], far, long, tasks) for c in problem.couriers
+    )
 
 
 def cost_scales(prep: Prepared, by_duration: bool) -> tuple[int, int]:
@@ -600,6 +606,7 @@ def _job_vroom_pyvrp(
     mailbox: Mailbox | None = None,
     vroom_share: float = VROOM_SHARE,
     small_share: float = 0.3,
+    threads: int = 1,
 ) -> Sequences:
     """VROOM (without breaks, a fast construction) warm-starting PyVRP until the deadline.
 
@@ -615,7 +622,7 @@ def _job_vroom_pyvrp(
         seconds * vroom_share if len(prep.active) > LARGE else min(seconds * small_share, 10.0),
         fixed,
         by_duration,
-        threads=1,
+        threads=threads,
         with_breaks=breaks,
         exploration=exploration,
     )
@@ -836,12 +843,15 @@ def portfolio_jobs(
     share = EXACT_VROOM_SHARE if short else VROOM_SHARE
     exploration = SHORT_SHIFT_EXPLORATION if short else 3
     breaks, small_share = False, 0.3
-    if params.vroom_first and not exact and len(prep.active) <= LARGE:
-        # VROOM's format: VROOM sees every rule of those problems, so its own search, breaks
-        # included, is the strong start; given half the budget at exploration 5 it mostly
-        # converges (vroom_compat, 8 problems of 10-120 tasks at 2 s: the cost gap to VROOM
-        # alone went from +10-31% to 0-4% on 5 of them).
-        breaks, small_share, exploration = prep.has_breaks, 0.5, 5
+    if params.vroom_first and not exact and use_vroom and params.use_pyvrp:
+        # VROOM's format: VROOM sees every rule of those problems (breaks, costs, every
+        # capacity dimension), so its own search is the strong start. It gets both cores
+        # (two threads) and the whole budget of the jobs at exploration 5, ending early when
+        # it converges; PyVRP polishes what is left, then OR-Tools. With half the budget on
+        # one thread (and exploration 3 above 250 tasks), VROOM alone served more tasks on
+        # 4 of 8 problems of 14-257 tasks at 3 s (`postal bench vroom-compat --problems 8`).
+        args = (prep, until, seed, fixed, by_duration, 5, prep.has_breaks, mailbox, 1.0, 1.0)
+        return [(_job_vroom_pyvrp, (*args, min(params.workers, 2)))]
     if params.use_pyvrp:
         # First job = the one to keep when only one worker is allowed.
         if short:
@@ -892,6 +902,21 @@ def portfolio_jobs(
     return jobs
 
 
+def _initial(
+    prep: Prepared, params: SolveParams, fixed: int, by_duration: bool
+) -> Candidate | None:
+    """The caller's initial routes (VROOM's ``steps``) as a candidate, what they leave out
+    inserted greedily; None without them, or if one is not feasible by our rules."""
+    seqs = {c: list(seq) for c, seq in enumerate(params.initial) if seq}
+    active = set(prep.active)
+    if not seqs or not all(
+        set(seq) <= active and is_feasible(prep, c, seq) for c, seq in seqs.items()
+    ):
+        return None
+    seqs, dropped = _repaired(prep, seqs, fixed, by_duration)
+    return Candidate(seqs, tuple(dropped), "initial")
+
+
 def _portfolio(
     prep: Prepared, params: SolveParams, fixed: int, base: int, by_duration: bool, t0: float
 ) -> Candidate:
@@ -926,6 +951,9 @@ def _portfolio(
         fixed_seqs, dropped = _repaired(prep, seqs, fixed, by_duration)
         candidates.append(Candidate(fixed_seqs, tuple(dropped), name))
         _log(params, t0, f"candidate {name}: {candidates[-1].score(prep, by_duration)}")
+    initial = _initial(prep, params, fixed, by_duration)
+    if initial is not None:
+        candidates.append(initial)
     best = min(candidates, key=lambda c: c.score(prep, by_duration)) if candidates else None
 
     left = total - (time.perf_counter() - t0) - margin

@@ -110,6 +110,9 @@ def random_problem(seed: int, tasks: int, breaks: bool | None = None) -> dict[st
         "open_ends": bool(coin() < 0.3),
         "speeds": bool(coin() < 0.4),
     }
+    # Costs come from a stream of their own: the rest of a seed's problem stays as it was.
+    crng = np.random.default_rng([seed, 1])
+    priced = bool(crng.random() < 0.5)
     n_ship = int(tasks * rng.uniform(0.1, 0.3)) if features["shipments"] else 0
     n_jobs = max(tasks - 2 * n_ship, 1)
     n_places = max(2, int((n_jobs + 2 * n_ship) * 0.85)) + 2  # some tasks share a place
@@ -133,6 +136,13 @@ def random_problem(seed: int, tasks: int, breaks: bool | None = None) -> dict[st
             "time_window": [DAY, DAY + shift],
             "costs": {"fixed": 0, "per_hour": 3600},
         }
+        if priced:
+            v["costs"] = {
+                "fixed": int(crng.choice([0, 0, 600, 3000])),
+                "per_hour": int(crng.choice([1800, 3600, 5400])),
+                "per_km": int(crng.choice([0, 0, 2, 6])),
+                "per_task_hour": int(crng.choice([0, 0, 1800])),
+            }
         if coin() < 0.3:
             v.update(profile="car", type="van" if coin() < 0.5 else "bike")
         if coin() < 0.3:
@@ -207,6 +217,28 @@ def random_problem(seed: int, tasks: int, breaks: bool | None = None) -> dict[st
         sh["pickup"]["description"] = f"shipment {1 + k} pickup"
         extras(sh)
         shipments.append(sh)
+    # A second capacity dimension (weight and volume, say), and jobs that deliver and pick up,
+    # from a stream of their own too.
+    arng = np.random.default_rng([seed, 2])
+    two_dims = bool(arng.random() < 0.4)
+    both_ways = bool(arng.random() < 0.4)
+    if two_dims:
+        for v in vehicles:
+            v["capacity"].append(int(arng.integers(3, 9)))
+        for job in jobs:
+            for key in ("delivery", "pickup"):
+                if key in job:
+                    job[key].append(int(arng.integers(0, 3)))
+        for sh in shipments:
+            sh["amount"].append(int(arng.integers(0, 3)))
+    if both_ways:
+        for job in jobs:
+            if arng.random() < 0.3:
+                other = "pickup" if "delivery" in job else "delivery"
+                job[other] = [
+                    int(arng.integers(0, 3))
+                    for _ in job["delivery" if other == "pickup" else "pickup"]
+                ]
     out: dict[str, Any] = {
         "vehicles": vehicles,
         "jobs": jobs,
@@ -214,7 +246,8 @@ def random_problem(seed: int, tasks: int, breaks: bool | None = None) -> dict[st
     }
     if shipments:
         out["shipments"] = shipments
-    out["_features"] = sorted(k for k, on in features.items() if on)
+    extra = {"costs": priced, "two_dims": two_dims, "both_ways": both_ways}
+    out["_features"] = sorted(k for k, on in {**features, **extra}.items() if on)
     return out
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import vroom
 
-from postal.routing.prep import Prepared
+from postal.routing.prep import Prepared, picked
 
 Sequences = dict[int, list[int]]
 _UINT32 = 2**32 - 1
@@ -63,17 +63,30 @@ def build_input(
     inp = vroom.Input()
     durations = np.minimum(problem.durations, _UINT32 - 1).astype(np.uint32)
     inp.set_durations_matrix(profile="car", matrix_input=durations)
-    if any(c.max_distance is not None for c in problem.couriers):
+    # VROOM's own costs where the couriers have VROOM's kinds of costs (travel time, distance);
+    # otherwise (fewest couriers, or working time) a cost matrix with a large fixed cost.
+    metric = any(c.cost_per_travel_hour or c.cost_per_km for c in problem.couriers)
+    if metric or any(c.max_distance is not None for c in problem.couriers):
         inp.set_distances_matrix(
             profile="car",
             matrix_input=np.minimum(problem.distances, _UINT32 - 1).astype(np.uint32),
         )
-    costs = problem.durations if by_duration else problem.distances
-    inp.set_costs_matrix(
-        profile="car", matrix_input=np.minimum(costs, _UINT32 - 1).astype(np.uint32)
-    )
+    if not metric:
+        costs = problem.durations if by_duration else problem.distances
+        inp.set_costs_matrix(
+            profile="car", matrix_input=np.minimum(costs, _UINT32 - 1).astype(np.uint32)
+        )
     fixed = min(courier_cost, 2**31 - 1)
     for c, courier in enumerate(problem.couriers):
+        vehicle_costs = (
+            vroom.VehicleCosts(
+                fixed=min(courier.fixed_cost, 2**31 - 1),
+                per_hour=courier.cost_per_travel_hour,
+                per_km=courier.cost_per_km,
+            )
+            if metric
+            else vroom.VehicleCosts(fixed=fixed)
+        )
         breaks = []
         if with_breaks and courier.break_ is not None:
             b = courier.break_
@@ -89,10 +102,10 @@ def build_input(
                 id=c,
                 start=problem.depots[courier.start_depot].location,
                 end=problem.depots[courier.end_depot].location,
-                capacity=[courier.capacity],
+                capacity=list(prep.capacities[c]),
                 time_window=_tw(*courier.shift),
                 breaks=breaks,
-                costs=vroom.VehicleCosts(fixed=fixed),
+                costs=vehicle_costs,
                 skills=courier_skills[c],
                 speed_factor=courier.speed_percent / 100.0,
                 max_tasks=courier.max_tasks,
@@ -111,8 +124,8 @@ def build_input(
                     location=st.location,
                     default_setup=st.setup,
                     default_service=st.service,
-                    delivery=vroom.Amount([prep.depot_load[s]]),
-                    pickup=vroom.Amount([max(prep.delta[s], 0)]),
+                    delivery=vroom.Amount([load[s] for load in prep.depot_loads]),
+                    pickup=vroom.Amount(picked(prep, s)),
                     priority=min(max(st.priority, 0), 100),
                     time_windows=windows,
                     skills=stop_skills.get(s, set()),
@@ -135,7 +148,7 @@ def build_input(
                     default_service=dst.service,
                     time_windows=[_tw(lo, hi) for lo, hi in prep.windows[j]],
                 ),
-                amount=vroom.Amount([st.demand]),
+                amount=vroom.Amount(picked(prep, s)),
                 skills=stop_skills.get(s, set()) | stop_skills.get(j, set()),
                 priority=min(max(st.priority, 0), 100),
             )

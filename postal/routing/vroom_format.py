@@ -11,35 +11,37 @@ honoured
     ``distances`` of the vehicles' profile), ``matrix`` (deprecated: durations);
     vehicles: ``id``, ``profile`` (one per problem), ``description``, ``start``/``start_index``,
     ``end``/``end_index`` (either may be left out: the route then starts or ends at its first or
-    last task), ``capacity`` (one dimension), ``costs`` at VROOM's defaults, ``skills``, ``type``
+    last task), ``capacity`` (any number of dimensions, the same in every amount; none = no
+    limit), ``costs`` (``fixed``, ``per_hour`` of travel,
+    ``per_km`` (needs distances), ``per_task_hour`` of setup and service), ``skills``, ``type``
     (meaningful only with the refused ``*_per_type``), ``time_window``, ``breaks`` (one per
     vehicle with ``id``, ``service``, ``description`` and one of ``time_windows``; ending
     within the vehicle's ``time_window``, as a step of its route),
     ``speed_factor`` in (0, 5] to two decimals, ``max_tasks`` (a shipment counts two tasks),
     ``max_travel_time`` (travel alone, at the vehicle's speed), ``max_distance`` (needs
-    distances: coordinates or a ``distances`` matrix);
+    distances: coordinates or a ``distances`` matrix), ``steps`` (read by plan_mode: the
+    routes the search starts from, or plan mode's routes);
     jobs and shipment steps: ``id``, ``description``, ``location``/``location_index``,
     ``setup`` (spent when arriving from another location), ``service``, ``time_windows``
-    (several), ``delivery`` or ``pickup`` (one dimension, one of them), ``skills``,
+    (several), ``delivery`` and ``pickup`` (a job may do both), ``skills``,
     ``priority`` in [0, 100]; shipments: ``pickup``, ``delivery``, ``amount``, ``skills``,
     ``priority``.
 refused (see ``REFUSED``)
-    ``matrices.*.costs``; vehicles' ``steps``, non-default ``costs``, several capacity
-    dimensions, several breaks,
-    several windows per break, breaks' ``max_load``; tasks' ``setup_per_type``,
-    ``service_per_type``, jobs' deprecated ``amount``, a job with both ``delivery`` and
-    ``pickup``, several amount dimensions; several profiles.
+    ``matrices.*.costs``; vehicles' several breaks, several windows per break, breaks'
+    ``max_load``; tasks' ``setup_per_type``, ``service_per_type``, jobs' deprecated
+    ``amount``; several profiles.
 
-The objective (``vroom_params``, used by POST /optimise and ``postal solve`` alike) follows
-VROOM's order for what is left out: the sum of the priorities of the tasks served first (a
-shipment's counts once per step), then the number of tasks served; then, where VROOM's default
-costs count travel time alone, fewest vehicles first and then travel time.
+The objective (``vroom_params``, used by POST /optimise and ``postal solve`` alike) is VROOM's:
+the sum of the priorities of the tasks served first (a shipment's counts once per step), then
+the number of tasks served, then the cost of the routes from each vehicle's ``costs`` (by
+default its travel time in seconds; with every cost 0, fewest vehicles and then travel time).
 
 Output: ``code``, ``summary``, ``unassigned`` and ``routes`` with ``steps`` as VROOM writes
 them: per step type, id (break ids as given), description, location, setup, service,
-waiting_time, load, arrival, duration, distance, violations; per route and in the summary
-cost (travel time, VROOM's default ``per_hour``), setup, service, duration, waiting_time,
-priority, delivery, pickup, distance (when distances are known: coordinates or a
+waiting_time, load (every dimension), arrival, duration, distance, violations; per route and
+in the summary cost (VROOM's, from the vehicles' ``costs``), setup, service (breaks'
+included, as VROOM counts it), duration, waiting_time, priority, delivery, pickup (every
+dimension), distance (when distances are known: coordinates or a
 ``distances`` matrix), violations (always empty: plans are feasible). Unassigned entries also
 carry our ``reason``.
 """
@@ -68,6 +70,7 @@ from postal.routing.model import (
     Unassigned,
     UnassignedReason,
     Visit,
+    user_cost,
 )
 from postal.routing.prep import INF
 
@@ -98,9 +101,10 @@ _VEHICLE = (
     "max_tasks",
     "max_travel_time",
     "max_distance",
+    "steps",
 )
 _COSTS = {"fixed": 0, "per_hour": 3600, "per_km": 0, "per_task_hour": 0}
-"""VROOM's default costs: the only values honoured (cost = travel time)."""
+"""VROOM's default costs (cost = travel time in seconds)."""
 _BREAK = ("id", "time_windows", "service", "description")
 _TASK = ("id", "description", "location", "location_index", "setup", "service", "time_windows")
 _JOB = (*_TASK, "delivery", "pickup", "skills", "priority")
@@ -110,20 +114,12 @@ _MATRIX = ("durations", "distances")
 REFUSED: dict[str, str] = {
     "matrices.costs": "custom cost matrices are not supported; costs are travel times "
     "(give 'durations', and 'distances' for distances)",
-    "vehicles.steps": "vehicle steps (plan mode, initial routes) are not supported; leave them "
-    "out and routes are built from the jobs and shipments",
-    "vehicles.costs": "only VROOM's default costs are supported (fixed 0, per_hour 3600, "
-    "per_km 0, per_task_hour 0): the cost is the travel time, fewest vehicles first",
-    "vehicles.capacity": "one capacity dimension is supported",
     "vehicles.breaks": "one break per vehicle is supported",
     "vehicles.breaks.time_windows": "one time window per break is supported",
     "vehicles.breaks.max_load": "a maximum load during breaks is not supported; leave it out",
     "vehicles.profile": "one profile per problem is supported (and, with custom matrices, "
     "one of the profiles under 'matrices')",
     "jobs.amount": "'amount' on jobs is deprecated in VROOM; use 'delivery' or 'pickup'",
-    "jobs.delivery+pickup": "a job with both delivery and pickup amounts is not supported; "
-    "use a shipment, or two jobs at the same location",
-    "amounts": "one amount dimension is supported",
     "setup_per_type": "setup times per vehicle type are not supported; use 'setup'",
     "service_per_type": "service times per vehicle type are not supported; use 'service'",
 }
@@ -170,8 +166,8 @@ class VroomIds:
 def vroom_params(
     time_limit_s: float, seed: int = 0, workers: int = 2, iterations: int | None = None
 ) -> SolveParams:
-    """Solver parameters for a VROOM-format problem: its cost is travel time (VROOM's default
-    costs, the only ones accepted), after priorities, tasks served and vehicles."""
+    """Solver parameters for a VROOM-format problem: after priorities and tasks served, the
+    vehicles' ``costs`` (a priced problem, see model.route_money); travel time breaks ties."""
     return SolveParams(
         time_limit_s=time_limit_s,
         seed=seed,
@@ -209,7 +205,7 @@ def _refuse(where: str, rule: str) -> MalformedInstance:
     )
 
 
-def _keys(obj: Any, where: str, known: tuple[str, ...], refused: dict[str, str]) -> None:
+def check_keys(obj: Any, where: str, known: tuple[str, ...], refused: dict[str, str]) -> None:
     """Refuse keys we do not honour (by rule) and keys VROOM does not define."""
     if not isinstance(obj, dict):
         raise _err(where, "must be an object")
@@ -226,7 +222,8 @@ def _keys(obj: Any, where: str, known: tuple[str, ...], refused: dict[str, str])
             )
 
 
-def _int(value: Any, where: str, lo: int = 0, hi: int = MAX_INT) -> int:
+def read_int(value: Any, where: str, lo: int = 0, hi: int = MAX_INT) -> int:
+    """An integer in [lo, hi], or a 422 naming ``where``."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise _err(where, "must be an integer")
     if not lo <= value <= hi:
@@ -234,24 +231,44 @@ def _int(value: Any, where: str, lo: int = 0, hi: int = MAX_INT) -> int:
     return value
 
 
-def _amount(value: Any, where: str) -> int:
-    if value is None:
-        return 0
+def _amount(value: Any, where: str, dims: int) -> tuple[int, ...]:
+    """An amount (or capacity) in ``dims`` dimensions; missing or [] is zero in each."""
+    if value is None or value == []:
+        return (0,) * dims
     if not isinstance(value, list):
         raise _err(where, "amounts must be lists of integers")
-    for k, v in enumerate(value):
-        _int(v, f"{where}[{k}]")
-    if len(value) > 1:
-        raise _refuse(
-            f"{where}[1]", "amounts" if not where.endswith("capacity") else "vehicles.capacity"
-        )
-    return int(value[0]) if value else 0
+    return tuple(read_int(v, f"{where}[{k}]") for k, v in enumerate(value))
+
+
+def _dims(data: dict[str, Any]) -> int:
+    """The number of capacity dimensions: every non-empty amount and capacity has the same
+    length (VROOM's rule), or the first that differs is refused with its path."""
+    found: list[tuple[str, Any]] = []
+    for k, v in enumerate(data.get("vehicles") or []):
+        found.append((f"vehicles[{k}].capacity", v.get("capacity")))
+    for k, job in enumerate(data.get("jobs") or []):
+        found += [(f"jobs[{k}].{key}", job.get(key)) for key in ("delivery", "pickup")]
+    for k, sh in enumerate(data.get("shipments") or []):
+        found.append((f"shipments[{k}].amount", sh.get("amount")))
+    dims: int | None = None
+    first = ""
+    for where, value in found:
+        if isinstance(value, list) and value:
+            if dims is None:
+                dims, first = len(value), where
+            elif len(value) != dims:
+                raise _err(
+                    where,
+                    f"{len(value)} amount dimensions where {first} has {dims}: every amount "
+                    "and capacity has the same dimensions",
+                )
+    return dims or 1
 
 
 def _window(value: Any, where: str) -> tuple[int, int]:
     if not isinstance(value, list) or len(value) != 2:
         raise _err(where, "a time window is [start, end]")
-    lo, hi = _int(value[0], f"{where}[0]"), _int(value[1], f"{where}[1]")
+    lo, hi = read_int(value[0], f"{where}[0]"), read_int(value[1], f"{where}[1]")
     if lo > hi:
         raise _err(where, "a time window ends before it starts")
     return lo, hi
@@ -270,7 +287,7 @@ def _skills(value: Any, where: str) -> frozenset[int]:
         return frozenset()
     if not isinstance(value, list):
         raise _err(where, "skills are a list of integers")
-    return frozenset(_int(v, f"{where}[{k}]") for k, v in enumerate(value))
+    return frozenset(read_int(v, f"{where}[{k}]") for k, v in enumerate(value))
 
 
 def _text(value: Any, where: str) -> str | None:
@@ -309,7 +326,7 @@ class _Locations:
                 if coord is None:
                     return None
                 raise _err(f"{where}.{name}", "required with custom matrices")
-            i = _int(idx, f"{where}.{name}")
+            i = read_int(idx, f"{where}.{name}")
             if coord is not None:
                 self.given[i] = self._coord(coord, f"{where}.{key}")
             return i
@@ -331,7 +348,7 @@ def _matrix(value: Any, where: str) -> NDArray[np.int64]:
         if not isinstance(row, list) or len(row) != n:
             raise _err(f"{where}[{i}]", f"every row has {n} integers (a square matrix)")
         for j, v in enumerate(row):
-            _int(v, f"{where}[{i}][{j}]")
+            read_int(v, f"{where}[{i}][{j}]")
     return np.asarray(value, dtype=np.int64)
 
 
@@ -342,7 +359,7 @@ def _limits(
     out: list[int | None] = []
     for key in ("max_tasks", "max_travel_time", "max_distance"):
         value = vehicle.get(key)
-        out.append(None if value is None else _int(value, f"{where}.{key}"))
+        out.append(None if value is None else read_int(value, f"{where}.{key}"))
     if out[2] is not None and not has_distances:
         raise _err(
             f"{where}.max_distance",
@@ -376,7 +393,7 @@ def problem_from_vroom(
     """
     if not isinstance(data, dict):
         raise _err("input", "the top level must be an object")
-    _keys(data, "input", _TOP, {})
+    check_keys(data, "input", _TOP, {})
     vehicles = data.get("vehicles")
     if not isinstance(vehicles, list) or not vehicles:
         raise _err("vehicles", "at least one vehicle is required")
@@ -394,7 +411,7 @@ def problem_from_vroom(
         if not isinstance(matrices, dict) or not matrices:
             raise _err("matrices", "an object of profiles")
         for name, prof in matrices.items():
-            _keys(prof, f"matrices.{name}", _MATRIX, {"costs": "matrices.costs"})
+            check_keys(prof, f"matrices.{name}", _MATRIX, {"costs": "matrices.costs"})
         prof = matrices[profile] if profile in matrices else next(iter(matrices.values()))
         if "durations" not in prof:
             raise _err(f"matrices.{profile}", "each profile needs 'durations'")
@@ -409,6 +426,7 @@ def problem_from_vroom(
         durations = _matrix(data["matrix"], "matrix")
         distances, has_distances = durations.copy(), False
     locs = _Locations(durations is not None)
+    dims = _dims(data)
 
     depots: list[Depot] = []
     depot_of: dict[int, int] = {}
@@ -429,24 +447,28 @@ def problem_from_vroom(
     seen_vehicles: set[int] = set()
     for k, v in enumerate(vehicles):
         where = f"vehicles[{k}]"
-        _keys(
+        check_keys(
             v,
             where,
             _VEHICLE,
-            {"steps": "vehicles.steps"},
+            {},
         )
-        vid = _int(v.get("id"), f"{where}.id", 0, 2**63 - 1)
+        vid = read_int(v.get("id"), f"{where}.id", 0, 2**63 - 1)
         if vid in seen_vehicles:
             raise _err(f"{where}.id", f"vehicle id {vid} is used twice")
         seen_vehicles.add(vid)
         _text(v.get("type"), f"{where}.type")
         vehicle_desc.append(_text(v.get("description"), f"{where}.description"))
-        costs = v.get("costs")
-        if costs is not None:
-            _keys(costs, f"{where}.costs", tuple(_COSTS), {})
-            for key, default in _COSTS.items():
-                if key in costs and costs[key] != default:
-                    raise _refuse(f"{where}.costs.{key}", "vehicles.costs")
+        costs = dict(_COSTS)
+        if v.get("costs") is not None:
+            check_keys(v["costs"], f"{where}.costs", tuple(_COSTS), {})
+            for key, value in v["costs"].items():
+                costs[key] = read_int(value, f"{where}.costs.{key}")
+            if costs["per_km"] and not has_distances:
+                raise _err(
+                    f"{where}.costs.per_km",
+                    "distances are unknown: give coordinates or a 'distances' matrix",
+                )
         start = locs.get(v, "start", where)
         end = locs.get(v, "end", where)
         if start is None and end is None:
@@ -462,15 +484,15 @@ def problem_from_vroom(
         break_desc.append(None)
         for b, item in enumerate(breaks):
             bw_where = f"{where}.breaks[{b}]"
-            _keys(item, bw_where, _BREAK, {"max_load": "vehicles.breaks.max_load"})
+            check_keys(item, bw_where, _BREAK, {"max_load": "vehicles.breaks.max_load"})
             if b > 0:
                 raise _refuse(bw_where, "vehicles.breaks")
-            break_ids[-1] = _int(item.get("id"), f"{bw_where}.id", 0, 2**63 - 1)
+            break_ids[-1] = read_int(item.get("id"), f"{bw_where}.id", 0, 2**63 - 1)
             break_desc[-1] = _text(item.get("description"), f"{bw_where}.description")
             bws = _windows(item.get("time_windows"), f"{bw_where}.time_windows") or (tw,)
             if len(bws) > 1:
                 raise _refuse(f"{bw_where}.time_windows[1]", "vehicles.breaks.time_windows")
-            service = _int(item.get("service", 0), f"{bw_where}.service")
+            service = read_int(item.get("service", 0), f"{bw_where}.service")
             # A break is a step of the route, which ends within the vehicle's time window
             # (VROOM's rule): it starts early enough to end by then.
             latest = min(bws[0][1], tw[1] - service)
@@ -483,8 +505,11 @@ def problem_from_vroom(
         speed = v.get("speed_factor", 1.0)
         if isinstance(speed, bool) or not isinstance(speed, int | float) or not 0 < speed <= 5:
             raise _err(f"{where}.speed_factor", "a number in (0, 5]")
+        # No capacity: nothing limits the load (in every dimension).
         capacity = (
-            _amount(v["capacity"], f"{where}.capacity") if v.get("capacity") is not None else None
+            _amount(v["capacity"], f"{where}.capacity", dims)
+            if v.get("capacity") is not None
+            else (MAX_INT,) * dims
         )
         max_tasks, max_travel_time, max_distance = _limits(v, where, has_distances)
         couriers.append(
@@ -493,13 +518,18 @@ def problem_from_vroom(
                 start_depot=depot(_OPEN if start is None else start),
                 end_depot=depot(_OPEN if end is None else end),
                 shift=tw,
-                capacity=MAX_INT if capacity is None else capacity,
+                capacity=capacity[0],
+                capacities=capacity,
                 break_=brk,
                 speed_percent=max(1, round(float(speed) * 100)),
                 skills=_skills(v.get("skills"), f"{where}.skills"),
                 max_tasks=max_tasks,
                 max_travel_time=max_travel_time,
                 max_distance=max_distance,
+                fixed_cost=costs["fixed"],
+                cost_per_travel_hour=costs["per_hour"],
+                cost_per_km=costs["per_km"],
+                cost_per_task_hour=costs["per_task_hour"],
             )
         )
         vehicle_ids.append(vid)
@@ -512,7 +542,7 @@ def problem_from_vroom(
     per_type = {"setup_per_type": "setup_per_type", "service_per_type": "service_per_type"}
 
     def task(obj: dict[str, Any], where: str, kind: str, stop_kind: StopKind, **extra: Any) -> None:
-        tid = _int(obj.get("id"), f"{where}.id", 0, 2**63 - 1)
+        tid = read_int(obj.get("id"), f"{where}.id", 0, 2**63 - 1)
         if tid in used_ids[kind]:
             raise _err(f"{where}.id", f"{kind} id {tid} is used twice")
         used_ids[kind].add(tid)
@@ -525,8 +555,8 @@ def problem_from_vroom(
                 kind=stop_kind,
                 location=loc,
                 windows=_windows(obj.get("time_windows"), f"{where}.time_windows"),
-                service=_int(obj.get("service", 0), f"{where}.service"),
-                setup=_int(obj.get("setup", 0), f"{where}.setup"),
+                service=read_int(obj.get("service", 0), f"{where}.service"),
+                setup=read_int(obj.get("setup", 0), f"{where}.setup"),
                 **extra,
             )
         )
@@ -536,37 +566,42 @@ def problem_from_vroom(
 
     for k, job in enumerate(data.get("jobs") or []):
         where = f"jobs[{k}]"
-        _keys(job, where, _JOB, {"amount": "jobs.amount", **per_type})
-        delivery = _amount(job.get("delivery"), f"{where}.delivery")
-        pickup = _amount(job.get("pickup"), f"{where}.pickup")
-        if delivery and pickup:
-            raise _refuse(f"{where}.pickup", "jobs.delivery+pickup")
+        check_keys(job, where, _JOB, {"amount": "jobs.amount", **per_type})
+        delivery = _amount(job.get("delivery"), f"{where}.delivery", dims)
+        pickup = _amount(job.get("pickup"), f"{where}.pickup", dims)
+        # A job may deliver and pick up (VROOM's rule): its delivery rides from the start, its
+        # pickup to the end.
+        kind = StopKind.PICKUP if any(pickup) and not any(delivery) else StopKind.DELIVERY
         task(
             job,
             where,
             "job",
-            StopKind.PICKUP if pickup else StopKind.DELIVERY,
-            demand=pickup or delivery,
-            priority=_int(job.get("priority", 0), f"{where}.priority", 0, 100),
+            kind,
+            demand=(pickup if kind is StopKind.PICKUP else delivery)[0],
+            picked_up=pickup,
+            delivered=delivery,
+            priority=read_int(job.get("priority", 0), f"{where}.priority", 0, 100),
             skills=_skills(job.get("skills"), f"{where}.skills"),
         )
     for k, sh in enumerate(data.get("shipments") or []):
         where = f"shipments[{k}]"
-        _keys(sh, where, _SHIPMENT, {})
-        amount = _amount(sh.get("amount"), f"{where}.amount")
-        priority = _int(sh.get("priority", 0), f"{where}.priority", 0, 100)
+        check_keys(sh, where, _SHIPMENT, {})
+        amount = _amount(sh.get("amount"), f"{where}.amount", dims)
+        priority = read_int(sh.get("priority", 0), f"{where}.priority", 0, 100)
         skills = _skills(sh.get("skills"), f"{where}.skills")
         for part, kind in (("pickup", StopKind.PICKUP), ("delivery", StopKind.DELIVERY)):
             step = sh.get(part)
             if not isinstance(step, dict):
                 raise _err(f"{where}.{part}", "required (a shipment step object)")
-            _keys(step, f"{where}.{part}", _TASK, per_type)
+            check_keys(step, f"{where}.{part}", _TASK, per_type)
             task(
                 step,
                 f"{where}.{part}",
                 part,
                 kind,
-                demand=amount,
+                demand=amount[0],
+                picked_up=amount if kind is StopKind.PICKUP else None,
+                delivered=amount if kind is StopKind.DELIVERY else None,
                 pair=f"shipment{k}",
                 priority=priority,
                 skills=skills,
@@ -669,7 +704,15 @@ def _route_to_vroom(problem: Problem, ids: VroomIds, route: Route) -> dict[str, 
 
     steps: list[dict[str, Any]] = []
     travelled = distance = 0
-    load = route.start_load
+    dims = problem.dims
+    amounts = [problem.stops[v.stop].amounts(dims) for v in route.visits]
+    # Every dimension's load: unpaired deliveries on board from the start.
+    load = [
+        sum(down[d] for v, (_, down) in zip(route.visits, amounts, strict=True)
+            if problem.stops[v.stop].pair is None)
+        for d in range(dims)
+    ]  # fmt: skip
+    delivery, pickup = [0] * dims, [0] * dims
     steps.append(
         step(
             "start",
@@ -677,14 +720,14 @@ def _route_to_vroom(problem: Problem, ids: VroomIds, route: Route) -> dict[str, 
             setup=0,
             service=0,
             waiting_time=0,
-            load=[load],
+            load=list(load),
             arrival=route.start,
             duration=0,
             distance=0,
         )
     )
     prev_loc = start_loc
-    setup = service = waiting = delivery = pickup = priority = 0
+    setup = service = waiting = priority = 0
     brk = courier.break_
     pending_break = brk is not None and route.break_start is not None
     break_id = ids.break_ids[c] if c < len(ids.break_ids) else None
@@ -699,13 +742,13 @@ def _route_to_vroom(problem: Problem, ids: VroomIds, route: Route) -> dict[str, 
             setup=0,
             service=brk.duration,
             waiting_time=route.break_start - arrival,
-            load=[load],
+            load=list(load),
             arrival=arrival,
             duration=ready,
             distance=distance,
         )
 
-    for v in route.visits:
+    for v, (up, down) in zip(route.visits, amounts, strict=True):
         st = problem.stops[v.stop]
         arrival = v.arrival
         if pending_break and route.break_start is not None and route.break_start < v.start:
@@ -720,16 +763,17 @@ def _route_to_vroom(problem: Problem, ids: VroomIds, route: Route) -> dict[str, 
             arrival = max(arrival, route.break_start + brk.duration)
         travelled += _travel(problem, speed, prev_loc, st.location)
         distance += v.distance_from_previous
-        load = v.load_after
+        paired_pickup = st.pair is not None and st.kind is StopKind.PICKUP
+        paired_delivery = st.pair is not None and st.kind is StopKind.DELIVERY
+        for d in range(dims):
+            load[d] += (0 if paired_delivery else up[d]) - (0 if paired_pickup else down[d])
+            pickup[d] += up[d]
+            delivery[d] += down[d]
         applied = st.setup if st.location != prev_loc else 0
         setup += applied
         service += st.service
         waiting += v.start - arrival
         priority += st.priority
-        if st.kind is StopKind.PICKUP:
-            pickup += st.demand
-        else:
-            delivery += st.demand
         steps.append(
             step(
                 ids.stop_types[v.stop],
@@ -739,7 +783,7 @@ def _route_to_vroom(problem: Problem, ids: VroomIds, route: Route) -> dict[str, 
                 setup=applied,
                 service=st.service,
                 waiting_time=v.start - arrival,
-                load=[load],
+                load=list(load),
                 arrival=arrival,
                 duration=travelled,
                 distance=distance,
@@ -763,19 +807,21 @@ def _route_to_vroom(problem: Problem, ids: VroomIds, route: Route) -> dict[str, 
             setup=0,
             service=0,
             waiting_time=0,
-            load=[load],
+            load=list(load),
             arrival=end_arrival,
             duration=travelled,
             distance=distance,
         )
     )
+    if brk is not None and route.break_start is not None:
+        service += brk.duration  # VROOM counts a break's service in the route's service.
     out: dict[str, Any] = {
         "vehicle": ids.vehicle_ids[c],
         **_described(ids, ids.vehicle_descriptions, c),
-        # VROOM's cost with its default costs (per_hour 3600, the only ones accepted).
-        "cost": travelled,
-        "delivery": [delivery],
-        "pickup": [pickup],
+        # VROOM's cost: fixed, travel time per_hour, distance per_km, task time per_task_hour.
+        "cost": user_cost(courier, travelled, distance, setup + service),
+        "delivery": delivery,
+        "pickup": pickup,
         "setup": setup,
         "service": service,
         "duration": travelled,
@@ -801,8 +847,9 @@ def plan_to_vroom(problem: Problem, ids: VroomIds, plan: Plan) -> dict[str, Any]
         "unassigned": len(plan.unassigned),
     }
     summary.update({k: sum(r[k] for r in routes_out) for k in keys})
-    summary["delivery"] = [sum(r["delivery"][0] for r in routes_out)]
-    summary["pickup"] = [sum(r["pickup"][0] for r in routes_out)]
+    dims = problem.dims
+    summary["delivery"] = [sum(r["delivery"][d] for r in routes_out) for d in range(dims)]
+    summary["pickup"] = [sum(r["pickup"][d] for r in routes_out) for d in range(dims)]
     summary["violations"] = []
     summary["computing_times"] = {"loading": 0, "solving": int(plan.seconds * 1000), "routing": 0}
     unassigned = [

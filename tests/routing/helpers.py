@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import json
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+from fastapi.testclient import TestClient
+from sqlmodel import Session
 
+from postal.auth.models import Role
+from postal.auth.service import create_user
+from postal.routing.checker import check_plan
 from postal.routing.model import Courier, CourierBreak, Depot, Desk, Problem, Stop
+from postal.routing.solver import solve
+from postal.routing.vroom_format import (
+    plan_from_vroom,
+    plan_to_vroom,
+    problem_from_vroom,
+    vroom_params,
+)
 
 DAY = dt.date(2025, 7, 7)
 SPEED = 10  # metres per second
@@ -54,3 +69,24 @@ def courier(
 def desk(location: int, windows: Sequence[tuple[int, int]], name: str = "d") -> Desk:
     """A desk open on DAY with ``windows``."""
     return Desk(name, location, ((DAY, tuple(windows)),))
+
+
+def dispatcher_headers(client: TestClient, session: Session) -> dict[str, str]:
+    """Sign a new dispatcher in through the API: the Authorization header of its token."""
+    create_user(session, username="disp", password="secret-pass-1", role=Role.dispatcher,
+                full_name="D", post_office_codes=["115100"])  # fmt: skip
+    session.commit()
+    token = client.post(
+        "/api/v1/auth/token", data={"username": "disp", "password": "secret-pass-1"}
+    ).json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def solve_vroom_checked(data: dict[str, Any]) -> dict[str, Any]:
+    """Solve a VROOM-format problem as POST /optimise does (1 s, one worker); the output,
+    read back, must pass the independent checker."""
+    problem, ids = problem_from_vroom(copy.deepcopy(data))
+    plan = solve(problem, vroom_params(1.0, workers=1))
+    out: dict[str, Any] = json.loads(json.dumps(plan_to_vroom(problem, ids, plan)))
+    assert check_plan(problem, plan_from_vroom(problem, ids, out)) == []
+    return out

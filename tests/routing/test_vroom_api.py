@@ -11,8 +11,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from postal.auth.models import Role
-from postal.auth.service import create_user
 from postal.routing.checker import ViolationKind, check_plan
 from postal.routing.errors import MalformedInstance
 from postal.routing.model import Plan, SolveParams, UnassignedReason
@@ -24,6 +22,7 @@ from postal.routing.vroom_format import (
     plan_to_vroom,
     problem_from_vroom,
 )
+from tests.routing.helpers import dispatcher_headers
 
 D = [[0, 100, 100], [100, 0, 50], [100, 50, 0]]
 
@@ -77,16 +76,6 @@ def _set(path: str, value: Any) -> Any:
 
 REFUSALS = [
     ("matrices.car.costs", _set("matrices.car.costs", D), "matrices.costs"),
-    ("vehicles[0].steps", _set("vehicles[0].steps", [{"type": "start"}]), "vehicles.steps"),
-    ("vehicles[0].costs.fixed", _set("vehicles[0].costs", {"fixed": 10}), "vehicles.costs"),
-    ("vehicles[0].costs.per_hour", _set("vehicles[0].costs", {"per_hour": 10}), "vehicles.costs"),
-    ("vehicles[0].costs.per_km", _set("vehicles[0].costs", {"per_km": 1}), "vehicles.costs"),
-    (
-        "vehicles[0].costs.per_task_hour",
-        _set("vehicles[0].costs", {"per_task_hour": 1}),
-        "vehicles.costs",
-    ),
-    ("vehicles[0].capacity[1]", _set("vehicles[0].capacity", [4, 5]), "vehicles.capacity"),
     (
         "vehicles[0].breaks[1]",
         lambda d: d["vehicles"][0]["breaks"].append({"id": 2}),
@@ -108,9 +97,6 @@ REFUSALS = [
         "vehicles.profile",
     ),
     ("jobs[0].amount", _set("jobs[0].amount", [1]), "jobs.amount"),
-    ("jobs[0].pickup", _set("jobs[0].pickup", [1]), "jobs.delivery+pickup"),
-    ("jobs[0].delivery[1]", _set("jobs[0].delivery", [1, 1]), "amounts"),
-    ("shipments[0].amount[1]", _set("shipments[0].amount", [1, 1]), "amounts"),
     ("jobs[0].setup_per_type", _set("jobs[0].setup_per_type", {"a": 1}), "setup_per_type"),
     ("jobs[0].service_per_type", _set("jobs[0].service_per_type", {"a": 1}), "service_per_type"),
     (
@@ -224,19 +210,14 @@ def test_duplicate_ids_and_bad_values_are_refused_with_their_path() -> None:
 
 
 def test_the_api_answers_422_with_the_json_path(client: TestClient, session: Session) -> None:
-    create_user(session, username="disp", password="secret-pass-1", role=Role.dispatcher,
-                full_name="D", post_office_codes=["115100"])  # fmt: skip
-    session.commit()
-    token = client.post(
-        "/api/v1/auth/token", data={"username": "disp", "password": "secret-pass-1"}
-    ).json()["access_token"]
+    headers = dispatcher_headers(client, session)
     data = copy.deepcopy(BASE)
     data["vehicles"][0]["breaks"][0]["max_load"] = [2]
     r = client.post(
         "/api/v1/optimise",
         params={"time_limit_s": 1, "lang": "en"},
         json=data,
-        headers={"Authorization": f"Bearer {token}"},
+        headers=headers,
     )
     assert r.status_code == 422
     body = r.json()

@@ -130,7 +130,7 @@ def test_coordinates_use_the_matrix_function() -> None:
 @pytest.mark.parametrize(
     ("change", "words"),
     [
-        (lambda d: d["jobs"][0].update(delivery=[1, 2]), "one amount dimension"),
+        (lambda d: d["jobs"][0].update(delivery=[1, 2]), "same dimensions"),
         (lambda d: d["jobs"][0].update(location_index=9), "outside"),
         (lambda d: d["vehicles"][0]["breaks"].append({"id": 2}), "one break"),
         (lambda d: d.update(vehicles=[]), "at least one vehicle"),

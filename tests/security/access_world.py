@@ -61,6 +61,17 @@ OPTIMISE_PROBLEM: dict[str, Any] = {
     "matrices": {"car": {"durations": [[0, 60, 90], [60, 0, 40], [90, 40, 0]]}},
 }
 
+#: The same problem in plan mode: the vehicle's route given as steps.
+OPTIMISE_PLAN_PROBLEM: dict[str, Any] = {
+    **OPTIMISE_PROBLEM,
+    "vehicles": [
+        {
+            **OPTIMISE_PROBLEM["vehicles"][0],
+            "steps": [{"type": "job", "id": 12}, {"type": "job", "id": 11}],
+        }
+    ],
+}
+
 
 @dataclass
 class AccessWorld:

@@ -16,7 +16,14 @@ from typing import Any
 
 import pytest
 
-from tests.security.access_world import OPTIMISE_PROBLEM, ROLES, AccessWorld, Replayer, build
+from tests.security.access_world import (
+    OPTIMISE_PLAN_PROBLEM,
+    OPTIMISE_PROBLEM,
+    ROLES,
+    AccessWorld,
+    Replayer,
+    build,
+)
 
 TABLE = Path(__file__).parents[2] / "docs" / "ACCESS.md"
 Ids = dict[str, Any]
@@ -130,6 +137,9 @@ REQUESTS: dict[str, Callable[[Ids], Call]] = {
         "GET", "/api/v1/couriers/me/route", {"params": {"date": i["date"]}}
     ),
     "POST /api/v1/optimise": lambda i: ("POST", "/api/v1/optimise", _json(OPTIMISE_PROBLEM)),
+    "POST /api/v1/optimise/plan": lambda i: (
+        "POST", "/api/v1/optimise/plan", _json(OPTIMISE_PLAN_PROBLEM)
+    ),
     "GET /api/v1/optimise/{job_id}": lambda i: ("GET", f"/api/v1/optimise/{i['job_id']}", {}),
     "GET /api/v1/messages": lambda i: ("GET", "/api/v1/messages", {}),
     "POST /api/v1/messages/{message_id}/resend": lambda i: (
