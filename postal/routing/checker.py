@@ -7,7 +7,8 @@ time propagation must not hide itself by being used to check its own output. See
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -188,6 +189,73 @@ def _check_loads(problem: Problem, r_idx: int, route: Route, valid: list[Visit])
     return out
 
 
+def _check_breaks(
+    problem: Problem,
+    route: Route,
+    valid: list[Visit],
+    bad: Callable[[ViolationKind, str], None],
+) -> dict[int, int]:
+    """Every break of the courier taken once, inside one of its windows, not overlapping
+    another break or a service, within its load limit. Returns the break time taken in each
+    gap between points (gap k ends at point k; before leaving and after returning: none)."""
+    courier = problem.couriers[route.courier]
+    breaks = courier.breaks
+    taken = route.break_starts
+    in_gap: dict[int, int] = {}
+    if not breaks:
+        return in_gap
+    if len(taken) != len(breaks):
+        bad(ViolationKind.BREAK, f"{len(breaks)} breaks, {len(taken)} taken (a break is missing)")
+        return in_gap
+    departures = [route.start] + [v.departure for v in valid]
+    starts = [v.start for v in valid] + [route.end]
+    loads = _point_loads(problem, valid)
+    spans: list[tuple[int, int]] = []
+    for k, (brk, b) in enumerate(zip(breaks, taken, strict=True)):
+        b_end = b + brk.duration
+        spans.append((b, b_end))
+        if not _inside(b, brk.starts):
+            bad(ViolationKind.BREAK, f"break {k} at {b} outside its windows {list(brk.starts)}")
+        if b_end <= route.start:
+            gap = 0
+        elif b >= route.end:
+            gap = len(valid)
+        else:
+            found = [g for g in range(len(starts)) if departures[g] <= b and b_end <= starts[g]]
+            if not found:
+                bad(ViolationKind.BREAK, f"break {k} [{b}, {b_end}] overlaps a service")
+                continue
+            gap = found[0]
+            in_gap[gap] = in_gap.get(gap, 0) + brk.duration
+        if brk.max_load is not None and any(
+            x > m for x, m in zip(loads[gap], brk.max_load, strict=False)
+        ):
+            bad(ViolationKind.BREAK, f"break {k} with load {loads[gap]} > max_load {brk.max_load}")
+    spans.sort()
+    for (_, a_end), (b, _) in itertools.pairwise(spans):
+        if b < a_end:
+            bad(ViolationKind.BREAK, f"breaks overlap at {b}")
+    return in_gap
+
+
+def _point_loads(problem: Problem, valid: list[Visit]) -> list[tuple[int, ...]]:
+    """The load in every dimension leaving the depot and after each visit."""
+    dims = problem.dims
+    amounts = [problem.stops[v.stop].amounts(dims) for v in valid]
+    load = [0] * dims
+    for v, (_, down) in zip(valid, amounts, strict=True):
+        if problem.stops[v.stop].pair is None:
+            load = [x + y for x, y in zip(load, down, strict=True)]
+    out = [tuple(load)]
+    for v, (up, down) in zip(valid, amounts, strict=True):
+        st = problem.stops[v.stop]
+        gain = up if st.pair is None or st.kind is StopKind.PICKUP else (0,) * dims
+        loss = down if st.pair is None or st.kind is StopKind.DELIVERY else (0,) * dims
+        load = [x + g - w for x, g, w in zip(load, gain, loss, strict=True)]
+        out.append(tuple(load))
+    return out
+
+
 def _check_route(problem: Problem, r_idx: int, route: Route) -> list[Violation]:
     out: list[Violation] = []
     if not route.visits:
@@ -207,30 +275,8 @@ def _check_route(problem: Problem, r_idx: int, route: Route) -> list[Violation]:
     if route.end > courier.shift[1]:
         bad(ViolationKind.SHIFT_END, f"back at {route.end} after shift {courier.shift}")
 
-    # Where is the break? Gaps are numbered 0..len(valid): gap k ends at point k.
-    brk = courier.break_
-    break_gap: int | None = None
-    if brk is not None:
-        b = route.break_start
-        if b is None:
-            bad(ViolationKind.BREAK, "courier's break is missing")
-        else:
-            if not brk.earliest_start <= b <= brk.latest_start:
-                bad(
-                    ViolationKind.BREAK,
-                    f"break at {b} outside [{brk.earliest_start}, {brk.latest_start}]",
-                )
-            b_end = b + brk.duration
-            if not (b_end <= route.start or b >= route.end):
-                departures = [route.start] + [v.departure for v in valid]
-                starts = [v.start for v in valid] + [route.end]
-                for k in range(len(starts)):
-                    if departures[k] <= b and b_end <= starts[k]:
-                        break_gap = k
-                        break
-                if break_gap is None:
-                    bad(ViolationKind.BREAK, f"break [{b}, {b_end}] overlaps a service")
-
+    # Where is each break? Gaps are numbered 0..len(valid): gap k ends at point k.
+    in_gap = _check_breaks(problem, route, valid, bad)
     out += _check_loads(problem, r_idx, route, valid)
 
     if courier.max_tasks is not None and len(route.visits) > courier.max_tasks:
@@ -251,7 +297,7 @@ def _check_route(problem: Problem, r_idx: int, route: Route) -> list[Violation]:
                 f"distance {v.distance_from_previous}, expected {dist}",
                 v.stop,
             )
-        need = prev_dep + travel + (brk.duration if brk and break_gap == k else 0)
+        need = prev_dep + travel + in_gap.get(k, 0)
         if v.arrival < prev_dep + travel or v.start < need or v.arrival > v.start:
             bad(
                 ViolationKind.TRAVEL_TIME,
@@ -303,7 +349,7 @@ def _check_route(problem: Problem, r_idx: int, route: Route) -> list[Violation]:
         )
     if courier.max_distance is not None and total > courier.max_distance:
         bad(ViolationKind.MAX_DISTANCE, f"distance {total} > max_distance {courier.max_distance}")
-    need = prev_dep + travel + (brk.duration if brk and break_gap == len(valid) else 0)
+    need = prev_dep + travel + in_gap.get(len(valid), 0)
     if route.end < need:
         bad(ViolationKind.TRAVEL_TIME, f"back at {route.end}, cannot be before {need}")
     if route.distance != total:

@@ -316,6 +316,7 @@ def _merge(parts: Sequence[Part], plans: Sequence[Plan]) -> Plan:
                     distance=r.distance,
                     break_start=r.break_start,
                     start_load=r.start_load,
+                    more_break_starts=r.more_break_starts,
                 )
             )
         unassigned.extend(Unassigned(part.stops[u.stop], u.reason) for u in plan.unassigned)

@@ -19,9 +19,11 @@ Semantics the solver and the independent checker both implement (each on its own
   depot (a stop with VROOM's amounts may do both: its delivery is loaded at the start depot,
   its pickup carried to the end); load stays within [0, capacity];
 - a pickup and a delivery sharing a pair id ride the same route, pickup first;
-- a courier's break (when set) starts in [earliest_start, latest_start] and lasts `duration`;
-  it is taken before leaving, after returning, or between two consecutive points of the route
-  where the time between them covers travel plus break;
+- each of a courier's breaks (when set) starts in one of its windows ([earliest_start,
+  latest_start] by default) and lasts `duration`; it is taken before leaving, after returning,
+  or between two consecutive points of the route where the time between them covers travel
+  plus every break taken there; breaks do not overlap; a break with a `max_load` is taken
+  only where the load on board (every dimension) is within it;
 - a route leaves its start depot no earlier than the shift start and reaches its end depot no
   later than the shift end;
 - a courier's route holds at most ``max_tasks`` stops, travels at most ``max_travel_time``
@@ -85,11 +87,33 @@ class Depot:
 
 @dataclass(frozen=True)
 class CourierBreak:
-    """A courier's lunch break: it must start in [earliest_start, latest_start]."""
+    """A courier's break: it must start in [earliest_start, latest_start] (or, when
+    ``windows`` are given, inside one of them; earliest and latest are then their hull)."""
 
     earliest_start: int
     latest_start: int
     duration: int
+    windows: tuple[Window, ...] = ()
+    """Several start windows (VROOM's break ``time_windows``); empty = one, the hull."""
+    max_load: tuple[int, ...] | None = None
+    """The break is taken only with at most this load on board, per capacity dimension
+    (VROOM's ``max_load``); None = any load."""
+
+    @property
+    def starts(self) -> tuple[Window, ...]:
+        """The windows its start must fall in."""
+        return self.windows or ((self.earliest_start, self.latest_start),)
+
+    @property
+    def simple(self) -> bool:
+        """One start window and no load limit (the classic lunch break)."""
+        return len(self.starts) == 1 and self.max_load is None
+
+    def allows(self, load: Sequence[int]) -> bool:
+        """True when the break may be taken with ``load`` on board."""
+        return self.max_load is None or all(
+            x <= m for x, m in zip(load, self.max_load, strict=False)
+        )
 
 
 @dataclass(frozen=True)
@@ -106,8 +130,6 @@ class Courier:
     """100 = the matrix speed; 125 = a quarter faster (travel times divided by 1.25)."""
     skills: frozenset[int] = frozenset()
     """What the courier can do; a stop needing skills goes only to a courier holding them."""
-    capacities: tuple[int, ...] = ()
-    """Every capacity dimension (VROOM's ``capacity``); empty = ``(capacity,)``."""
     max_tasks: int | None = None
     """At most this many stops on the route (VROOM's ``max_tasks``; a shipment counts two)."""
     max_travel_time: int | None = None
@@ -126,6 +148,20 @@ class Courier:
     cost_per_task_hour: int = 0
     """Money per hour of task time: setup applied and service, the break's included (VROOM's
     ``costs.per_task_hour``)."""
+    capacities: tuple[int, ...] = ()
+    """Every capacity dimension (VROOM's ``capacity``); empty = ``(capacity,)``."""
+    more_breaks: tuple[CourierBreak, ...] = ()
+    """Further breaks after ``break_`` (VROOM's several breaks): every one is taken."""
+
+    @property
+    def breaks(self) -> tuple[CourierBreak, ...]:
+        """Every break of the courier, ``break_`` first."""
+        return () if self.break_ is None else (self.break_, *self.more_breaks)
+
+    @property
+    def simple_break(self) -> bool:
+        """No break, or one with one window and no load limit."""
+        return not self.more_breaks and (self.break_ is None or self.break_.simple)
 
     def capacity_in(self, dims: int) -> tuple[int, ...]:
         """The capacity in ``dims`` dimensions (a dimension not given holds nothing)."""
@@ -273,6 +309,13 @@ class Route:
     distance: int
     break_start: int | None = None
     start_load: int = 0
+    more_break_starts: tuple[int, ...] = ()
+    """Starts of the courier's further breaks (``Courier.more_breaks``), in their order."""
+
+    @property
+    def break_starts(self) -> tuple[int, ...]:
+        """Starts of every break taken, in the order of ``Courier.breaks``."""
+        return () if self.break_start is None else (self.break_start, *self.more_break_starts)
 
 
 @dataclass(frozen=True)

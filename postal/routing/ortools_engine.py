@@ -329,20 +329,31 @@ class OrtoolsModel:
             )
 
     def _add_breaks(self, service: list[int]) -> None:
+        """Each break an interval the routing layer schedules around visits; a break with
+        several windows is one optional interval per window, exactly one of them performed.
+        (A break's load limit is left to the repair by our rules.)"""
         prep, routing, manager = self.prep, self.routing, self.manager
         problem = prep.problem
-        if not any(problem.couriers[c].break_ is not None for c in self.couriers):
+        if not any(problem.couriers[c].breaks for c in self.couriers):
             return
         solver = routing.solver()
         visit = [service[manager.IndexToNode(i)] for i in range(routing.Size())]
         for v, c in enumerate(self.couriers):
-            brk = problem.couriers[c].break_
-            if brk is None:
-                continue
-            interval = solver.FixedDurationIntervalVar(
-                brk.earliest_start, brk.latest_start, brk.duration, False, f"break_{c}"
-            )
-            self.time.SetBreakIntervalsOfVehicle([interval], v, visit)
+            intervals = []
+            for b, brk in enumerate(problem.couriers[c].breaks):
+                if len(brk.starts) == 1:
+                    lo, hi = brk.starts[0]
+                    intervals.append(
+                        solver.FixedDurationIntervalVar(lo, hi, brk.duration, False, f"b{c}_{b}")
+                    )
+                    continue
+                options = [
+                    solver.FixedDurationIntervalVar(lo, hi, brk.duration, True, f"b{c}_{b}_{w}")
+                    for w, (lo, hi) in enumerate(brk.starts)
+                ]
+                solver.Add(solver.Sum([o.PerformedExpr() for o in options]) == 1)
+                intervals += options
+            self.time.SetBreakIntervalsOfVehicle(intervals, v, visit)
 
     def _params(
         self, seconds: float, first: str, meta: str, log: bool

@@ -57,7 +57,7 @@ def _vehicle_classes(prep: Prepared) -> list[list[int]]:
             courier.shift,
             prep.capacities[c],
             courier.speed_percent,
-            courier.break_,
+            courier.breaks,
             courier.max_tasks,
             courier.max_travel_time,
             courier.max_distance,
@@ -153,8 +153,7 @@ class PyvrpModel:
             # and the other limit are left to the repair, as the model is then a relaxation).
             limit = c.max_travel_time if by_duration else c.max_distance
             shift_len = c.shift[1] - c.shift[0]
-            if c.break_ is not None:
-                shift_len -= c.break_.duration
+            shift_len -= sum(b.duration for b in c.breaks)
             vehicle_types.append(
                 pyvrp.VehicleType(
                     num_available=len(g),

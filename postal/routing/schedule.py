@@ -2,9 +2,10 @@
 
 Earliest-start propagation is exact for feasibility with waiting allowed and start-of-service
 windows; the courier's break is placed in the gap that delays the route least (or after the
-route when it ends early enough). Any engine's sequences go through here before becoming a
-Plan, so a sequence an engine got wrong (e.g. PyVRP's relaxation of multi-window stops) is
-detected here and repaired by the caller.
+route when it ends early enough); several breaks, breaks with several windows or a load limit
+are placed by a dynamic programme over (points served, breaks taken). Any engine's sequences
+go through here before becoming a Plan, so a sequence an engine got wrong (e.g. PyVRP's
+relaxation of multi-window stops) is detected here and repaired by the caller.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from collections.abc import Sequence
 
 from postal.routing.model import Route, Visit, route_money
 from postal.routing.prep import Prepared, travel_time
+
+Timed = tuple[list[tuple[int, int, int]], int, int | None]
+"""(arrival, start, departure) per stop, the route's end, the (first) break's start."""
 
 
 def _first_start(windows: Sequence[tuple[int, int]], ready: int) -> int | None:
@@ -156,29 +160,27 @@ def _scheduled(
     """The earliest schedule of ``seq`` leaving no earlier than ``depart``."""
     problem = prep.problem
     c = problem.couriers[courier]
-    plain = _forward(prep, courier, seq, None, depart)
-    if plain is None:
-        return None
-    chosen = plain
-    brk = c.break_
-    if brk is not None:
-        end = plain[1]
-        if max(end, brk.earliest_start) <= brk.latest_start:
-            chosen = (plain[0], end, max(end, brk.earliest_start))
-        else:
-            best: tuple[list[tuple[int, int, int]], int, int | None] | None = None
-            for gap in range(len(seq) + 1):
-                cand = _forward(prep, courier, seq, gap, depart)
-                if cand is not None and (best is None or cand[1] < best[1]):
-                    best = cand
-            if best is None:
-                return None
-            chosen = best
+    more: tuple[int, ...] = ()
+    chosen: Timed | None
+    if c.simple_break:
+        plain = _forward(prep, courier, seq, None, depart)
+        chosen = None if plain is None else _one_break(prep, courier, seq, depart, plain)
+        if chosen is None:
+            return None
+        first_break = chosen[2]
+    else:
+        several = _with_breaks(prep, courier, seq, depart)
+        if several is None:
+            return None
+        times_, end_, starts = several
+        chosen = (times_, end_, starts[0])
+        more = starts[1:]
+        first_break = min(starts)
     times, end, b_start = chosen
     start = depart
     first_loc = problem.stops[seq[0]].location
     home = problem.depots[c.start_depot].location
-    if b_start is None or b_start >= times[0][1]:
+    if first_break is None or first_break >= times[0][1]:
         # Leave as late as the first visit allows: no pointless waiting at the first stop.
         start = max(start, times[0][1] - travel_time(problem, c.speed_percent, home, first_loc))
     visits: list[Visit] = []
@@ -203,7 +205,32 @@ def _scheduled(
         distance=total,
         break_start=b_start,
         start_load=loads[0],
+        more_break_starts=more,
     )
+
+
+def _one_break(
+    prep: Prepared, courier: int, seq: Sequence[int], depart: int, plain: Timed
+) -> Timed | None:
+    """The plain schedule with the courier's one simple break placed where it delays the
+    route least (after the route when it ends early enough)."""
+    c = prep.problem.couriers[courier]
+    chosen = plain
+    brk = c.break_
+    if brk is not None:
+        end = plain[1]
+        if max(end, brk.earliest_start) <= brk.latest_start:
+            chosen = (plain[0], end, max(end, brk.earliest_start))
+        else:
+            best: tuple[list[tuple[int, int, int]], int, int | None] | None = None
+            for gap in range(len(seq) + 1):
+                cand = _forward(prep, courier, seq, gap, depart)
+                if cand is not None and (best is None or cand[1] < best[1]):
+                    best = cand
+            if best is None:
+                return None
+            chosen = best
+    return chosen
 
 
 def within_limits(prep: Prepared, courier: int, seq: Sequence[int]) -> bool:
@@ -238,8 +265,8 @@ def route_cost(prep: Prepared, courier: int, seq: Sequence[int], by_duration: bo
 def task_time(prep: Prepared, route: Route) -> int:
     """Setup applied and service over the route's visits and its break (VROOM's task time:
     a break's service counts as service)."""
-    brk = prep.problem.couriers[route.courier].break_
-    taken = brk.duration if brk is not None and route.break_start is not None else 0
+    breaks = prep.problem.couriers[route.courier].breaks
+    taken = sum(b.duration for b in breaks) if route.break_start is not None else 0
     return sum(v.departure - v.start for v in route.visits) + taken
 
 
@@ -252,3 +279,114 @@ def money(prep: Prepared, route: Route) -> int:
     return route_money(
         courier, route.start, route.end, route.distance, travel, task_time(prep, route)
     )
+
+
+def _point_loads(prep: Prepared, courier: int, seq: Sequence[int]) -> list[tuple[int, ...]]:
+    """The load in every dimension at each point: leaving the depot, then after each stop."""
+    load = [sum(prep.depot_loads[d][s] for s in seq) for d in range(prep.dims)]
+    out = [tuple(load)]
+    for s in seq:
+        load = [x + prep.deltas[d][s] for d, x in enumerate(load)]
+        out.append(tuple(load))
+    return out
+
+
+def _gap(
+    prep: Prepared,
+    courier: int,
+    order: Sequence[int],
+    t: int,
+    travel: int,
+    load: tuple[int, ...] | None,
+) -> tuple[int, int, list[int]] | None:
+    """Travel from a point left at ``t`` to the next, taking the breaks ``order`` (indices
+    into Courier.breaks) on the way, each as early as it may start: (ready, arrival, break
+    starts), or None when a break cannot be taken there. Travel fills the time around the
+    breaks, so the next point is ready once both the travel and the breaks are done."""
+    breaks = prep.problem.couriers[courier].breaks
+    if not order:
+        return t + travel, t + travel, []
+    cur, spent, starts = t, 0, []
+    for b in order:
+        brk = breaks[b]
+        if load is not None and not brk.allows(load):
+            return None
+        at = _first_start(brk.starts, cur)
+        if at is None:
+            return None
+        starts.append(at)
+        cur = at + brk.duration
+        spent += brk.duration
+    ready = max(t + travel + spent, cur)
+    return ready, (t + travel if t + travel <= starts[0] else ready), starts
+
+
+def _with_breaks(
+    prep: Prepared, courier: int, seq: Sequence[int], depart: int
+) -> tuple[list[tuple[int, int, int]], int, tuple[int, ...]] | None:
+    """The earliest schedule with several breaks, or breaks with several windows or a load
+    limit: (times per stop, end, start of each break in Courier.breaks order), or None.
+
+    Breaks are taken in the order of their first window. A dynamic programme over (points
+    served, breaks taken) keeps the earliest departure of each state, which dominates: with
+    waiting allowed, leaving a point earlier never makes what follows less feasible."""
+    problem = prep.problem
+    c = problem.couriers[courier]
+    breaks = c.breaks
+    m = len(breaks)
+    order = sorted(range(m), key=lambda b: (breaks[b].starts[0][0], breaks[b].starts[-1][1]))
+    loads = (
+        _point_loads(prep, courier, seq) if any(b.max_load is not None for b in breaks) else None
+    )
+    speed = c.speed_percent
+    loc = problem.depots[c.start_depot].location
+    state: list[int | None] = [depart] + [None] * m
+    back: list[list[tuple[int, list[int], int, int, int] | None]] = []
+    for k, s in enumerate(seq):
+        stop = problem.stops[s]
+        travel = travel_time(problem, speed, loc, stop.location)
+        setup = stop.setup if stop.location != loc else 0
+        load = loads[k] if loads is not None else None
+        new: list[int | None] = [None] * (m + 1)
+        step: list[tuple[int, list[int], int, int, int] | None] = [None] * (m + 1)
+        for j, t in enumerate(state):
+            if t is None:
+                continue
+            for j2 in range(j, m + 1):
+                g = _gap(prep, courier, order[j:j2], t, travel, load)
+                if g is None:
+                    break  # a break that cannot be taken here stops every longer run too
+                ready, arrival, starts = g
+                start = _first_start(prep.windows[s], ready)
+                if start is None:
+                    continue
+                dep = start + setup + stop.service
+                best = new[j2]
+                if best is None or dep < best:
+                    new[j2] = dep
+                    step[j2] = (j, starts, arrival, start, dep)
+        state = new
+        back.append(step)
+        loc = stop.location
+    travel = travel_time(problem, speed, loc, problem.depots[c.end_depot].location)
+    load = loads[-1] if loads is not None else None
+    finish: tuple[int, int, list[int]] | None = None
+    for j, t in enumerate(state):
+        if t is None:
+            continue
+        g = _gap(prep, courier, order[j:], t, travel, load)
+        if g is not None and g[0] <= c.shift[1] and (finish is None or g[0] < finish[0]):
+            finish = (g[0], j, g[2])
+    if finish is None:
+        return None
+    end, j, starts = finish
+    at: dict[int, int] = dict(zip(order[j:], starts, strict=True))
+    times: list[tuple[int, int, int]] = [(0, 0, 0)] * len(seq)
+    for k in range(len(seq) - 1, -1, -1):
+        entry = back[k][j]
+        assert entry is not None
+        prev_j, gap_starts, arrival, start, dep = entry
+        at.update(zip(order[prev_j:j], gap_starts, strict=True))
+        times[k] = (arrival, start, dep)
+        j = prev_j
+    return times, end, tuple(at[b] for b in range(m))

@@ -239,6 +239,27 @@ def random_problem(seed: int, tasks: int, breaks: bool | None = None) -> dict[st
                     int(arng.integers(0, 3))
                     for _ in job["delivery" if other == "pickup" else "pickup"]
                 ]
+    # Breaks as VROOM allows them: a second, short one, two windows, a load limit (a stream
+    # of their own as well).
+    brng = np.random.default_rng([seed, 3])
+    more_breaks = features["breaks"] and bool(brng.random() < 0.5)
+    if more_breaks:
+        for v in vehicles:
+            lo, hi = v["time_window"]
+            lunch = v["breaks"][0]
+            if brng.random() < 0.5:
+                morning = lo + int(brng.integers(1, 3)) * 3600
+                v["breaks"].insert(
+                    0,
+                    {"id": lunch["id"] + 5000, "time_windows": [[morning, morning + 3600]],
+                     "service": 600},
+                )  # fmt: skip
+            if brng.random() < 0.4:
+                late = lunch["time_windows"][0][1] + 2 * 3600
+                if late + 1800 < hi:
+                    lunch["time_windows"].append([late, late + 1800])
+            if brng.random() < 0.3:
+                lunch["max_load"] = [int(x) // 2 for x in v["capacity"]]
     out: dict[str, Any] = {
         "vehicles": vehicles,
         "jobs": jobs,
@@ -246,7 +267,12 @@ def random_problem(seed: int, tasks: int, breaks: bool | None = None) -> dict[st
     }
     if shipments:
         out["shipments"] = shipments
-    extra = {"costs": priced, "two_dims": two_dims, "both_ways": both_ways}
+    extra = {
+        "costs": priced,
+        "two_dims": two_dims,
+        "both_ways": both_ways,
+        "more_breaks": more_breaks,
+    }
     out["_features"] = sorted(k for k, on in {**features, **extra}.items() if on)
     return out
 

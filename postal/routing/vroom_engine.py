@@ -87,16 +87,15 @@ def build_input(
             if metric
             else vroom.VehicleCosts(fixed=fixed)
         )
-        breaks = []
-        if with_breaks and courier.break_ is not None:
-            b = courier.break_
-            breaks.append(
-                vroom.Break(
-                    id=c,
-                    time_windows=[_tw(b.earliest_start, b.latest_start)],
-                    service=b.duration,
-                )
+        breaks = [
+            vroom.Break(
+                id=c * 1000 + k,  # ids only need to be unique per vehicle (steps are read by task)
+                time_windows=[_tw(lo, hi) for lo, hi in b.starts],
+                service=b.duration,
+                max_load=None if b.max_load is None else list(b.max_load),
             )
+            for k, b in enumerate(courier.breaks if with_breaks else ())
+        ]
         inp.add_vehicle(
             vroom.Vehicle(
                 id=c,

@@ -14,9 +14,10 @@ honoured
     last task), ``capacity`` (any number of dimensions, the same in every amount; none = no
     limit), ``costs`` (``fixed``, ``per_hour`` of travel,
     ``per_km`` (needs distances), ``per_task_hour`` of setup and service), ``skills``, ``type``
-    (meaningful only with the refused ``*_per_type``), ``time_window``, ``breaks`` (one per
-    vehicle with ``id``, ``service``, ``description`` and one of ``time_windows``; ending
-    within the vehicle's ``time_window``, as a step of its route),
+    (meaningful only with the refused ``*_per_type``), ``time_window``, ``breaks`` (any number per
+    vehicle, every one taken, with ``id``, ``service``, ``description``, ``time_windows``
+    (several) and ``max_load`` (every dimension); ending within the vehicle's
+    ``time_window``, as a step of its route),
     ``speed_factor`` in (0, 5] to two decimals, ``max_tasks`` (a shipment counts two tasks),
     ``max_travel_time`` (travel alone, at the vehicle's speed), ``max_distance`` (needs
     distances: coordinates or a ``distances`` matrix), ``steps`` (read by plan_mode: the
@@ -27,9 +28,8 @@ honoured
     ``priority`` in [0, 100]; shipments: ``pickup``, ``delivery``, ``amount``, ``skills``,
     ``priority``.
 refused (see ``REFUSED``)
-    ``matrices.*.costs``; vehicles' several breaks, several windows per break, breaks'
-    ``max_load``; tasks' ``setup_per_type``, ``service_per_type``, jobs' deprecated
-    ``amount``; several profiles.
+    ``matrices.*.costs``; tasks' ``setup_per_type``, ``service_per_type``, jobs'
+    deprecated ``amount``; several profiles.
 
 The objective (``vroom_params``, used by POST /optimise and ``postal solve`` alike) is VROOM's:
 the sum of the priorities of the tasks served first (a shipment's counts once per step), then
@@ -105,7 +105,7 @@ _VEHICLE = (
 )
 _COSTS = {"fixed": 0, "per_hour": 3600, "per_km": 0, "per_task_hour": 0}
 """VROOM's default costs (cost = travel time in seconds)."""
-_BREAK = ("id", "time_windows", "service", "description")
+_BREAK = ("id", "time_windows", "service", "description", "max_load")
 _TASK = ("id", "description", "location", "location_index", "setup", "service", "time_windows")
 _JOB = (*_TASK, "delivery", "pickup", "skills", "priority")
 _SHIPMENT = ("pickup", "delivery", "amount", "skills", "priority")
@@ -114,9 +114,6 @@ _MATRIX = ("durations", "distances")
 REFUSED: dict[str, str] = {
     "matrices.costs": "custom cost matrices are not supported; costs are travel times "
     "(give 'durations', and 'distances' for distances)",
-    "vehicles.breaks": "one break per vehicle is supported",
-    "vehicles.breaks.time_windows": "one time window per break is supported",
-    "vehicles.breaks.max_load": "a maximum load during breaks is not supported; leave it out",
     "vehicles.profile": "one profile per problem is supported (and, with custom matrices, "
     "one of the profiles under 'matrices')",
     "jobs.amount": "'amount' on jobs is deprecated in VROOM; use 'delivery' or 'pickup'",
@@ -148,11 +145,12 @@ class VroomIds:
     vehicle_ids: tuple[int, ...]
     coordinates: tuple[tuple[float, float] | None, ...]
     """Per location, when the input gave coordinates."""
-    break_ids: tuple[int | None, ...] = ()
-    """Per vehicle: the id of its break as given."""
+    break_ids: tuple[tuple[int, ...], ...] = ()
+    """Per vehicle: the ids of its breaks as given (Courier.breaks' order)."""
     stop_descriptions: tuple[str | None, ...] = ()
     vehicle_descriptions: tuple[str | None, ...] = ()
-    break_descriptions: tuple[str | None, ...] = ()
+    break_descriptions: tuple[tuple[str | None, ...], ...] = ()
+    """Per vehicle: its breaks' descriptions."""
     open_start: tuple[bool, ...] = ()
     """Per vehicle: no start given (the route starts at its first task)."""
     open_end: tuple[bool, ...] = ()
@@ -439,8 +437,8 @@ def problem_from_vroom(
 
     couriers: list[Courier] = []
     vehicle_ids: list[int] = []
-    break_ids: list[int | None] = []
-    break_desc: list[str | None] = []
+    break_ids: list[tuple[int, ...]] = []
+    break_desc: list[tuple[str | None, ...]] = []
     vehicle_desc: list[str | None] = []
     open_start: list[bool] = []
     open_end: list[bool] = []
@@ -479,29 +477,47 @@ def problem_from_vroom(
         breaks = v.get("breaks") or []
         if not isinstance(breaks, list):
             raise _err(f"{where}.breaks", "a list of break objects")
-        brk = None
-        break_ids.append(None)
-        break_desc.append(None)
+        vehicle_breaks: list[CourierBreak] = []
+        ids_here: list[int] = []
+        desc_here: list[str | None] = []
         for b, item in enumerate(breaks):
             bw_where = f"{where}.breaks[{b}]"
-            check_keys(item, bw_where, _BREAK, {"max_load": "vehicles.breaks.max_load"})
-            if b > 0:
-                raise _refuse(bw_where, "vehicles.breaks")
-            break_ids[-1] = read_int(item.get("id"), f"{bw_where}.id", 0, 2**63 - 1)
-            break_desc[-1] = _text(item.get("description"), f"{bw_where}.description")
-            bws = _windows(item.get("time_windows"), f"{bw_where}.time_windows") or (tw,)
-            if len(bws) > 1:
-                raise _refuse(f"{bw_where}.time_windows[1]", "vehicles.breaks.time_windows")
+            check_keys(item, bw_where, _BREAK, {})
+            bid = read_int(item.get("id"), f"{bw_where}.id", 0, 2**63 - 1)
+            if bid in ids_here:
+                raise _err(f"{bw_where}.id", f"break id {bid} is used twice in this vehicle")
+            ids_here.append(bid)
+            desc_here.append(_text(item.get("description"), f"{bw_where}.description"))
             service = read_int(item.get("service", 0), f"{bw_where}.service")
             # A break is a step of the route, which ends within the vehicle's time window
-            # (VROOM's rule): it starts early enough to end by then.
-            latest = min(bws[0][1], tw[1] - service)
-            if latest < bws[0][0]:
+            # (VROOM's rule): each window is cut to starts early enough to end by then.
+            given = _windows(item.get("time_windows"), f"{bw_where}.time_windows") or (tw,)
+            starts = tuple(
+                sorted(
+                    (lo, min(hi, tw[1] - service))
+                    for lo, hi in given
+                    if lo <= min(hi, tw[1] - service)
+                )
+            )
+            if not starts:
                 raise _err(
                     f"{bw_where}.time_windows",
                     "the break cannot end within the vehicle's time_window",
                 )
-            brk = CourierBreak(bws[0][0], latest, service)
+            max_load = item.get("max_load")
+            vehicle_breaks.append(
+                CourierBreak(
+                    starts[0][0],
+                    starts[-1][1],
+                    service,
+                    windows=starts if len(starts) > 1 else (),
+                    max_load=None
+                    if max_load is None
+                    else _amount(max_load, f"{bw_where}.max_load", dims),
+                )
+            )
+        break_ids.append(tuple(ids_here))
+        break_desc.append(tuple(desc_here))
         speed = v.get("speed_factor", 1.0)
         if isinstance(speed, bool) or not isinstance(speed, int | float) or not 0 < speed <= 5:
             raise _err(f"{where}.speed_factor", "a number in (0, 5]")
@@ -520,7 +536,8 @@ def problem_from_vroom(
                 shift=tw,
                 capacity=capacity[0],
                 capacities=capacity,
-                break_=brk,
+                break_=vehicle_breaks[0] if vehicle_breaks else None,
+                more_breaks=tuple(vehicle_breaks[1:]),
                 speed_percent=max(1, round(float(speed) * 100)),
                 skills=_skills(v.get("skills"), f"{where}.skills"),
                 max_tasks=max_tasks,
@@ -728,20 +745,21 @@ def _route_to_vroom(problem: Problem, ids: VroomIds, route: Route) -> dict[str, 
     )
     prev_loc = start_loc
     setup = service = waiting = priority = 0
-    brk = courier.break_
-    pending_break = brk is not None and route.break_start is not None
-    break_id = ids.break_ids[c] if c < len(ids.break_ids) else None
+    breaks = courier.breaks
+    # The breaks taken, in time order: (start, index in Courier.breaks).
+    pending = sorted((b, k) for k, b in enumerate(route.break_starts))
+    break_ids = ids.break_ids[c] if c < len(ids.break_ids) else ()
+    break_desc = ids.break_descriptions[c] if c < len(ids.break_descriptions) else ()
 
-    def break_step(arrival: int, ready: int) -> dict[str, Any]:
-        assert brk is not None and route.break_start is not None
+    def break_step(k: int, begin: int, arrival: int, ready: int) -> dict[str, Any]:
         return step(
             "break",
             None,
-            id=ids.vehicle_ids[c] if break_id is None else break_id,
-            described=_described(ids, ids.break_descriptions, c),
+            id=break_ids[k] if k < len(break_ids) else ids.vehicle_ids[c],
+            described=_described(ids, break_desc, k),
             setup=0,
-            service=brk.duration,
-            waiting_time=route.break_start - arrival,
+            service=breaks[k].duration,
+            waiting_time=begin - arrival,
             load=list(load),
             arrival=arrival,
             duration=ready,
@@ -751,16 +769,16 @@ def _route_to_vroom(problem: Problem, ids: VroomIds, route: Route) -> dict[str, 
     for v, (up, down) in zip(route.visits, amounts, strict=True):
         st = problem.stops[v.stop]
         arrival = v.arrival
-        if pending_break and route.break_start is not None and route.break_start < v.start:
+        while pending and pending[0][0] < v.start:
             # VROOM shows a break taken while waiting at a stop as: arrive, wait, break, then
             # the stop "arrives" when the break ends.
-            assert brk is not None
-            b_arrival = min(route.break_start, v.arrival)
+            begin, k = pending.pop(0)
+            b_arrival = min(begin, arrival)
             # Waiting at the stop: the leg is travelled; before it: the leg is still ahead.
             leg = _travel(problem, speed, prev_loc, st.location)
-            steps.append(break_step(b_arrival, travelled + (leg if b_arrival == v.arrival else 0)))
-            pending_break = False
-            arrival = max(arrival, route.break_start + brk.duration)
+            done = travelled + (leg if b_arrival == arrival else 0)
+            steps.append(break_step(k, begin, b_arrival, done))
+            arrival = max(arrival, begin + breaks[k].duration)
         travelled += _travel(problem, speed, prev_loc, st.location)
         distance += v.distance_from_previous
         paired_pickup = st.pair is not None and st.kind is StopKind.PICKUP
@@ -793,13 +811,12 @@ def _route_to_vroom(problem: Problem, ids: VroomIds, route: Route) -> dict[str, 
     travelled += _travel(problem, speed, prev_loc, end_loc)
     distance = route.distance
     end_arrival = route.end
-    if pending_break and route.break_start is not None:
+    for begin, k in pending:
         # A break taken back at the depot: arrive, wait for the break, then the route ends
         # when it is over, so that the steps stay in time order.
-        assert brk is not None
-        b_arrival = min(route.break_start, route.end)
-        steps.append(break_step(b_arrival, travelled))
-        end_arrival = max(route.end, route.break_start + brk.duration)
+        b_arrival = min(begin, end_arrival)
+        steps.append(break_step(k, begin, b_arrival, travelled))
+        end_arrival = max(end_arrival, begin + breaks[k].duration)
     steps.append(
         step(
             "end",
@@ -813,8 +830,8 @@ def _route_to_vroom(problem: Problem, ids: VroomIds, route: Route) -> dict[str, 
             distance=distance,
         )
     )
-    if brk is not None and route.break_start is not None:
-        service += brk.duration  # VROOM counts a break's service in the route's service.
+    # VROOM counts a break's service in the route's service.
+    service += sum(breaks[k].duration for k in range(len(route.break_starts)))
     out: dict[str, Any] = {
         "vehicle": ids.vehicle_ids[c],
         **_described(ids, ids.vehicle_descriptions, c),
@@ -878,7 +895,10 @@ def plan_from_vroom(problem: Problem, ids: VroomIds, output: dict[str, Any]) -> 
         visits = []
         prev = problem.depots[courier.start_depot].location
         start = end = 0
-        break_start = None
+        break_of = {
+            bid: k for k, bid in enumerate(ids.break_ids[c] if c < len(ids.break_ids) else ())
+        }
+        begins: dict[int, int] = {}
         start_load = 0
         for step in r["steps"]:
             kind = step["type"]
@@ -888,7 +908,8 @@ def plan_from_vroom(problem: Problem, ids: VroomIds, output: dict[str, Any]) -> 
             elif kind == "end":
                 end = int(step["arrival"])
             elif kind == "break":
-                break_start = int(step["arrival"]) + int(step.get("waiting_time", 0))
+                k = break_of.get(int(step["id"]), len(begins))
+                begins[k] = int(step["arrival"]) + int(step.get("waiting_time", 0))
             else:
                 s = key_of[(kind, int(step["id"]))]
                 st = problem.stops[s]
@@ -908,7 +929,19 @@ def plan_from_vroom(problem: Problem, ids: VroomIds, output: dict[str, Any]) -> 
                 prev = st.location
         end_loc = problem.depots[courier.end_depot].location
         dist = sum(v.distance_from_previous for v in visits) + int(problem.distances[prev, end_loc])
-        routes.append(Route(c, tuple(visits), start, end, dist, break_start, start_load))
+        taken = tuple(begins[k] for k in sorted(begins))
+        routes.append(
+            Route(
+                c,
+                tuple(visits),
+                start,
+                end,
+                dist,
+                taken[0] if taken else None,
+                start_load,
+                more_break_starts=taken[1:],
+            )
+        )
     unassigned = []
     for u in output.get("unassigned", []):
         s = key_of[(u.get("type", "job"), int(u["id"]))]

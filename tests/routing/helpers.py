@@ -90,3 +90,17 @@ def solve_vroom_checked(data: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = json.loads(json.dumps(plan_to_vroom(problem, ids, plan)))
     assert check_plan(problem, plan_from_vroom(problem, ids, out)) == []
     return out
+
+
+def assert_ours_and_vrooms_plans_pass(problem: dict[str, Any], seed: int) -> None:
+    """Ours (1 s, one worker) and VROOM's (1 s, one thread) plans of a generated problem both
+    pass our checker, and ours names only ids VROOM would write: our reading of VROOM's
+    rules is VROOM's."""
+    from postal.routing.vroom_compat import foreign_ids, solve_ours, solve_vroom, violations
+
+    ours = solve_ours(problem, time_limit=1.0, seed=seed, workers=1)
+    assert violations(problem, ours) == []
+    assert foreign_ids(problem, ours) == []
+    theirs = solve_vroom(problem, time_limit=1.0, threads=1)
+    assert violations(problem, theirs) == []
+    assert foreign_ids(problem, theirs) == []

@@ -11,16 +11,12 @@ from postal.routing.checker import ViolationKind, check_plan
 from postal.routing.errors import MalformedInstance
 from postal.routing.model import Plan, Route, Visit
 from postal.routing.vroom_compat import (
-    foreign_ids,
     random_problem,
-    solve_ours,
-    solve_vroom,
-    violations,
 )
 from postal.routing.vroom_format import (
     problem_from_vroom,
 )
-from tests.routing.helpers import solve_vroom_checked
+from tests.routing.helpers import assert_ours_and_vrooms_plans_pass, solve_vroom_checked
 
 D = [[0, 100, 100, 100], [100, 0, 50, 50], [100, 50, 0, 50], [100, 50, 50, 0]]
 
@@ -165,8 +161,4 @@ def test_random_two_dimension_problems_against_vroom(seed: int) -> None:
     problem = random_problem(seed, 30)
     # These seeds draw both features (the generator's own streams decide).
     assert {"two_dims", "both_ways"} & set(problem["_features"])
-    ours = solve_ours(problem, time_limit=1.0, seed=seed, workers=1)
-    assert violations(problem, ours) == []
-    assert foreign_ids(problem, ours) == []
-    theirs = solve_vroom(problem, time_limit=1.0, threads=1)
-    assert violations(problem, theirs) == []
+    assert_ours_and_vrooms_plans_pass(problem, seed)

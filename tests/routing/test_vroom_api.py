@@ -77,21 +77,6 @@ def _set(path: str, value: Any) -> Any:
 REFUSALS = [
     ("matrices.car.costs", _set("matrices.car.costs", D), "matrices.costs"),
     (
-        "vehicles[0].breaks[1]",
-        lambda d: d["vehicles"][0]["breaks"].append({"id": 2}),
-        "vehicles.breaks",
-    ),
-    (
-        "vehicles[0].breaks[0].time_windows[1]",
-        _set("vehicles[0].breaks[0].time_windows", [[5000, 5100], [7000, 7100]]),
-        "vehicles.breaks.time_windows",
-    ),
-    (
-        "vehicles[0].breaks[0].max_load",
-        _set("vehicles[0].breaks[0].max_load", [2]),
-        "vehicles.breaks.max_load",
-    ),
-    (
         "vehicles[1].profile",
         lambda d: d["vehicles"].append({**d["vehicles"][0], "id": 8, "profile": "bike"}),
         "vehicles.profile",
@@ -212,7 +197,7 @@ def test_duplicate_ids_and_bad_values_are_refused_with_their_path() -> None:
 def test_the_api_answers_422_with_the_json_path(client: TestClient, session: Session) -> None:
     headers = dispatcher_headers(client, session)
     data = copy.deepcopy(BASE)
-    data["vehicles"][0]["breaks"][0]["max_load"] = [2]
+    data["jobs"][0]["setup_per_type"] = {"van": 60}
     r = client.post(
         "/api/v1/optimise",
         params={"time_limit_s": 1, "lang": "en"},
@@ -222,8 +207,8 @@ def test_the_api_answers_422_with_the_json_path(client: TestClient, session: Ses
     assert r.status_code == 422
     body = r.json()
     assert body["code"] == "vroom_unsupported"
-    assert body["errors"][0]["field"] == "vehicles[0].breaks[0].max_load"
-    assert "maximum load during breaks is not supported" in body["detail"]
+    assert body["errors"][0]["field"] == "jobs[0].setup_per_type"
+    assert "setup times per vehicle type are not supported" in body["detail"]
 
 
 # --- 2. setup ----------------------------------------------------------------------------------

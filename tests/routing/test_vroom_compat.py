@@ -15,11 +15,10 @@ from postal.routing.vroom_compat import (
     foreign_ids,
     random_problem,
     solve_ours,
-    solve_vroom,
     task_count,
-    violations,
 )
 from postal.routing.vroom_format import INVENTORY
+from tests.routing.helpers import assert_ours_and_vrooms_plans_pass
 
 CASES = [(1, 12, True), (2, 25, False), (3, 40, True), (4, 18, False), (5, 33, True)]
 CASES += [(6, 10, False)]
@@ -65,13 +64,7 @@ def test_the_generator_is_seeded_and_sized() -> None:
 @pytest.mark.parametrize(("seed", "tasks", "breaks"), CASES)
 def test_ours_is_feasible_and_writes_only_vroom_ids(seed: int, tasks: int, breaks: bool) -> None:
     problem = random_problem(seed, tasks, breaks)
-    ours = solve_ours(problem, time_limit=1.0, seed=seed, workers=1)
-    assert violations(problem, ours) == []
-    assert foreign_ids(problem, ours) == []
-    # VROOM's own plan passes the same checker: our reading of VROOM's rules is VROOM's.
-    theirs = solve_vroom(problem, time_limit=1.0, threads=1)
-    assert violations(problem, theirs) == []
-    assert foreign_ids(problem, theirs) == []
+    assert_ours_and_vrooms_plans_pass(problem, seed)
 
 
 def test_foreign_ids_are_found() -> None:

@@ -132,7 +132,7 @@ def test_coordinates_use_the_matrix_function() -> None:
     [
         (lambda d: d["jobs"][0].update(delivery=[1, 2]), "same dimensions"),
         (lambda d: d["jobs"][0].update(location_index=9), "outside"),
-        (lambda d: d["vehicles"][0]["breaks"].append({"id": 2}), "one break"),
+        (lambda d: d["vehicles"][0]["breaks"][0].update(id="x"), "must be an integer"),
         (lambda d: d.update(vehicles=[]), "at least one vehicle"),
     ],
     ids=["amounts", "index", "breaks", "vehicles"],
