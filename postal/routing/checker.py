@@ -306,13 +306,13 @@ def _check_route(problem: Problem, r_idx: int, route: Route) -> list[Violation]:
                 v.stop,
             )
         # VROOM's setup: spent only when the courier comes from another place.
-        setup = st.setup if st.location != prev_loc else 0
-        task = setup + st.service
+        setup = st.setup_for(courier) if st.location != prev_loc else 0
+        task = setup + st.service_for(courier)
         if v.departure != v.start + task:
             bad(
                 ViolationKind.SERVICE_TIME,
                 f"departure {v.departure} != start {v.start} + setup {setup} + service "
-                f"{st.service}",
+                f"{task - setup}",
                 v.stop,
             )
         if st.windows and not _inside(v.start, st.windows):

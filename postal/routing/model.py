@@ -152,6 +152,8 @@ class Courier:
     """Every capacity dimension (VROOM's ``capacity``); empty = ``(capacity,)``."""
     more_breaks: tuple[CourierBreak, ...] = ()
     """Further breaks after ``break_`` (VROOM's several breaks): every one is taken."""
+    vehicle_type: str | None = None
+    """VROOM's vehicle ``type``: picks a stop's setup and service per type."""
 
     @property
     def breaks(self) -> tuple[CourierBreak, ...]:
@@ -231,6 +233,31 @@ class Stop:
     both are None, the stop moves ``demand`` in dimension 0 as its kind says."""
     delivered: tuple[int, ...] | None = None
     """What the stop delivers, per capacity dimension (see ``picked_up``)."""
+    setup_per_type: tuple[tuple[str, int], ...] = ()
+    """(vehicle type, setup) pairs: a courier of that type spends this setup instead
+    (VROOM's ``setup_per_type``)."""
+    service_per_type: tuple[tuple[str, int], ...] = ()
+    """(vehicle type, service) pairs, as ``setup_per_type`` (VROOM's ``service_per_type``)."""
+
+    def setup_for(self, courier: Courier) -> int:
+        """The setup this courier spends here (its type's, else the stop's)."""
+        return _per_type(self.setup_per_type, courier.vehicle_type, self.setup)
+
+    def service_for(self, courier: Courier) -> int:
+        """The service time this courier spends here (its type's, else the stop's)."""
+        return _per_type(self.service_per_type, courier.vehicle_type, self.service)
+
+    @property
+    def longest_task(self) -> int:
+        """Setup and service of the slowest vehicle type (bounds that hold for every courier)."""
+        return max([self.setup, *(v for _, v in self.setup_per_type)]) + max(
+            [self.service, *(v for _, v in self.service_per_type)]
+        )
+
+    @property
+    def shortest_service(self) -> int:
+        """The least service time over vehicle types."""
+        return min([self.service, *(v for _, v in self.service_per_type)])
 
     def amounts(self, dims: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
         """(picked up, delivered), each with ``dims`` capacity dimensions."""
@@ -243,6 +270,14 @@ class Stop:
             (*up, *(0,) * (dims - len(up))),
             (*down, *(0,) * (dims - len(down))),
         )
+
+
+def _per_type(values: tuple[tuple[str, int], ...], vehicle_type: str | None, default: int) -> int:
+    if vehicle_type is not None:
+        for name, value in values:
+            if name == vehicle_type:
+                return value
+    return default
 
 
 @dataclass(frozen=True, eq=False)
@@ -259,13 +294,16 @@ class Problem:
     coordinates: NDArray[np.float64] | None = None
     """Optional (x, y) per location (lon/lat or plane), used to split big days."""
     name: str = ""
+    arc_costs: Matrix | None = None
+    """Money per leg from location to location (VROOM's custom ``costs`` matrix): when set,
+    a route's travel is priced by it instead of per hour of travel and per km."""
 
     @property
     def priced(self) -> bool:
         """True when some courier has a cost (fixed, per hour of working, travel or task
         time, per km): the objective is then money (model.route_money) instead of fewest
         couriers, then travel."""
-        return any(c.priced for c in self.couriers)
+        return self.arc_costs is not None or any(c.priced for c in self.couriers)
 
     @property
     def dims(self) -> int:
@@ -352,15 +390,21 @@ per second of working time (the time dimension's span cost)."""
 
 
 def route_money(
-    courier: Courier, start: int, end: int, distance: int, travel: int = 0, task: int = 0
+    courier: Courier,
+    start: int,
+    end: int,
+    distance: int,
+    travel: int = 0,
+    task: int = 0,
+    arc: int = 0,
 ) -> int:
     """The priced objective of one used route, in cost units (1/3600 of the money unit): the
     fixed cost, the working time (``end - start``, waiting included) at the hourly cost, the
     ``travel`` time (seconds at the courier's speed) and the ``task`` time (setup applied and
-    service) at their hourly costs, and the distance at the per-km cost plus one unit a metre
-    (a tie-break towards shorter)."""
+    service) at their hourly costs, the ``arc`` money of a custom cost matrix, and the
+    distance at the per-km cost plus one unit a metre (a tie-break towards shorter)."""
     return (
-        courier.fixed_cost * COST_UNITS_PER_MONEY
+        (courier.fixed_cost + arc) * COST_UNITS_PER_MONEY
         + courier.cost_per_hour * (end - start)
         + courier.cost_per_travel_hour * travel
         + courier.cost_per_task_hour * task
@@ -368,15 +412,16 @@ def route_money(
     )
 
 
-def user_cost(courier: Courier, travel: int, distance: int, task: int) -> int:
+def user_cost(courier: Courier, travel: int, distance: int, task: int, arc: int = 0) -> int:
     """A used route's cost in money as VROOM (1.15) reports it: the fixed cost, the travel
     cost rounded (``travel`` seconds at ``per_hour``, ``distance`` metres at ``per_km``:
     CostWrapper::user_cost_from_user_metrics) and the task cost truncated from VROOM's
     internal units (``task`` = setup and service, a break's service included, at
-    ``per_task_hour``)."""
+    ``per_task_hour``). With a custom cost matrix, ``arc`` is its sum along the route and
+    replaces the travel cost."""
     variable = travel * courier.cost_per_travel_hour / 3600 + distance * courier.cost_per_km / 1000
     task_cost = (courier.cost_per_task_hour * task * 100) // (100 * COST_UNITS_PER_MONEY)
-    return courier.fixed_cost + int(variable + 0.5) + task_cost
+    return courier.fixed_cost + arc + int(variable + 0.5) + task_cost
 
 
 def metre_cost(courier: Courier) -> int:

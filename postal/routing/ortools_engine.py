@@ -99,7 +99,20 @@ class OrtoolsModel:
         setup = [0] * n_depots + [problem.stops[s].setup for s in self.stops]
         self.loc, self.setup = loc, setup
 
-        def node_matrix(speed: int, with_service: bool, use_distance: bool) -> list[list[int]]:
+        # Setup and service per vehicle type (VROOM's *_per_type), for a courier of each type.
+        typed: dict[str | None, tuple[list[int], list[int]]] = {None: (service, setup)}
+        for c in self.couriers:
+            courier = problem.couriers[c]
+            if courier.vehicle_type not in typed:
+                typed[courier.vehicle_type] = (
+                    [0] * n_depots + [problem.stops[s].service_for(courier) for s in self.stops],
+                    [0] * n_depots + [problem.stops[s].setup_for(courier) for s in self.stops],
+                )
+
+        def node_matrix(
+            speed: int, with_service: bool, use_distance: bool, vtype: str | None = None
+        ) -> list[list[int]]:
+            service, setup = typed[vtype]
             rows = []
             for a in range(n_nodes):
                 la = loc[a]
@@ -116,15 +129,18 @@ class OrtoolsModel:
                 rows.append(row)
             return rows
 
-        time_cb: dict[int, int] = {}
+        time_cb: dict[tuple[int, str | None], int] = {}
         cost_cb: dict[int, int] = {}
-        priced_cb: dict[tuple[int, int, int, int], int] = {}
+        priced_cb: dict[tuple[int, int, int, int, str | None], int] = {}
         priced = problem.priced
         metres: list[list[int]] | None = None
         for v, c in enumerate(self.couriers):
             speed = problem.couriers[c].speed_percent
-            if speed not in time_cb:
-                time_cb[speed] = routing.RegisterTransitMatrix(node_matrix(speed, True, False))
+            vtype = problem.couriers[c].vehicle_type
+            if (speed, vtype) not in time_cb:
+                time_cb[speed, vtype] = routing.RegisterTransitMatrix(
+                    node_matrix(speed, True, False, vtype)
+                )
             if priced:
                 # Money: the distance at the courier's per-metre cost, travel and task time at
                 # theirs (working time is the time dimension's span cost below, fixed costs
@@ -132,10 +148,24 @@ class OrtoolsModel:
                 courier = problem.couriers[c]
                 per_metre = metre_cost(courier)
                 travel, task = courier.cost_per_travel_hour, courier.cost_per_task_hour
-                pkey = (per_metre, travel, task, speed if travel or task else 0)
+                pkey = (
+                    per_metre,
+                    travel,
+                    task,
+                    speed if travel or task else 0,
+                    courier.vehicle_type,
+                )
                 if pkey not in priced_cb:
                     metres = metres or node_matrix(100, False, True)
                     rows = [[d * per_metre for d in row] for row in metres]
+                    if problem.arc_costs is not None:
+                        # The custom cost matrix's money per leg.
+                        arcs = problem.arc_costs
+                        rows = [
+                            [m + int(arcs[loc[a], loc[b]]) * COST_UNITS_PER_MONEY
+                             for b, m in enumerate(row)]
+                            for a, row in enumerate(rows)
+                        ]  # fmt: skip
                     if travel:
                         times = node_matrix(speed, False, False)
                         rows = [
@@ -144,9 +174,10 @@ class OrtoolsModel:
                         ]
                     if task:
                         # Service of the node left, setup of the node reached when applied.
+                        t_service, t_setup = typed[courier.vehicle_type]
                         rows = [
                             [
-                                m + task * (service[a] + (setup[b] if loc[b] != loc[a] else 0))
+                                m + task * (t_service[a] + (t_setup[b] if loc[b] != loc[a] else 0))
                                 for b, m in enumerate(row)
                             ]
                             for a, row in enumerate(rows)
@@ -163,16 +194,18 @@ class OrtoolsModel:
             for v, c in enumerate(self.couriers):
                 courier = problem.couriers[c]
                 fixed = courier.fixed_cost * COST_UNITS_PER_MONEY
-                if courier.break_ is not None:
-                    # A used route takes its break, whose service is task time (VROOM's).
-                    fixed += courier.cost_per_task_hour * courier.break_.duration
+                # A used route takes its breaks, whose service is task time (VROOM's).
+                fixed += courier.cost_per_task_hour * sum(b.duration for b in courier.breaks)
                 routing.SetFixedCostOfVehicle(fixed, v)
         else:
             routing.SetFixedCostOfAllVehicles(courier_cost)
 
         horizon = prep.horizon
         routing.AddDimensionWithVehicleTransits(
-            [time_cb[problem.couriers[c].speed_percent] for c in self.couriers],
+            [
+                time_cb[problem.couriers[c].speed_percent, problem.couriers[c].vehicle_type]
+                for c in self.couriers
+            ],
             horizon,
             horizon,
             False,

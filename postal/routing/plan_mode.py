@@ -45,7 +45,13 @@ from postal.routing.errors import MalformedInstance
 from postal.routing.model import Problem, Window
 from postal.routing.prep import INF, prepare, travel_time
 from postal.routing.schedule import earliest_schedule, is_feasible
-from postal.routing.vroom_format import MatrixFn, VroomIds, check_keys, problem_from_vroom
+from postal.routing.vroom_format import (
+    CUSTOM_COSTS,
+    MatrixFn,
+    VroomIds,
+    check_keys,
+    problem_from_vroom,
+)
 from postal.routing.vroom_format import read_int as _int
 
 if TYPE_CHECKING:
@@ -133,9 +139,12 @@ class Costs:
     per_km: int = 0
     per_task_hour: int = 0
 
-    def route(self, travel: int, distance: int, task: int) -> int:
+    def route(self, travel: int, distance: int, task: int, arc: int | None = None) -> int:
         """VROOM's cost of a used route: fixed, plus travel and distance rounded together
-        (CostWrapper::user_cost_from_user_metrics), plus task time truncated (task_cost)."""
+        (CostWrapper::user_cost_from_user_metrics), plus task time truncated (task_cost).
+        ``arc``: the custom cost matrix summed along the route, which replaces the travel."""
+        if arc is not None:
+            return self.fixed + arc + self.per_task_hour * task // 3600
         variable = travel * self.per_hour / 3600 + distance * self.per_km / 1000
         return self.fixed + int(variable + 0.5) + self.per_task_hour * task // 3600
 
@@ -267,7 +276,13 @@ def parse(data: dict[str, Any], matrix_fn: MatrixFn | None = None) -> tuple[Prob
                 for i in items
             ]
     problem, ids = problem_from_vroom(copy, matrix_fn)
-    return problem, ids, _read_raw(data, ids)
+    raw = _read_raw(data, ids)
+    if problem.arc_costs is not None:
+        for k, costs in enumerate(raw.costs):
+            if costs.per_hour != 3600 or costs.per_km:
+                key = "per_hour" if costs.per_hour != 3600 else "per_km"
+                raise _err(f"vehicles[{k}].costs.{key}", CUSTOM_COSTS)
+    return problem, ids, raw
 
 
 # --- steps ----------------------------------------------------------------------------------
@@ -362,6 +377,8 @@ class _Leg:
     """Positions of the breaks before the next task or end."""
     travel: int = 0
     distance: int = 0
+    cost: int = 0
+    """The custom cost matrix's value of the leg (0 without one)."""
 
 
 @dataclass
@@ -405,8 +422,8 @@ def _route(problem: Problem, ids: VroomIds, raw: Raw, c: int, steps: list[Step])
             stop = problem.stops[step.ref]
             loc = stop.location
             # Setup only on arriving from another place (VROOM's rule: also for the first).
-            setup = stop.setup if previous is None or previous != loc else 0
-            action, tws = setup + stop.service, tuple(sorted(stop.windows))
+            setup = stop.setup_for(courier) if previous is None or previous != loc else 0
+            action, tws = setup + stop.service_for(courier), tuple(sorted(stop.windows))
             previous = loc
         if step.kind != "break":
             if legs:
@@ -415,6 +432,8 @@ def _route(problem: Problem, ids: VroomIds, raw: Raw, c: int, steps: list[Step])
                 if a is not None and b is not None:
                     leg.travel = travel_time(problem, courier.speed_percent, a, b)
                     leg.distance = int(problem.distances[a, b]) if ids.has_distances else 0
+                    if problem.arc_costs is not None:
+                        leg.cost = int(problem.arc_costs[a, b])
             if step.kind != "end":
                 legs.append(_Leg(p))
         else:
@@ -807,7 +826,7 @@ def _write_route(
                 stop = problem.stops[s]
                 setup = route.setups[p]
                 setup_sum += setup
-                service_sum += stop.service
+                service_sum += stop.service_for(courier)
                 priority += stop.priority
                 load = [
                     a + b - d for a, b, d in zip(load, raw.pickup[s], raw.delivery[s], strict=True)
@@ -816,7 +835,7 @@ def _write_route(
                 deliveries = [a + b for a, b in zip(deliveries, raw.delivery[s], strict=True)]
                 waiting = start - arrival
                 waiting_sum += waiting
-                previous_end = arrival + waiting + setup + stop.service
+                previous_end = arrival + waiting + setup + stop.service_for(courier)
                 prev_leg = _leg_into(route, p)
                 distance += prev_leg.distance
                 break_distance = distance
@@ -845,7 +864,7 @@ def _write_route(
                 entry = step_out(
                     step.kind, stop.location, id=ids.stop_ids[s],
                     described=_described(ids.stop_descriptions[s]), setup=setup,
-                    service=stop.service, waiting_time=waiting, load=list(load),
+                    service=stop.service_for(courier), waiting_time=waiting, load=list(load),
                     arrival=arrival, duration=duration,
                 )  # fmt: skip
             if courier.max_travel_time is not None and duration > courier.max_travel_time:
@@ -874,7 +893,12 @@ def _write_route(
     out: dict[str, Any] = {
         "vehicle": ids.vehicle_ids[c],
         **_described(ids.vehicle_descriptions[c] if ids.vehicle_descriptions else None),
-        "cost": costs.route(duration, total_distance, setup_sum + service_sum),
+        "cost": costs.route(
+            duration,
+            total_distance,
+            setup_sum + service_sum,
+            None if problem.arc_costs is None else sum(leg.cost for leg in route.legs),
+        ),
         "delivery": deliveries,
         "pickup": pickups,
         "setup": setup_sum,

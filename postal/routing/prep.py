@@ -93,12 +93,17 @@ class Prepared:
     def exact_for_pyvrp(self) -> bool:
         """True when PyVRP's model is this problem's: one window per stop, no breaks, no setup
         that depends on the order (PyVRP counts every setup: its routes stay feasible), no
-        route limits (PyVRP's model leaves them out: see pyvrp_engine)."""
+        route limits (PyVRP's model leaves them out: see pyvrp_engine), no setup or service
+        per vehicle type (PyVRP sees the slowest type's)."""
         return (
             self.single_window
             and not self.has_breaks
             and not self.shared_setup
             and not self.has_limits
+            and not any(
+                self.problem.stops[s].setup_per_type or self.problem.stops[s].service_per_type
+                for s in self.active
+            )
         )
 
     @property
@@ -218,10 +223,10 @@ def prepare(problem: Problem) -> Prepared:
                 if not opening:
                     reasons[i] = UnassignedReason.DESK_CLOSED
                 # The setup is counted whole: whether it applies depends on the route.
-                task = s.setup + s.service
+                task = s.longest_task
                 w = intersect(w, normalise([(lo, hi - task) for lo, hi in opening]))
         if s.deadline is not None:
-            w = intersect(w, ((0, s.deadline - s.setup - s.service),))
+            w = intersect(w, ((0, s.deadline - s.longest_task),))
         if not w and i not in reasons:
             reasons[i] = UnassignedReason.WINDOW_PASSED
         windows.append(w)
@@ -334,7 +339,10 @@ def _tighten_pairs(
             continue
         both = set(compatible[p]) & set(compatible[d])
         speed = max((problem.couriers[c].speed_percent for c in both), default=100)
-        gap = stop.service + travel_time(problem, speed, stop.location, problem.stops[d].location)
+        # The quickest courier: nothing feasible is cut.
+        gap = stop.shortest_service + travel_time(
+            problem, speed, stop.location, problem.stops[d].location
+        )
         delivery = intersect(windows[d], ((windows[p][0][0] + gap, INF),))
         pickup = intersect(windows[p], ((0, windows[d][-1][1] - gap),))
         if delivery and pickup:

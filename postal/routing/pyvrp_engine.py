@@ -175,7 +175,8 @@ class PyvrpModel:
             return w[0][0], min(w[-1][1], 2**40)
 
         clients = []
-        # Setup is counted whole (PyVRP has no setup): its routes stay feasible by our rules.
+        # Setup is counted whole (PyVRP has no setup), at the slowest vehicle type's times:
+        # its routes stay feasible by our rules.
         for s in self.client_stops:
             st = problem.stops[s]
             lo, hi = hull(s)
@@ -184,7 +185,7 @@ class PyvrpModel:
                     location=st.location,
                     delivery=[load[s] for load in prep.depot_loads],
                     pickup=picked(prep, s),
-                    service_duration=st.setup + st.service,
+                    service_duration=st.longest_task,
                     tw_early=lo,
                     tw_late=hi,
                 )
@@ -199,10 +200,10 @@ class PyvrpModel:
                     delivery_location=sd.location,
                     pickup_tw_early=plo,
                     pickup_tw_late=phi,
-                    pickup_service_duration=sp.setup + sp.service,
+                    pickup_service_duration=sp.longest_task,
                     delivery_tw_early=dlo,
                     delivery_tw_late=dhi,
-                    delivery_service_duration=sd.setup + sd.service,
+                    delivery_service_duration=sd.longest_task,
                     amount=picked(prep, ps),
                 )
             )

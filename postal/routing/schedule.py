@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
-from postal.routing.model import Route, Visit, route_money
+from postal.routing.model import Problem, Route, Visit, route_money
 from postal.routing.prep import Prepared, travel_time
 
 Timed = tuple[list[tuple[int, int, int]], int, int | None]
@@ -88,7 +88,7 @@ def _forward(
         if start is None:
             return None
         # Setup only on arriving from another place (VROOM's rule), then the service.
-        t = start + (stop.setup if stop.location != loc else 0) + stop.service
+        t = start + (stop.setup_for(c) if stop.location != loc else 0) + stop.service_for(c)
         times.append((arrival, start, t))
         loc = stop.location
     tr = travel_time(problem, speed, loc, problem.depots[c.end_depot].location)
@@ -277,8 +277,27 @@ def money(prep: Prepared, route: Route) -> int:
     courier = prep.problem.couriers[route.courier]
     travel = route_cost(prep, route.courier, [v.stop for v in route.visits], True)
     return route_money(
-        courier, route.start, route.end, route.distance, travel, task_time(prep, route)
+        courier,
+        route.start,
+        route.end,
+        route.distance,
+        travel,
+        task_time(prep, route),
+        arc_cost(prep.problem, route),
     )
+
+
+def arc_cost(problem: Problem, route: Route) -> int:
+    """The custom cost matrix summed along the route, depot to depot (0 without one)."""
+    if problem.arc_costs is None or not route.visits:
+        return 0
+    courier = problem.couriers[route.courier]
+    path = [
+        problem.depots[courier.start_depot].location,
+        *(problem.stops[v.stop].location for v in route.visits),
+        problem.depots[courier.end_depot].location,
+    ]
+    return sum(int(problem.arc_costs[a, b]) for a, b in itertools.pairwise(path))
 
 
 def _point_loads(prep: Prepared, courier: int, seq: Sequence[int]) -> list[tuple[int, ...]]:
@@ -345,7 +364,8 @@ def _with_breaks(
     for k, s in enumerate(seq):
         stop = problem.stops[s]
         travel = travel_time(problem, speed, loc, stop.location)
-        setup = stop.setup if stop.location != loc else 0
+        setup = stop.setup_for(c) if stop.location != loc else 0
+        service = stop.service_for(c)
         load = loads[k] if loads is not None else None
         new: list[int | None] = [None] * (m + 1)
         step: list[tuple[int, list[int], int, int, int] | None] = [None] * (m + 1)
@@ -360,7 +380,7 @@ def _with_breaks(
                 start = _first_start(prep.windows[s], ready)
                 if start is None:
                     continue
-                dep = start + setup + stop.service
+                dep = start + setup + service
                 best = new[j2]
                 if best is None or dep < best:
                     new[j2] = dep

@@ -144,8 +144,12 @@ def priced_bound(prep: Prepared) -> int:
     slowest = min(c.speed_percent for c in problem.couriers)
     long = (int(time_max.sum()) + int(time_max.max()) * 2) * 100 // slowest + 1
     tasks = sum(problem.stops[s].setup + problem.stops[s].service for s in prep.active)
+    arc = 0
+    if problem.arc_costs is not None:
+        arc_max = problem.arc_costs[np.ix_(locs, locs)].max(axis=1).astype(np.int64)
+        arc = int(arc_max.sum()) + int(arc_max.max()) * 2
     return 1 + sum(
-        route_money(c, c.shift[0], c.shift[1], far, long, tasks) for c in problem.couriers
+        route_money(c, c.shift[0], c.shift[1], far, long, tasks, arc) for c in problem.couriers
     )
 
 

@@ -260,10 +260,32 @@ def random_problem(seed: int, tasks: int, breaks: bool | None = None) -> dict[st
                     lunch["time_windows"].append([late, late + 1800])
             if brng.random() < 0.3:
                 lunch["max_load"] = [int(x) // 2 for x in v["capacity"]]
+    # Setup and service per vehicle type: vans and bikes spend different times at a task.
+    trng = np.random.default_rng([seed, 5])
+    typed = bool(trng.random() < 0.3)
+    if typed:
+        for v in vehicles:
+            v["type"] = "bike" if trng.random() < 0.5 else "van"
+        steps = [*jobs, *(sh[part] for sh in shipments for part in ("pickup", "delivery"))]
+        for t in steps:
+            if trng.random() < 0.5:
+                t["service_per_type"] = {"bike": int(t["service"] * 0.5), "van": t["service"] + 60}
+            if trng.random() < 0.3:
+                t["setup_per_type"] = {"van": int(trng.integers(0, 10)) * 30}
+    # A custom cost matrix (the vehicles' per_hour and per_km then keep their defaults).
+    mrng = np.random.default_rng([seed, 4])
+    custom = not priced and bool(mrng.random() < 0.3)
+    matrices: dict[str, Any] = {"durations": durations, "distances": distances}
+    if custom:
+        toll = mrng.integers(0, 3, size=(len(durations), len(durations)))
+        matrices["costs"] = [
+            [int(d + m // 10 + 100 * t * (d > 0)) for d, m, t in zip(drow, mrow, trow, strict=True)]
+            for drow, mrow, trow in zip(durations, distances, toll.tolist(), strict=True)
+        ]
     out: dict[str, Any] = {
         "vehicles": vehicles,
         "jobs": jobs,
-        "matrices": {"car": {"durations": durations, "distances": distances}},
+        "matrices": {"car": matrices},
     }
     if shipments:
         out["shipments"] = shipments
@@ -272,6 +294,8 @@ def random_problem(seed: int, tasks: int, breaks: bool | None = None) -> dict[st
         "two_dims": two_dims,
         "both_ways": both_ways,
         "more_breaks": more_breaks,
+        "custom_costs": custom,
+        "per_type": typed,
     }
     out["_features"] = sorted(k for k, on in {**features, **extra}.items() if on)
     return out

@@ -63,9 +63,11 @@ def build_input(
     inp = vroom.Input()
     durations = np.minimum(problem.durations, _UINT32 - 1).astype(np.uint32)
     inp.set_durations_matrix(profile="car", matrix_input=durations)
-    # VROOM's own costs where the couriers have VROOM's kinds of costs (travel time, distance);
-    # otherwise (fewest couriers, or working time) a cost matrix with a large fixed cost.
-    metric = any(c.cost_per_travel_hour or c.cost_per_km for c in problem.couriers)
+    # VROOM's own costs where the couriers have VROOM's kinds of costs (travel time, distance)
+    # or the problem a custom cost matrix; otherwise (fewest couriers, or working time) a cost
+    # matrix of travel with a large fixed cost.
+    custom = problem.arc_costs is not None
+    metric = not custom and any(c.cost_per_travel_hour or c.cost_per_km for c in problem.couriers)
     if metric or any(c.max_distance is not None for c in problem.couriers):
         inp.set_distances_matrix(
             profile="car",
@@ -73,20 +75,22 @@ def build_input(
         )
     if not metric:
         costs = problem.durations if by_duration else problem.distances
+        if problem.arc_costs is not None:
+            costs = problem.arc_costs
         inp.set_costs_matrix(
             profile="car", matrix_input=np.minimum(costs, _UINT32 - 1).astype(np.uint32)
         )
     fixed = min(courier_cost, 2**31 - 1)
     for c, courier in enumerate(problem.couriers):
-        vehicle_costs = (
-            vroom.VehicleCosts(
+        if metric:
+            vehicle_costs = vroom.VehicleCosts(
                 fixed=min(courier.fixed_cost, 2**31 - 1),
                 per_hour=courier.cost_per_travel_hour,
                 per_km=courier.cost_per_km,
             )
-            if metric
-            else vroom.VehicleCosts(fixed=fixed)
-        )
+        else:
+            own = min(courier.fixed_cost, 2**31 - 1)
+            vehicle_costs = vroom.VehicleCosts(fixed=own if custom else fixed)
         breaks = [
             vroom.Break(
                 id=c * 1000 + k,  # ids only need to be unique per vehicle (steps are read by task)
@@ -110,6 +114,7 @@ def build_input(
                 max_tasks=courier.max_tasks,
                 max_travel_time=courier.max_travel_time,
                 max_distance=courier.max_distance,
+                type=courier.vehicle_type or "",
             )
         )
     for s in prep.active:
@@ -123,6 +128,8 @@ def build_input(
                     location=st.location,
                     default_setup=st.setup,
                     default_service=st.service,
+                    setup_per_type=dict(st.setup_per_type) or None,
+                    service_per_type=dict(st.service_per_type) or None,
                     delivery=vroom.Amount([load[s] for load in prep.depot_loads]),
                     pickup=vroom.Amount(picked(prep, s)),
                     priority=min(max(st.priority, 0), 100),
@@ -138,6 +145,8 @@ def build_input(
                     location=st.location,
                     default_setup=st.setup,
                     default_service=st.service,
+                    setup_per_type=dict(st.setup_per_type) or None,
+                    service_per_type=dict(st.service_per_type) or None,
                     time_windows=windows,
                 ),
                 delivery=vroom.ShipmentStep(
@@ -145,6 +154,8 @@ def build_input(
                     location=dst.location,
                     default_setup=dst.setup,
                     default_service=dst.service,
+                    setup_per_type=dict(dst.setup_per_type) or None,
+                    service_per_type=dict(dst.service_per_type) or None,
                     time_windows=[_tw(lo, hi) for lo, hi in prep.windows[j]],
                 ),
                 amount=vroom.Amount(picked(prep, s)),

@@ -8,28 +8,30 @@ silently lost. The inventory (``INVENTORY`` below, shown by the tests):
 
 honoured
     top level: ``jobs``, ``shipments``, ``vehicles``, ``matrices`` (``durations``,
-    ``distances`` of the vehicles' profile), ``matrix`` (deprecated: durations);
+    ``distances`` and ``costs`` of the vehicles' profile; custom costs price the travel
+    instead of ``per_hour`` and ``per_km``, which then keep their defaults), ``matrix``
+    (deprecated: durations);
     vehicles: ``id``, ``profile`` (one per problem), ``description``, ``start``/``start_index``,
-    ``end``/``end_index`` (either may be left out: the route then starts or ends at its first or
-    last task), ``capacity`` (any number of dimensions, the same in every amount; none = no
-    limit), ``costs`` (``fixed``, ``per_hour`` of travel,
-    ``per_km`` (needs distances), ``per_task_hour`` of setup and service), ``skills``, ``type``
-    (meaningful only with the refused ``*_per_type``), ``time_window``, ``breaks`` (any number per
+    ``end``/``end_index`` (either may be left out: the route then starts or ends at its first
+    or last task), ``capacity`` (any number of dimensions, the same in every amount; none =
+    no limit), ``costs`` (``fixed``, ``per_hour`` of travel, ``per_km`` (needs distances),
+    ``per_task_hour`` of setup and service), ``skills``, ``type`` (picks the tasks'
+    ``setup_per_type`` and ``service_per_type``), ``time_window``, ``breaks`` (any number per
     vehicle, every one taken, with ``id``, ``service``, ``description``, ``time_windows``
     (several) and ``max_load`` (every dimension); ending within the vehicle's
-    ``time_window``, as a step of its route),
-    ``speed_factor`` in (0, 5] to two decimals, ``max_tasks`` (a shipment counts two tasks),
-    ``max_travel_time`` (travel alone, at the vehicle's speed), ``max_distance`` (needs
-    distances: coordinates or a ``distances`` matrix), ``steps`` (read by plan_mode: the
-    routes the search starts from, or plan mode's routes);
+    ``time_window``, as a step of its route), ``speed_factor`` in (0, 5] to two decimals,
+    ``max_tasks`` (a shipment counts two tasks), ``max_travel_time`` (travel alone, at the
+    vehicle's speed), ``max_distance`` (needs distances: coordinates or a ``distances``
+    matrix), ``steps`` (read by plan_mode: the routes the search starts from, or plan mode's
+    routes);
     jobs and shipment steps: ``id``, ``description``, ``location``/``location_index``,
-    ``setup`` (spent when arriving from another location), ``service``, ``time_windows``
-    (several), ``delivery`` and ``pickup`` (a job may do both), ``skills``,
-    ``priority`` in [0, 100]; shipments: ``pickup``, ``delivery``, ``amount``, ``skills``,
-    ``priority``.
+    ``setup`` (spent when arriving from another location), ``service``, ``setup_per_type``
+    and ``service_per_type`` (by the vehicle's ``type``), ``time_windows`` (several),
+    ``delivery`` and ``pickup`` (a job may do both), ``skills``, ``priority`` in [0, 100];
+    shipments: ``pickup``, ``delivery``, ``amount``, ``skills``, ``priority``.
 refused (see ``REFUSED``)
-    ``matrices.*.costs``; tasks' ``setup_per_type``, ``service_per_type``, jobs'
-    deprecated ``amount``; several profiles.
+    jobs' deprecated ``amount`` (VROOM's own docs cross it out: use ``delivery``); vehicles of
+    several profiles (one set of matrices per problem).
 
 The objective (``vroom_params``, used by POST /optimise and ``postal solve`` alike) is VROOM's:
 the sum of the priorities of the tasks served first (a shipment's counts once per step), then
@@ -73,6 +75,7 @@ from postal.routing.model import (
     user_cost,
 )
 from postal.routing.prep import INF
+from postal.routing.schedule import arc_cost
 
 MatrixFn = Callable[[NDArray[np.float64]], tuple[NDArray[np.int64], NDArray[np.int64]]]
 """Coordinates (lon, lat) per location -> (durations s, distances m)."""
@@ -106,19 +109,30 @@ _VEHICLE = (
 _COSTS = {"fixed": 0, "per_hour": 3600, "per_km": 0, "per_task_hour": 0}
 """VROOM's default costs (cost = travel time in seconds)."""
 _BREAK = ("id", "time_windows", "service", "description", "max_load")
-_TASK = ("id", "description", "location", "location_index", "setup", "service", "time_windows")
+_TASK = (
+    "id",
+    "description",
+    "location",
+    "location_index",
+    "setup",
+    "service",
+    "time_windows",
+    "setup_per_type",
+    "service_per_type",
+)
 _JOB = (*_TASK, "delivery", "pickup", "skills", "priority")
 _SHIPMENT = ("pickup", "delivery", "amount", "skills", "priority")
-_MATRIX = ("durations", "distances")
+_MATRIX = ("durations", "distances", "costs")
+CUSTOM_COSTS = (
+    "a custom 'costs' matrix prices travel: per_hour and per_km must keep VROOM's defaults "
+    "(3600 and 0) with it"
+)
+"""The 422 for per_hour or per_km beside a custom cost matrix (VROOM refuses them too)."""
 
 REFUSED: dict[str, str] = {
-    "matrices.costs": "custom cost matrices are not supported; costs are travel times "
-    "(give 'durations', and 'distances' for distances)",
     "vehicles.profile": "one profile per problem is supported (and, with custom matrices, "
     "one of the profiles under 'matrices')",
     "jobs.amount": "'amount' on jobs is deprecated in VROOM; use 'delivery' or 'pickup'",
-    "setup_per_type": "setup times per vehicle type are not supported; use 'setup'",
-    "service_per_type": "service times per vehicle type are not supported; use 'service'",
 }
 """What is refused, and what is supported instead (the message of each 422)."""
 
@@ -288,6 +302,15 @@ def _skills(value: Any, where: str) -> frozenset[int]:
     return frozenset(read_int(v, f"{where}[{k}]") for k, v in enumerate(value))
 
 
+def _per_type(value: Any, where: str) -> tuple[tuple[str, int], ...]:
+    """VROOM's ``setup_per_type`` or ``service_per_type``: vehicle type -> seconds."""
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        raise _err(where, "an object of vehicle type -> seconds")
+    return tuple((str(k), read_int(v, f"{where}.{k}")) for k, v in value.items())
+
+
 def _text(value: Any, where: str) -> str | None:
     if value is None:
         return None
@@ -403,13 +426,14 @@ def problem_from_vroom(
 
     durations: NDArray[np.int64] | None = None
     distances: NDArray[np.int64] | None = None
+    arc_costs: NDArray[np.int64] | None = None
     has_distances = True
     matrices = data.get("matrices")
     if matrices is not None:
         if not isinstance(matrices, dict) or not matrices:
             raise _err("matrices", "an object of profiles")
         for name, prof in matrices.items():
-            check_keys(prof, f"matrices.{name}", _MATRIX, {"costs": "matrices.costs"})
+            check_keys(prof, f"matrices.{name}", _MATRIX, {})
         prof = matrices[profile] if profile in matrices else next(iter(matrices.values()))
         if "durations" not in prof:
             raise _err(f"matrices.{profile}", "each profile needs 'durations'")
@@ -420,6 +444,10 @@ def problem_from_vroom(
                 raise _err(f"matrices.{profile}.distances", "same size as 'durations'")
         else:
             distances, has_distances = durations.copy(), False
+        if "costs" in prof:
+            arc_costs = _matrix(prof["costs"], f"matrices.{profile}.costs")
+            if arc_costs.shape != durations.shape:
+                raise _err(f"matrices.{profile}.costs", "same size as 'durations'")
     elif "matrix" in data:
         durations = _matrix(data["matrix"], "matrix")
         distances, has_distances = durations.copy(), False
@@ -455,13 +483,17 @@ def problem_from_vroom(
         if vid in seen_vehicles:
             raise _err(f"{where}.id", f"vehicle id {vid} is used twice")
         seen_vehicles.add(vid)
-        _text(v.get("type"), f"{where}.type")
+        vehicle_type = _text(v.get("type"), f"{where}.type")
         vehicle_desc.append(_text(v.get("description"), f"{where}.description"))
         costs = dict(_COSTS)
         if v.get("costs") is not None:
             check_keys(v["costs"], f"{where}.costs", tuple(_COSTS), {})
             for key, value in v["costs"].items():
                 costs[key] = read_int(value, f"{where}.costs.{key}")
+            if arc_costs is not None:
+                for key in ("per_hour", "per_km"):
+                    if costs[key] != _COSTS[key]:
+                        raise _err(f"{where}.costs.{key}", CUSTOM_COSTS)
             if costs["per_km"] and not has_distances:
                 raise _err(
                     f"{where}.costs.per_km",
@@ -538,13 +570,15 @@ def problem_from_vroom(
                 capacities=capacity,
                 break_=vehicle_breaks[0] if vehicle_breaks else None,
                 more_breaks=tuple(vehicle_breaks[1:]),
+                vehicle_type=vehicle_type,
                 speed_percent=max(1, round(float(speed) * 100)),
                 skills=_skills(v.get("skills"), f"{where}.skills"),
                 max_tasks=max_tasks,
                 max_travel_time=max_travel_time,
                 max_distance=max_distance,
                 fixed_cost=costs["fixed"],
-                cost_per_travel_hour=costs["per_hour"],
+                # A custom cost matrix prices the travel instead (Problem.arc_costs).
+                cost_per_travel_hour=costs["per_hour"] if arc_costs is None else 0,
                 cost_per_km=costs["per_km"],
                 cost_per_task_hour=costs["per_task_hour"],
             )
@@ -556,7 +590,6 @@ def problem_from_vroom(
     stop_types: list[str] = []
     stop_desc: list[str | None] = []
     used_ids: dict[str, set[int]] = {"job": set(), "pickup": set(), "delivery": set()}
-    per_type = {"setup_per_type": "setup_per_type", "service_per_type": "service_per_type"}
 
     def task(obj: dict[str, Any], where: str, kind: str, stop_kind: StopKind, **extra: Any) -> None:
         tid = read_int(obj.get("id"), f"{where}.id", 0, 2**63 - 1)
@@ -574,6 +607,10 @@ def problem_from_vroom(
                 windows=_windows(obj.get("time_windows"), f"{where}.time_windows"),
                 service=read_int(obj.get("service", 0), f"{where}.service"),
                 setup=read_int(obj.get("setup", 0), f"{where}.setup"),
+                setup_per_type=_per_type(obj.get("setup_per_type"), f"{where}.setup_per_type"),
+                service_per_type=_per_type(
+                    obj.get("service_per_type"), f"{where}.service_per_type"
+                ),
                 **extra,
             )
         )
@@ -583,7 +620,7 @@ def problem_from_vroom(
 
     for k, job in enumerate(data.get("jobs") or []):
         where = f"jobs[{k}]"
-        check_keys(job, where, _JOB, {"amount": "jobs.amount", **per_type})
+        check_keys(job, where, _JOB, {"amount": "jobs.amount"})
         delivery = _amount(job.get("delivery"), f"{where}.delivery", dims)
         pickup = _amount(job.get("pickup"), f"{where}.pickup", dims)
         # A job may deliver and pick up (VROOM's rule): its delivery rides from the start, its
@@ -610,7 +647,7 @@ def problem_from_vroom(
             step = sh.get(part)
             if not isinstance(step, dict):
                 raise _err(f"{where}.{part}", "required (a shipment step object)")
-            check_keys(step, f"{where}.{part}", _TASK, per_type)
+            check_keys(step, f"{where}.{part}", _TASK, {})
             task(
                 step,
                 f"{where}.{part}",
@@ -646,6 +683,8 @@ def problem_from_vroom(
         # distance from every other place stands for it.
         durations = np.pad(durations, ((0, 1), (0, 1)))
         distances = np.pad(distances, ((0, 1), (0, 1)))
+        if arc_costs is not None:
+            arc_costs = np.pad(arc_costs, ((0, 1), (0, 1)))
         coords.append(None)
         if coordinates is not None:
             coordinates = np.vstack([coordinates, coordinates.mean(axis=0, keepdims=True)])
@@ -658,6 +697,7 @@ def problem_from_vroom(
         couriers=tuple(couriers),
         stops=tuple(stops),
         coordinates=coordinates,
+        arc_costs=None if arc_costs is None else np.ascontiguousarray(arc_costs, dtype=np.int64),
     )
     ids = VroomIds(
         stop_ids=tuple(stop_ids),
@@ -787,9 +827,9 @@ def _route_to_vroom(problem: Problem, ids: VroomIds, route: Route) -> dict[str, 
             load[d] += (0 if paired_delivery else up[d]) - (0 if paired_pickup else down[d])
             pickup[d] += up[d]
             delivery[d] += down[d]
-        applied = st.setup if st.location != prev_loc else 0
+        applied = st.setup_for(courier) if st.location != prev_loc else 0
         setup += applied
-        service += st.service
+        service += st.service_for(courier)
         waiting += v.start - arrival
         priority += st.priority
         steps.append(
@@ -799,7 +839,7 @@ def _route_to_vroom(problem: Problem, ids: VroomIds, route: Route) -> dict[str, 
                 id=ids.stop_ids[v.stop],
                 described=_described(ids, ids.stop_descriptions, v.stop),
                 setup=applied,
-                service=st.service,
+                service=st.service_for(courier),
                 waiting_time=v.start - arrival,
                 load=list(load),
                 arrival=arrival,
@@ -836,7 +876,7 @@ def _route_to_vroom(problem: Problem, ids: VroomIds, route: Route) -> dict[str, 
         "vehicle": ids.vehicle_ids[c],
         **_described(ids, ids.vehicle_descriptions, c),
         # VROOM's cost: fixed, travel time per_hour, distance per_km, task time per_task_hour.
-        "cost": user_cost(courier, travelled, distance, setup + service),
+        "cost": user_cost(courier, travelled, distance, setup + service, arc_cost(problem, route)),
         "delivery": delivery,
         "pickup": pickup,
         "setup": setup,
@@ -915,7 +955,7 @@ def plan_from_vroom(problem: Problem, ids: VroomIds, output: dict[str, Any]) -> 
                 st = problem.stops[s]
                 arrival = int(step["arrival"])
                 begin = arrival + int(step.get("waiting_time", 0))
-                task = int(step.get("setup", 0)) + st.service
+                task = int(step.get("setup", 0)) + st.service_for(courier)
                 visits.append(
                     Visit(
                         s,

@@ -75,25 +75,12 @@ def _set(path: str, value: Any) -> Any:
 # --- 1. the inventory: every key honoured or refused with its path -----------------------------
 
 REFUSALS = [
-    ("matrices.car.costs", _set("matrices.car.costs", D), "matrices.costs"),
     (
         "vehicles[1].profile",
         lambda d: d["vehicles"].append({**d["vehicles"][0], "id": 8, "profile": "bike"}),
         "vehicles.profile",
     ),
     ("jobs[0].amount", _set("jobs[0].amount", [1]), "jobs.amount"),
-    ("jobs[0].setup_per_type", _set("jobs[0].setup_per_type", {"a": 1}), "setup_per_type"),
-    ("jobs[0].service_per_type", _set("jobs[0].service_per_type", {"a": 1}), "service_per_type"),
-    (
-        "shipments[0].pickup.setup_per_type",
-        _set("shipments[0].pickup.setup_per_type", {"a": 1}),
-        "setup_per_type",
-    ),
-    (
-        "shipments[0].delivery.service_per_type",
-        _set("shipments[0].delivery.service_per_type", {"a": 1}),
-        "service_per_type",
-    ),
 ]
 
 
@@ -197,7 +184,7 @@ def test_duplicate_ids_and_bad_values_are_refused_with_their_path() -> None:
 def test_the_api_answers_422_with_the_json_path(client: TestClient, session: Session) -> None:
     headers = dispatcher_headers(client, session)
     data = copy.deepcopy(BASE)
-    data["jobs"][0]["setup_per_type"] = {"van": 60}
+    data["jobs"][0]["amount"] = [1]
     r = client.post(
         "/api/v1/optimise",
         params={"time_limit_s": 1, "lang": "en"},
@@ -207,8 +194,8 @@ def test_the_api_answers_422_with_the_json_path(client: TestClient, session: Ses
     assert r.status_code == 422
     body = r.json()
     assert body["code"] == "vroom_unsupported"
-    assert body["errors"][0]["field"] == "jobs[0].setup_per_type"
-    assert "setup times per vehicle type are not supported" in body["detail"]
+    assert body["errors"][0]["field"] == "jobs[0].amount"
+    assert "deprecated" in body["detail"]
 
 
 # --- 2. setup ----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 from postal.routing.checker import check_plan
 from postal.routing.errors import MalformedInstance
 from postal.routing.model import user_cost
+from postal.routing.plan_mode import choose_eta
 from postal.routing.vroom_compat import random_problem, solve_vroom, vroom_input
 from postal.routing.vroom_format import (
     plan_from_vroom,
@@ -159,3 +160,62 @@ def test_our_cost_of_vrooms_own_routes_is_vrooms_cost(seed: int) -> None:
     for r in ours["routes"]:
         c = problem.couriers[ids.vehicle_ids.index(r["vehicle"])]
         assert r["cost"] == user_cost(c, r["duration"], r["distance"], r["setup"] + r["service"])
+
+
+# --- a custom cost matrix ---------------------------------------------------------------------
+
+
+def _custom(costs: list[list[int]], **vehicle_costs: int) -> dict[str, Any]:
+    data = _problem(_vehicle(1, **vehicle_costs) if vehicle_costs else _vehicle(1))
+    data["matrices"]["car"]["costs"] = costs
+    return data
+
+
+# Going 0 -> 1 -> 2 -> 0 costs 1 + 1 + 1; the other way 50 + 50 + 50 (same travel time).
+ONE_WAY = [[0, 1, 50], [50, 0, 1], [1, 50, 0]]
+
+
+def test_a_custom_cost_matrix_chooses_the_order_and_is_the_cost() -> None:
+    out = _solve(_custom(ONE_WAY, fixed=40, per_task_hour=3600))
+    (route,) = out["routes"]
+    assert [s["id"] for s in route["steps"] if s["type"] == "job"] == [1, 2]
+    # fixed + the matrix along the route + task time (10 + 60 + 30 s at 3600 an hour).
+    assert route["cost"] == 40 + 3 + 100
+    assert route["duration"] == 250  # travel times still come from 'durations'
+
+
+def test_our_cost_of_vrooms_route_with_a_custom_matrix_is_vrooms() -> None:
+    data = vroom_input(random_problem(4, 40))
+    assert "costs" in data["matrices"]["car"]
+    theirs = solve_vroom(data, 1.0, threads=1)
+    problem, ids = problem_from_vroom(copy.deepcopy(data))
+    assert problem.arc_costs is not None
+    plan = plan_from_vroom(problem, ids, theirs)
+    ours = plan_to_vroom(problem, ids, plan)
+    assert {r["vehicle"]: r["cost"] for r in ours["routes"]} == {
+        r["vehicle"]: r["cost"] for r in theirs["routes"]
+    }
+
+
+@pytest.mark.parametrize("key", ["per_hour", "per_km"])
+def test_per_hour_or_per_km_beside_a_custom_matrix_is_refused(key: str) -> None:
+    data = _custom(ONE_WAY, **{key: 7})
+    with pytest.raises(MalformedInstance) as err:
+        problem_from_vroom(data)
+    assert err.value.field == f"vehicles[0].costs.{key}"
+    assert "custom 'costs' matrix" in err.value.detail
+
+
+def test_a_custom_matrix_of_another_size_is_refused_with_its_path() -> None:
+    data = _custom([[0, 1], [1, 0]])
+    with pytest.raises(MalformedInstance) as err:
+        problem_from_vroom(data)
+    assert err.value.field == "matrices.car.costs"
+
+
+def test_plan_mode_prices_the_given_route_with_the_custom_matrix() -> None:
+    data = _custom(ONE_WAY)
+    data["vehicles"][0]["steps"] = [{"type": "job", "id": 2}, {"type": "job", "id": 1}]
+    out = choose_eta(data)
+    (route,) = out["routes"]
+    assert route["cost"] == 50 + 50 + 50
