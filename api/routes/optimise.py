@@ -43,10 +43,15 @@ _EXAMPLE = {
     "/optimise",
     summary="Solve a VROOM-format problem",
     description=(
-        "Accepts VROOM's input (vehicles with start/end, capacity, time_window, breaks; jobs "
-        "and shipments with one or several time_windows, service, amounts, priority; "
-        "[lon, lat] coordinates or a custom `matrices` block) and answers in VROOM's output "
-        "format (routes with steps and arrival times, unassigned, summary). Coordinates are "
+        "Accepts VROOM's input (vehicles with start/end, capacity in any number of "
+        "dimensions, costs, skills, type, time_window, several breaks with several windows "
+        "and max_load, speed_factor, max_tasks, max_travel_time, max_distance, steps as the "
+        "routes to start from; jobs and shipments with one or several time_windows, setup, "
+        "service and their per-type values, amounts (a job may deliver and pick up), skills, "
+        "priority; [lon, lat] coordinates or a custom `matrices` block with durations, "
+        "distances and costs) and answers in VROOM's output format (routes with steps and "
+        "arrival times, unassigned, summary). A key it does not honour is a 422 naming its "
+        "JSON path. Coordinates are "
         "turned into travel times with the measured circuity factor and the courier speed. "
         "Every problem is solved by a worker. Up to `POSTAL_OPTIMISE_SYNC_MAX_TASKS` tasks the "
         "reply waits for the plan (200); a bigger problem, or one the workers cannot reach in "

@@ -249,6 +249,8 @@ def _amount(value: Any, where: str, dims: int) -> tuple[int, ...]:
         return (0,) * dims
     if not isinstance(value, list):
         raise _err(where, "amounts must be lists of integers")
+    if len(value) != dims:
+        raise _err(where, f"{len(value)} dimensions where the amounts have {dims}")
     return tuple(read_int(v, f"{where}[{k}]") for k, v in enumerate(value))
 
 
@@ -322,8 +324,10 @@ def _text(value: Any, where: str) -> str | None:
 class _Locations:
     """Collects locations given as indices or coordinates."""
 
-    def __init__(self, has_matrix: bool) -> None:
+    def __init__(self, has_matrix: bool, size: int = 0) -> None:
         self.has_matrix = has_matrix
+        self.size = size
+        """Rows of the custom matrices (indices must be below it)."""
         self.coords: list[tuple[float, float]] = []
         self.index_of: dict[tuple[float, float], int] = {}
         self.given: dict[int, tuple[float, float]] = {}
@@ -348,6 +352,8 @@ class _Locations:
                     return None
                 raise _err(f"{where}.{name}", "required with custom matrices")
             i = read_int(idx, f"{where}.{name}")
+            if i >= self.size:
+                raise _err(f"{where}.{name}", f"outside the {self.size}x{self.size} matrix")
             if coord is not None:
                 self.given[i] = self._coord(coord, f"{where}.{key}")
             return i
@@ -451,7 +457,7 @@ def problem_from_vroom(
     elif "matrix" in data:
         durations = _matrix(data["matrix"], "matrix")
         distances, has_distances = durations.copy(), False
-    locs = _Locations(durations is not None)
+    locs = _Locations(durations is not None, 0 if durations is None else durations.shape[0])
     dims = _dims(data)
 
     depots: list[Depot] = []

@@ -172,6 +172,13 @@ def test_duplicate_ids_and_bad_values_are_refused_with_their_path() -> None:
         (_set("jobs[0].setup", -5), "jobs[0].setup"),
         (_set("vehicles[0].speed_factor", 6), "vehicles[0].speed_factor"),
         (_set("shipments[0].pickup.time_windows", [[9, 1]]), "shipments[0].pickup.time_windows[0]"),
+        # Never a silently shortened problem: an index outside the matrix, a limit of another
+        # number of dimensions, a break that cannot end in the shift, a negative amount.
+        (_set("jobs[0].location_index", 3), "jobs[0].location_index"),
+        (_set("vehicles[0].end_index", 9), "vehicles[0].end_index"),
+        (_set("vehicles[0].breaks[0].max_load", [1, 2]), "vehicles[0].breaks[0].max_load"),
+        (_set("vehicles[0].time_window", [0, 50]), "vehicles[0].breaks[0].time_windows"),
+        (_set("jobs[0].delivery", [-1]), "jobs[0].delivery[0]"),
     ]
     for change, path in cases:
         data = copy.deepcopy(BASE)
