@@ -195,9 +195,10 @@ def _check_breaks(
     valid: list[Visit],
     bad: Callable[[ViolationKind, str], None],
 ) -> dict[int, int]:
-    """Every break of the courier taken once, inside one of its windows, not overlapping
-    another break or a service, within its load limit. Returns the break time taken in each
-    gap between points (gap k ends at point k; before leaving and after returning: none)."""
+    """Every break of the courier taken once, in their order, inside one of its windows, not
+    overlapping another break or a service, within its load limit. Returns the break time
+    taken in each gap between points (gap k ends at point k; before leaving and after
+    returning: none)."""
     courier = problem.couriers[route.courier]
     breaks = courier.breaks
     taken = route.break_starts
@@ -231,10 +232,10 @@ def _check_breaks(
             x > m for x, m in zip(loads[gap], brk.max_load, strict=False)
         ):
             bad(ViolationKind.BREAK, f"break {k} with load {loads[gap]} > max_load {brk.max_load}")
-    spans.sort()
-    for (_, a_end), (b, _) in itertools.pairwise(spans):
+    # In their given order (VROOM's), one after the other.
+    for k, ((_, a_end), (b, _)) in enumerate(itertools.pairwise(spans), start=1):
         if b < a_end:
-            bad(ViolationKind.BREAK, f"breaks overlap at {b}")
+            bad(ViolationKind.BREAK, f"break {k} at {b} before break {k - 1} ends ({a_end})")
     return in_gap
 
 

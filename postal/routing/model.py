@@ -22,7 +22,8 @@ Semantics the solver and the independent checker both implement (each on its own
 - each of a courier's breaks (when set) starts in one of its windows ([earliest_start,
   latest_start] by default) and lasts `duration`; it is taken before leaving, after returning,
   or between two consecutive points of the route where the time between them covers travel
-  plus every break taken there; breaks do not overlap; a break with a `max_load` is taken
+  plus every break taken there; breaks are taken in their order and do not overlap; a
+  break with a `max_load` is taken
   only where the load on board (every dimension) is within it;
 - a route leaves its start depot no earlier than the shift start and reaches its end depot no
   later than the shift end;
@@ -151,7 +152,8 @@ class Courier:
     capacities: tuple[int, ...] = ()
     """Every capacity dimension (VROOM's ``capacity``); empty = ``(capacity,)``."""
     more_breaks: tuple[CourierBreak, ...] = ()
-    """Further breaks after ``break_`` (VROOM's several breaks): every one is taken."""
+    """Further breaks after ``break_`` (VROOM's several breaks): every one is taken, in this
+    order (VROOM's rule)."""
     vehicle_type: str | None = None
     """VROOM's vehicle ``type``: picks a stop's setup and service per type."""
 

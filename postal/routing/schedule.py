@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
-from postal.routing.model import Problem, Route, Visit, route_money
+from postal.routing.model import CourierBreak, Problem, Route, Visit, route_money
 from postal.routing.prep import Prepared, travel_time
 
 Timed = tuple[list[tuple[int, int, int]], int, int | None]
@@ -340,73 +340,86 @@ def _gap(
     return ready, (t + travel if t + travel <= starts[0] else ready), starts
 
 
+_Back = tuple[int, tuple[int, ...], list[int], int, int, int]
+"""How a state was reached: (previous mask, run of breaks, their starts, arrival, start,
+departure)."""
+
+
+def _runs(breaks: Sequence[CourierBreak], taken: int) -> list[tuple[int, ...]]:
+    """The runs of breaks (indices) that may be taken in one gap once the set ``taken`` (a
+    bit mask, a prefix of the breaks) is: the next ones in their given order, as VROOM takes
+    them; the empty run first."""
+    left = [b for b in range(len(breaks)) if not taken >> b & 1]
+    return [tuple(left[:r]) for r in range(len(left) + 1)]
+
+
 def _with_breaks(
     prep: Prepared, courier: int, seq: Sequence[int], depart: int
 ) -> tuple[list[tuple[int, int, int]], int, tuple[int, ...]] | None:
     """The earliest schedule with several breaks, or breaks with several windows or a load
     limit: (times per stop, end, start of each break in Courier.breaks order), or None.
 
-    Breaks are taken in the order of their first window. A dynamic programme over (points
-    served, breaks taken) keeps the earliest departure of each state, which dominates: with
-    waiting allowed, leaving a point earlier never makes what follows less feasible."""
+    A dynamic programme over (points served, breaks taken) keeps the earliest departure of
+    each state, which dominates: with waiting allowed, leaving a point earlier never makes
+    what follows less feasible. Breaks are taken in their given order (VROOM's rule)."""
     problem = prep.problem
     c = problem.couriers[courier]
     breaks = c.breaks
     m = len(breaks)
-    order = sorted(range(m), key=lambda b: (breaks[b].starts[0][0], breaks[b].starts[-1][1]))
+    full = (1 << m) - 1
     loads = (
         _point_loads(prep, courier, seq) if any(b.max_load is not None for b in breaks) else None
     )
+    runs = {mask: _runs(breaks, mask) for mask in range(full + 1)}
     speed = c.speed_percent
     loc = problem.depots[c.start_depot].location
-    state: list[int | None] = [depart] + [None] * m
-    back: list[list[tuple[int, list[int], int, int, int] | None]] = []
+    state: dict[int, int] = {0: depart}
+    back: list[dict[int, _Back]] = []
     for k, s in enumerate(seq):
         stop = problem.stops[s]
         travel = travel_time(problem, speed, loc, stop.location)
         setup = stop.setup_for(c) if stop.location != loc else 0
         service = stop.service_for(c)
         load = loads[k] if loads is not None else None
-        new: list[int | None] = [None] * (m + 1)
-        step: list[tuple[int, list[int], int, int, int] | None] = [None] * (m + 1)
-        for j, t in enumerate(state):
-            if t is None:
-                continue
-            for j2 in range(j, m + 1):
-                g = _gap(prep, courier, order[j:j2], t, travel, load)
+        new: dict[int, int] = {}
+        step: dict[int, _Back] = {}
+        for mask, t in state.items():
+            for run in runs[mask]:
+                g = _gap(prep, courier, run, t, travel, load)
                 if g is None:
-                    break  # a break that cannot be taken here stops every longer run too
+                    continue
                 ready, arrival, starts = g
                 start = _first_start(prep.windows[s], ready)
                 if start is None:
                     continue
                 dep = start + setup + service
-                best = new[j2]
-                if best is None or dep < best:
-                    new[j2] = dep
-                    step[j2] = (j, starts, arrival, start, dep)
+                after = mask | sum(1 << b for b in run)
+                if after not in new or dep < new[after]:
+                    new[after] = dep
+                    step[after] = (mask, run, starts, arrival, start, dep)
+        if not new:
+            return None
         state = new
         back.append(step)
         loc = stop.location
     travel = travel_time(problem, speed, loc, problem.depots[c.end_depot].location)
     load = loads[-1] if loads is not None else None
-    finish: tuple[int, int, list[int]] | None = None
-    for j, t in enumerate(state):
-        if t is None:
-            continue
-        g = _gap(prep, courier, order[j:], t, travel, load)
-        if g is not None and g[0] <= c.shift[1] and (finish is None or g[0] < finish[0]):
-            finish = (g[0], j, g[2])
+    finish: tuple[int, int, tuple[int, ...], list[int]] | None = None
+    for mask, t in state.items():
+        for run in runs[mask]:
+            if mask | sum(1 << b for b in run) != full:
+                continue
+            g = _gap(prep, courier, run, t, travel, load)
+            if g is not None and g[0] <= c.shift[1] and (finish is None or g[0] < finish[0]):
+                finish = (g[0], mask, run, g[2])
     if finish is None:
         return None
-    end, j, starts = finish
-    at: dict[int, int] = dict(zip(order[j:], starts, strict=True))
+    end, mask, run, starts = finish
+    at: dict[int, int] = dict(zip(run, starts, strict=True))
     times: list[tuple[int, int, int]] = [(0, 0, 0)] * len(seq)
     for k in range(len(seq) - 1, -1, -1):
-        entry = back[k][j]
-        assert entry is not None
-        prev_j, gap_starts, arrival, start, dep = entry
-        at.update(zip(order[prev_j:j], gap_starts, strict=True))
+        prev, run, gap_starts, arrival, start, dep = back[k][mask]
+        at.update(zip(run, gap_starts, strict=True))
         times[k] = (arrival, start, dep)
-        j = prev_j
+        mask = prev
     return times, end, tuple(at[b] for b in range(m))

@@ -395,6 +395,40 @@ def _limits(
     return out[0], out[1], out[2]
 
 
+def _breaks_in_order(
+    breaks: list[CourierBreak], positions: list[int], tw: tuple[int, int], where: str
+) -> None:
+    """VROOM takes a vehicle's breaks in the order of their first windows: each must be able
+    to start after the ones before it end, and leave room for the ones after it within the
+    time window (VROOM's TWRoute checks, its "Inconsistent breaks" error), or a 422 names the
+    break (``positions``: each break's index in the input)."""
+    earliest: list[int] = []
+    previous = tw[0]
+    for k, brk in enumerate(breaks):
+        window = next((w for w in brk.starts if previous <= w[1]), None)
+        if window is None:
+            raise _err(
+                f"{where}.breaks[{positions[k]}].time_windows",
+                "the break cannot start after the breaks before it end (breaks are taken in "
+                "the order of their first windows, as VROOM takes them)",
+            )
+        earliest.append(max(previous, window[0]))
+        previous = earliest[-1] + brk.duration
+    following = tw[1]
+    for k in range(len(breaks) - 1, -1, -1):
+        brk = breaks[k]
+        following -= brk.duration
+        window = next((w for w in reversed(brk.starts) if w[0] <= following), None)
+        if window is None or min(following, window[1]) < earliest[k]:
+            raise _err(
+                f"{where}.breaks[{positions[k]}].time_windows",
+                "the break leaves no room for the breaks after it in the vehicle's "
+                "time_window (breaks are taken in the order of their first windows, as VROOM "
+                "takes them)",
+            )
+        following = min(following, window[1])
+
+
 def _profile(data: dict[str, Any], vehicles: list[Any]) -> str:
     """The one profile of the problem (VROOM's default 'car')."""
     first = vehicles[0].get("profile", "car") if isinstance(vehicles[0], dict) else "car"
@@ -515,9 +549,9 @@ def problem_from_vroom(
         breaks = v.get("breaks") or []
         if not isinstance(breaks, list):
             raise _err(f"{where}.breaks", "a list of break objects")
-        vehicle_breaks: list[CourierBreak] = []
+        # (VROOM's order key, input position, break, id, description) per break.
+        read: list[tuple[tuple[int, int], int, CourierBreak, int, str | None]] = []
         ids_here: list[int] = []
-        desc_here: list[str | None] = []
         for b, item in enumerate(breaks):
             bw_where = f"{where}.breaks[{b}]"
             check_keys(item, bw_where, _BREAK, {})
@@ -525,7 +559,7 @@ def problem_from_vroom(
             if bid in ids_here:
                 raise _err(f"{bw_where}.id", f"break id {bid} is used twice in this vehicle")
             ids_here.append(bid)
-            desc_here.append(_text(item.get("description"), f"{bw_where}.description"))
+            text = _text(item.get("description"), f"{bw_where}.description")
             service = read_int(item.get("service", 0), f"{bw_where}.service")
             # A break is a step of the route, which ends within the vehicle's time window
             # (VROOM's rule): each window is cut to starts early enough to end by then.
@@ -543,19 +577,23 @@ def problem_from_vroom(
                     "the break cannot end within the vehicle's time_window",
                 )
             max_load = item.get("max_load")
-            vehicle_breaks.append(
-                CourierBreak(
-                    starts[0][0],
-                    starts[-1][1],
-                    service,
-                    windows=starts if len(starts) > 1 else (),
-                    max_load=None
-                    if max_load is None
-                    else _amount(max_load, f"{bw_where}.max_load", dims),
-                )
+            brk = CourierBreak(
+                starts[0][0],
+                starts[-1][1],
+                service,
+                windows=starts if len(starts) > 1 else (),
+                max_load=None
+                if max_load is None
+                else _amount(max_load, f"{bw_where}.max_load", dims),
             )
-        break_ids.append(tuple(ids_here))
-        break_desc.append(tuple(desc_here))
+            read.append((min(given), b, brk, bid, text))
+        # VROOM sorts a vehicle's breaks by their first window (start, then end) and takes
+        # them in that order (utils/input_parser.cpp): so does the courier.
+        read.sort(key=lambda r: (r[0], r[1]))
+        vehicle_breaks = [r[2] for r in read]
+        _breaks_in_order(vehicle_breaks, [r[1] for r in read], tw, where)
+        break_ids.append(tuple(r[3] for r in read))
+        break_desc.append(tuple(r[4] for r in read))
         speed = v.get("speed_factor", 1.0)
         if isinstance(speed, bool) or not isinstance(speed, int | float) or not 0 < speed <= 5:
             raise _err(f"{where}.speed_factor", "a number in (0, 5]")

@@ -127,7 +127,7 @@ def test_the_checker_finds_a_missing_an_overlapping_and_an_overloaded_break() ->
     assert any("missing" in m for m in kinds(missing))
     first = route.break_starts[0]
     overlap = Plan(routes=(type(route)(**{**route.__dict__, "more_break_starts": (first + 50,)}),))
-    assert any("overlap" in m or "max_load" in m for m in kinds(overlap))
+    assert any("before break 0 ends" in m for m in kinds(overlap))
 
 
 @pytest.mark.parametrize("seed", [1, 3, 19, 26])
@@ -135,3 +135,34 @@ def test_random_problems_with_several_breaks_against_vroom(seed: int) -> None:
     problem = random_problem(seed, 30)
     assert "more_breaks" in problem["_features"]
     assert_ours_and_vrooms_plans_pass(problem, seed)
+
+
+def test_breaks_are_taken_in_the_order_of_their_first_windows() -> None:
+    # As VROOM sorts them: the tea break (given second) opens first, so it is taken first.
+    data = _problem(
+        [
+            {"id": 32, "time_windows": [[900, 1200]], "service": 200, "description": "lunch"},
+            {"id": 31, "time_windows": [[200, 400]], "service": 100, "description": "tea"},
+        ]
+    )
+    out = solve_vroom_checked(data)
+    assert [(s["id"], s["description"]) for s in _breaks(out)] == [(31, "tea"), (32, "lunch")]
+    problem, ids = problem_from_vroom(copy.deepcopy(data))
+    assert ids.break_ids == ((31, 32),)
+    assert [b.earliest_start for b in problem.couriers[0].breaks] == [200, 900]
+
+
+@pytest.mark.parametrize("first", [0, 1])
+def test_breaks_vroom_cannot_take_in_order_are_refused(first: int) -> None:
+    # VROOM's "Inconsistent breaks": break A opens first, so it is taken first, and ends at
+    # 100 at the earliest, after break B's window [50, 60] has closed (in either input order).
+    breaks = [
+        {"id": 1, "time_windows": [[0, 4000]], "service": 100},
+        {"id": 2, "time_windows": [[50, 60]], "service": 100},
+    ]
+    data = _problem(breaks if first == 0 else breaks[::-1])
+    with pytest.raises(MalformedInstance) as err:
+        problem_from_vroom(data)
+    where_b = 1 if first == 0 else 0
+    assert err.value.field == f"vehicles[0].breaks[{where_b}].time_windows"
+    assert "order of their first windows" in err.value.detail
