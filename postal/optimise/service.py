@@ -175,9 +175,9 @@ def params(engine: Engine, settings: Settings, job_id: str) -> rm.SolveParams:
     with Session(engine) as session:
         job = session.get(OptimiseJob, job_id)
         assert job is not None
-        # VROOM's cost with its default costs (the only ones accepted) is travel time.
-        out = vroom_params(job.time_limit_s, job.seed, settings.plan_solver_processes)
         body = json.loads(job.problem)
+        # VROOM's objective: priorities, tasks served, then the vehicles' costs.
+        out = vroom_params(job.time_limit_s, job.seed, settings.plan_solver_processes, source=body)
     if not has_steps(body):
         return out
     problem, ids = parse(settings, body)

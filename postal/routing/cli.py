@@ -163,7 +163,7 @@ def solve_command(
         else:
             prob, ids = problem_from_vroom(data, matrix_fn)
             # The API's objective (POST /optimise): VROOM's cost is travel time.
-            params = vroom_params(time_limit, seed, iterations=iterations)
+            params = vroom_params(time_limit, seed, iterations=iterations, source=data)
             initial = initial_sequences(initial_routes(data, prob, ids), len(prob.couriers))
             solved = solve(prob, replace(params, initial=initial))
             answer = plan_to_vroom(prob, ids, solved)

@@ -459,6 +459,9 @@ class SolveParams:
     vroom_first: bool = False
     """Relaxed problems up to a few hundred stops start from VROOM's own search with breaks
     (VROOM's format, whose every rule VROOM sees; city days with desks keep the default)."""
+    vroom_input: str | None = None
+    """The problem as VROOM's own JSON input (VROOM-format requests with custom matrices): the
+    portfolio's VROOM solves it as given, so that its plan is VROOM's own."""
     iterations: int | None = None
     """Deterministic mode ('ours' and 'pyvrp'): each PyVRP search stops after this many
     iterations (the fleet job splits them as it splits time) and OR-Tools after

@@ -611,6 +611,7 @@ def _job_vroom_pyvrp(
     vroom_share: float = VROOM_SHARE,
     small_share: float = 0.3,
     threads: int = 1,
+    vroom_input: str | None = None,
 ) -> Sequences:
     """VROOM (without breaks, a fast construction) warm-starting PyVRP until the deadline.
 
@@ -618,18 +619,29 @@ def _job_vroom_pyvrp(
     its local searches (16 at exploration 3 on one thread), so a short timeout cuts every
     search short, while a long one lets them converge and end early, leaving PyVRP the rest.
     """
-    from postal.routing.vroom_engine import solve_vroom
+    from postal.routing.vroom_engine import solve_vroom, solve_vroom_input
 
     seconds = deadline - time.monotonic()
-    v = solve_vroom(
-        prep,
-        seconds * vroom_share if len(prep.active) > LARGE else min(seconds * small_share, 10.0),
-        fixed,
-        by_duration,
-        threads=threads,
-        with_breaks=breaks,
-        exploration=exploration,
-    )
+    budget = seconds * vroom_share if len(prep.active) > LARGE else min(seconds * small_share, 10.0)
+    v = None
+    if vroom_input is not None:
+        # The user's own VROOM input: VROOM's plan is the one VROOM itself would give.
+        try:
+            v = solve_vroom_input(prep, vroom_input, budget, threads, exploration)
+        except Exception:  # VROOM's input errors derive from Exception alone
+            # Input we honour and VROOM refuses (a vehicle without capacity beside amounts):
+            # VROOM gets our translation instead.
+            _LOG.info("VROOM refused the input as given; solving the translation")
+    if v is None:
+        v = solve_vroom(
+            prep,
+            budget,
+            fixed,
+            by_duration,
+            threads=threads,
+            with_breaks=breaks,
+            exploration=exploration,
+        )
     _emit(v.sequences)
     if deadline - time.monotonic() < 0.2:
         return v.sequences
@@ -658,13 +670,23 @@ def _run_jobs(jobs: list[Job], workers: int, deadline: float) -> list[tuple[Sequ
     """Run jobs until the monotonic ``deadline``: in parallel processes, or only the first
     job in-process when a single worker is allowed. A process still running a second after
     the deadline (VROOM does not always honour its timeout) is terminated."""
+    global _EMIT
     out: list[tuple[Sequences, str]] = []
     if workers <= 1 or len(jobs) <= 1:
         fn, args = jobs[0]
+        # In-process, the first candidate streamed is kept as well, as below (VROOM's plan
+        # before PyVRP's relaxation polishes it: random VROOM problems, see vroom_compat).
+        streamed: list[Sequences] = []
+        saved, _EMIT = _EMIT, (lambda seqs: streamed.append(seqs) if not streamed else None)
         try:
-            out.append((fn(*args), fn.__name__))
+            final = fn(*args)
+            out.append((final, fn.__name__))
+            if streamed and streamed[0] is not final:
+                out.append((streamed[0], f"{fn.__name__}:first"))
         except (RuntimeError, ValueError):
             _LOG.exception("solver job %s failed", fn.__name__)
+        finally:
+            _EMIT = saved
         return out
     ctx = multiprocessing.get_context("fork")
     running = []
@@ -855,7 +877,7 @@ def portfolio_jobs(
         # one thread (and exploration 3 above 250 tasks), VROOM alone served more tasks on
         # 4 of 8 problems of 14-257 tasks at 3 s (`postal bench vroom-compat --problems 8`).
         args = (prep, until, seed, fixed, by_duration, 5, prep.has_breaks, mailbox, 1.0, 1.0)
-        return [(_job_vroom_pyvrp, (*args, min(params.workers, 2)))]
+        return [(_job_vroom_pyvrp, (*args, min(params.workers, 2), params.vroom_input))]
     if params.use_pyvrp:
         # First job = the one to keep when only one worker is allowed.
         if short:

@@ -360,7 +360,7 @@ def solve_ours(
 ) -> dict[str, Any]:
     """Our answer in VROOM's output format, solved as POST /optimise solves it."""
     prob, ids = problem_from_vroom(copy.deepcopy(vroom_input(problem)))
-    plan = solve(prob, vroom_params(time_limit, seed, workers))
+    plan = solve(prob, vroom_params(time_limit, seed, workers, source=vroom_input(problem)))
     out: dict[str, Any] = json.loads(json.dumps(plan_to_vroom(prob, ids, plan)))
     return out
 

@@ -7,8 +7,10 @@ rounding of speed factors may differ from ours, so the caller re-checks every se
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -195,4 +197,36 @@ def solve_vroom(
         if seq:
             sequences[int(route["vehicle"])] = seq
     dropped = [int(u["id"]) for u in data.get("unassigned", [])]
+    return VroomOutcome(sequences, dropped, time.perf_counter() - t0)
+
+
+def solve_vroom_input(
+    prep: Prepared, text: str, seconds: float, threads: int = 2, exploration: int = 5
+) -> VroomOutcome:
+    """Run VROOM on the user's own VROOM input (``text``), its task and vehicle ids mapped
+    back to our stops ('job:7', 'pickup:3'...) and couriers (vehicle ids)."""
+    t0 = time.perf_counter()
+    problem = prep.problem
+    stop_of = {st.id: s for s, st in enumerate(problem.stops)}
+    courier_of = {c.id: k for k, c in enumerate(problem.couriers)}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "problem.json"
+        path.write_text(text, encoding="utf-8")
+        inp = vroom.Input.from_json(path)
+    sol = inp.solve(
+        exploration_level=exploration,
+        nb_threads=threads,
+        timeout=dt.timedelta(seconds=max(seconds, 0.05)),
+    )
+    data: dict[str, Any] = sol.to_dict()
+    sequences: Sequences = {}
+    for route in data.get("routes", []):
+        seq = [
+            stop_of[f"{step['type']}:{step['id']}"]
+            for step in route["steps"]
+            if step["type"] in ("job", "pickup", "delivery")
+        ]
+        if seq:
+            sequences[courier_of[str(route["vehicle"])]] = seq
+    dropped = [stop_of[f"{u['type']}:{u['id']}"] for u in data.get("unassigned", [])]
     return VroomOutcome(sequences, dropped, time.perf_counter() - t0)

@@ -50,6 +50,7 @@ carry our ``reason``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -176,10 +177,18 @@ class VroomIds:
 
 
 def vroom_params(
-    time_limit_s: float, seed: int = 0, workers: int = 2, iterations: int | None = None
+    time_limit_s: float,
+    seed: int = 0,
+    workers: int = 2,
+    iterations: int | None = None,
+    source: dict[str, Any] | None = None,
 ) -> SolveParams:
     """Solver parameters for a VROOM-format problem: after priorities and tasks served, the
-    vehicles' ``costs`` (a priced problem, see model.route_money); travel time breaks ties."""
+    vehicles' ``costs`` (a priced problem, see model.route_money); travel time breaks ties.
+
+    ``source``, the input as given: with custom matrices (VROOM needs no routing engine for
+    it), the portfolio's VROOM solves it as given (SolveParams.vroom_input)."""
+    own = source is not None and ("matrices" in source or "matrix" in source)
     return SolveParams(
         time_limit_s=time_limit_s,
         seed=seed,
@@ -187,6 +196,7 @@ def vroom_params(
         iterations=iterations,
         travel_cost=TravelCost.DURATION,
         vroom_first=True,
+        vroom_input=json.dumps(source) if own else None,
     )
 
 

@@ -4,6 +4,7 @@ id VROOM would not write. Bounded: six problems of 10-40 tasks at one second eac
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +12,16 @@ import pytest
 from typer.testing import CliRunner
 
 from postal.routing.cli import bench_app
+from postal.routing.solver import solve
 from postal.routing.vroom_compat import (
     foreign_ids,
     random_problem,
     solve_ours,
+    solve_vroom,
     task_count,
+    vroom_input,
 )
-from postal.routing.vroom_format import INVENTORY
+from postal.routing.vroom_format import INVENTORY, problem_from_vroom, vroom_params
 from tests.routing.helpers import assert_ours_and_vrooms_plans_pass
 
 CASES = [(1, 12, True), (2, 25, False), (3, 40, True), (4, 18, False), (5, 33, True)]
@@ -88,3 +92,30 @@ def test_the_bench_prints_a_table_and_writes_csv(tmp_path: Path) -> None:
     lines = (tmp_path / "vroom_compat.csv").read_text(encoding="utf-8").splitlines()
     assert len(lines) == 3
     assert lines[0].startswith("problem,seed,tasks")
+
+
+def test_the_portfolios_vroom_solves_the_input_as_given() -> None:
+    """With custom matrices, VROOM inside the portfolio gets the user's own input, so ours is
+    VROOM's plan or better (VROOM converges on a small problem well within the time)."""
+    problem = random_problem(93, 76, breaks=False)
+    source = vroom_input(problem)
+    assert vroom_params(1.0, source=source).vroom_input is not None
+    assert vroom_params(1.0, source={"vehicles": [], "jobs": []}).vroom_input is None
+    ours = solve_ours(problem, time_limit=3.0, seed=0, workers=2)
+    theirs = solve_vroom(problem, time_limit=3.0, threads=2)
+    assert ours["summary"]["priority"] >= theirs["summary"]["priority"]
+    assert len(ours["unassigned"]) <= len(theirs["unassigned"])
+    if len(ours["unassigned"]) == len(theirs["unassigned"]):
+        assert ours["summary"]["cost"] <= theirs["summary"]["cost"]
+
+
+def test_input_vroom_refuses_falls_back_to_the_translation() -> None:
+    # No capacity beside amounts: we read it as no limit, VROOM refuses it ("inconsistent").
+    source: dict[str, Any] = {
+        "vehicles": [{"id": 1, "start_index": 0, "end_index": 0}],
+        "jobs": [{"id": 1, "location_index": 1, "delivery": [1]}],
+        "matrices": {"car": {"durations": [[0, 10], [10, 0]]}},
+    }
+    prob, _ = problem_from_vroom(copy.deepcopy(source))
+    plan = solve(prob, vroom_params(1.0, workers=1, source=source))
+    assert plan.unassigned == () and plan.couriers_used == 1
