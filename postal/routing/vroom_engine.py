@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -181,23 +182,8 @@ def solve_vroom(
     if not prep.active:
         return VroomOutcome({}, [], 0.0)
     inp = build_input(prep, courier_cost, by_duration, with_breaks)
-    sol = inp.solve(
-        exploration_level=exploration,
-        nb_threads=threads,
-        timeout=dt.timedelta(seconds=max(seconds, 0.05)),
-    )
-    data: dict[str, Any] = sol.to_dict()
-    sequences: Sequences = {}
-    for route in data.get("routes", []):
-        seq = [
-            int(step["id"])
-            for step in route["steps"]
-            if step["type"] in ("job", "pickup", "delivery")
-        ]
-        if seq:
-            sequences[int(route["vehicle"])] = seq
-    dropped = [int(u["id"]) for u in data.get("unassigned", [])]
-    return VroomOutcome(sequences, dropped, time.perf_counter() - t0)
+    # Our ids: a task's id is its stop index, a vehicle's its courier index.
+    return _solved(inp, seconds, threads, exploration, lambda kind, i: int(i), int, t0)
 
 
 def solve_vroom_input(
@@ -213,6 +199,28 @@ def solve_vroom_input(
         path = Path(tmp) / "problem.json"
         path.write_text(text, encoding="utf-8")
         inp = vroom.Input.from_json(path)
+    return _solved(
+        inp,
+        seconds,
+        threads,
+        exploration,
+        lambda kind, i: stop_of[f"{kind}:{i}"],
+        lambda vid: courier_of[str(vid)],
+        t0,
+    )
+
+
+def _solved(
+    inp: vroom.Input,
+    seconds: float,
+    threads: int,
+    exploration: int,
+    stop: Callable[[str, Any], int],
+    courier: Callable[[Any], int],
+    t0: float,
+) -> VroomOutcome:
+    """Solve ``inp`` and read its routes back: ``stop(type, id)`` and ``courier(vehicle)``
+    map VROOM's ids to our indices."""
     sol = inp.solve(
         exploration_level=exploration,
         nb_threads=threads,
@@ -222,11 +230,11 @@ def solve_vroom_input(
     sequences: Sequences = {}
     for route in data.get("routes", []):
         seq = [
-            stop_of[f"{step['type']}:{step['id']}"]
+            stop(step["type"], step["id"])
             for step in route["steps"]
             if step["type"] in ("job", "pickup", "delivery")
         ]
         if seq:
-            sequences[courier_of[str(route["vehicle"])]] = seq
-    dropped = [stop_of[f"{u['type']}:{u['id']}"] for u in data.get("unassigned", [])]
+            sequences[courier(route["vehicle"])] = seq
+    dropped = [stop(u.get("type", "job"), u["id"]) for u in data.get("unassigned", [])]
     return VroomOutcome(sequences, dropped, time.perf_counter() - t0)
