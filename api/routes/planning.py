@@ -447,6 +447,7 @@ class EditStopPublic(BaseModel):
     arrival_at: dt.datetime
     start_at: dt.datetime
     late_min: int
+    early_min: int
     desk_closed: bool
     moved: bool
 

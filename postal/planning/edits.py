@@ -2,10 +2,14 @@
 and its delivery, which ride one route) to another route of the office, give a route to
 another courier of the roster.
 
-Every edit is first a preview: the new routes are timed from scratch (waiting for windows
-and desks, the lunch break, each courier's own shift), and the consequences shown before
-anything is written: late stops, a desk reached closed, a box over capacity, a courier back
-after the shift, and the kilometres and minutes added. Saving times the edit again and hands
+Every edit is first a preview: the new routes are timed from scratch by plan mode
+(``postal.routing.eta``, VROOM's ``-c``: the best times for the order the dispatcher gave,
+waiting for windows and desks, the lunch break, each courier's own shift), and the
+consequences shown before anything is written: stops early or late and by how many minutes,
+a desk reached closed, a box over capacity, a courier back after the shift, and the
+kilometres and minutes added. Where an item is moved to another route, the place it goes is
+chosen by a quick forward pass over every pair of positions (``schedule``); the preview
+then times the result by plan mode. Saving times the edit again and hands
 the new routes to the project's independent feasibility checker
 (``postal.routing.checker.check_plan``): an edit it finds infeasible is refused (409
 ``edit_infeasible``, with each reason) unless the dispatcher confirms it explicitly. Locked
@@ -33,6 +37,8 @@ from postal.planning.problem import break_in_shift, courier_break
 from postal.planning.roster import courier_entry, default_shift
 from postal.routing import model as rm
 from postal.routing.checker import Violation, ViolationKind, check_plan
+from postal.routing.eta import timed_route
+from postal.routing.prep import prepare
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,8 @@ class Reason:
 
 @dataclass(frozen=True)
 class StopPreview:
-    """One stop of an edited route with its new times (local) and its problems."""
+    """One stop of an edited route with its new times (local) and its problems: minutes
+    served after (``late_min``) or before (``early_min``) its window, a desk reached closed."""
 
     stop_id: int
     sequence: int
@@ -60,6 +67,7 @@ class StopPreview:
     late_min: int
     desk_closed: bool
     moved: bool
+    early_min: int = 0
 
 
 @dataclass(frozen=True)
@@ -87,8 +95,8 @@ class RoutePreview:
 
     @property
     def late_stops(self) -> int:
-        """Stops served after their window (or at a closed desk)."""
-        return sum(1 for s in self.stops if s.late_min > 0 or s.desk_closed)
+        """Stops served outside their window (or at a closed desk)."""
+        return sum(1 for s in self.stops if s.late_min > 0 or s.early_min > 0 or s.desk_closed)
 
 
 @dataclass(frozen=True)
@@ -314,8 +322,14 @@ def schedule(problem: rm.Problem, courier: int, seq: Sequence[int]) -> rm.Route:
 
 
 def _reasons(
-    violations: list[Violation], built: _Built, labels: list[str], seq_of: dict[int, int]
+    violations: list[Violation],
+    built: _Built,
+    labels: list[str],
+    seq_of: dict[int, int],
+    early: set[int],
 ) -> list[Reason]:
+    """The checker's violations as messages, one per kind, courier and item; a stop served
+    outside its window is early or late as plan mode timed it."""
     out: dict[tuple[str, str], Reason] = {}
     for v in violations:
         stop = built.stops[v.stop] if 0 <= v.stop < len(built.stops) else None
@@ -333,6 +347,8 @@ def _reasons(
             ViolationKind.PRECEDENCE: "edit_precedence",
             ViolationKind.PAIR_SPLIT: "edit_precedence",
         }.get(v.kind, "edit_rule_broken")
+        if v.kind is ViolationKind.TIME_WINDOW and v.stop in early:
+            code = "edit_early_stop"
         params["rule"] = str(v.kind)
         key = (code, f"{courier}|{params.get('item', '')}")
         out.setdefault(key, Reason(code, params))
@@ -376,6 +392,10 @@ class _Evaluation:
     built: _Built
 
 
+def _minutes(seconds: int) -> int:
+    return (seconds + 59) // 60
+
+
 def _evaluate(session: Session, settings: Settings, scene: _Scene) -> _Evaluation:
     plan, office, routes, couriers = scene.plan, scene.office, scene.routes, scene.couriers
     before, after, moved = scene.before, scene.after, scene.moved
@@ -384,19 +404,27 @@ def _evaluate(session: Session, settings: Settings, scene: _Scene) -> _Evaluatio
     order = [couriers[r.id or 0] for r in routes]
     built = _build(session, settings, plan, office, stops, order, tz)
     problem = built.problem
+    prep = prepare(problem)
     new_routes, previews = [], []
     labels = [c.label for c in order]
     seq_of: dict[int, int] = {}
+    early: set[int] = set()
     for k, r in enumerate(routes):
         rid = r.id or 0
         seq = [built.index[s.id or 0] for s in after[rid]]
-        old = schedule(problem, k, [built.index[s.id or 0] for s in before[rid]])
-        new = schedule(problem, k, seq)
+        # Both orders are timed by plan mode, so before and after compare like with like.
+        old = timed_route(prep, k, [built.index[s.id or 0] for s in before[rid]]).route
+        timed = timed_route(prep, k, seq)
+        new = timed.route
         new_routes.append(new)
         shown = []
-        for pos, (stop, visit) in enumerate(zip(after[rid], new.visits, strict=True), start=1):
+        for pos, (stop, visit, found) in enumerate(
+            zip(after[rid], new.visits, timed.stops, strict=True), start=1
+        ):
             seq_of[visit.stop] = pos
-            late, closed = _lateness(problem, visit.stop, visit.start)
+            closed = _lateness(problem, visit.stop, visit.start)[1]
+            if found.lead:
+                early.add(visit.stop)
             shown.append(
                 StopPreview(
                     stop_id=stop.id or 0,
@@ -409,9 +437,11 @@ def _evaluate(session: Session, settings: Settings, scene: _Scene) -> _Evaluatio
                     start_at=_at(plan.date, visit.start, tz),
                     window_start=stop.window_start,
                     window_end=stop.window_end,
-                    late_min=late,
+                    # A desk reached closed says so; the minutes are for a citizen's window.
+                    late_min=0 if closed else _minutes(found.delay),
                     desk_closed=closed,
                     moved=(stop.id or 0) in moved,
+                    early_min=0 if closed else _minutes(found.lead),
                 )
             )
         courier = problem.couriers[k]
@@ -434,7 +464,7 @@ def _evaluate(session: Session, settings: Settings, scene: _Scene) -> _Evaluatio
         )
     # The verdict is the independent checker's, on the edited routes as they would be saved.
     violations = check_plan(problem, rm.Plan(routes=tuple(new_routes)))
-    reasons = _reasons(violations, built, labels, seq_of)
+    reasons = _reasons(violations, built, labels, seq_of, early)
     return _Evaluation(EditPreview(tuple(previews), tuple(reasons)), new_routes, built)
 
 

@@ -601,8 +601,11 @@ class Times:
     """Index of the window each step is measured against (-1: none)."""
 
 
-def _solve_times(route: _Route, earliest: list[int], latest: list[int]) -> Times:
-    """VROOM's choose_ETA, its objectives in turn: violations, makespan, starts, travel."""
+def _solve_times(route: _Route, earliest: list[int], latest: list[int], workers: int = 1) -> Times:
+    """VROOM's choose_ETA, its objectives in turn: violations, makespan, starts, travel.
+    One CP-SAT worker is deterministic; several (CP-SAT's portfolio, with its LP-based
+    workers) are much faster on long routes that break rules, at the price of choosing
+    among equally good ETAs by chance."""
     # Imported here: the web process loads this module for POST /optimise's checks.
     from ortools.sat.python import cp_model
 
@@ -654,7 +657,7 @@ def _solve_times(route: _Route, earliest: list[int], latest: list[int]) -> Times
         sum(spread),
     ]
     solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
+    solver.parameters.num_workers = workers
     solver.parameters.max_time_in_seconds = SOLVE_SECONDS
     for objective in objectives:
         if isinstance(objective, int):
@@ -935,9 +938,12 @@ def _off_window(
     return 0, 0
 
 
-def choose_eta(data: dict[str, Any], matrix_fn: MatrixFn | None = None) -> dict[str, Any]:
+def choose_eta(
+    data: dict[str, Any], matrix_fn: MatrixFn | None = None, workers: int = 1
+) -> dict[str, Any]:
     """VROOM's plan mode: the routes given in ``vehicles[].steps`` with chosen ETAs and every
-    violation reported, in VROOM's output format (module docstring).
+    violation reported, in VROOM's output format (module docstring); ``workers`` CP-SAT
+    workers per route (``_solve_times``).
 
     Raises MalformedInstance (422) naming the JSON path of a malformed or infeasible step."""
     t0 = time.perf_counter()
@@ -950,7 +956,7 @@ def choose_eta(data: dict[str, Any], matrix_fn: MatrixFn | None = None) -> dict[
             continue  # nothing to drive (VROOM needs a task or break in a route)
         route = _route(problem, ids, raw, c, steps)
         earliest, latest = _hard_bounds(route, ids.vehicle_ids[c])
-        times = _solve_times(route, earliest, latest)
+        times = _solve_times(route, earliest, latest, workers)
         written.append(_write_route(problem, ids, raw, route, times))
     planned = {s.ref for steps in plans for s in steps if s.kind in TASK_TYPES}
     unassigned = [

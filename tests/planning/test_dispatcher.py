@@ -154,12 +154,17 @@ def test_hand_edits_are_previewed_then_checked_before_saving(
     )
     assert refused.status_code == 409 and refused.json()["code"] == "edit_infeasible"
     assert _stop_ids(client, auth, morning["id"]) == ids  # nothing written
-    # The afternoon item moved to the morning courier: late, after the shift; shown first.
+    # The afternoon item moved to the morning courier: plan mode keeps the courier in the
+    # morning shift and serves the afternoon citizen before their window; the preview says
+    # by how many minutes.
     item = next(s for s in _route(client, auth, afternoon["id"])["stops"])["item_number"]
     move = {"move_item": item, "to_route_id": morning["id"]}
     shown = _edit(client, auth, afternoon["id"], {**move, "dry_run": True})
     assert shown["feasible"] is False
-    assert {"edit_late_stop", "edit_shift_end"} & {r["code"] for r in shown["reasons"]}
+    assert {r["code"] for r in shown["reasons"]} == {"edit_early_stop"}
+    moved = {s["kind"]: s for r in shown["routes"] for s in r["stops"] if s["moved"]}
+    assert {s["item_number"] for s in moved.values()} == {item}
+    assert moved["pickup"]["early_min"] > 60 and moved["pickup"]["late_min"] == 0
     assert {r["route_id"] for r in shown["routes"]} == {morning["id"], afternoon["id"]}
     assert (
         client.post(f"/api/v1/routes/{afternoon['id']}/edit", json=move, headers=auth).status_code
