@@ -147,6 +147,7 @@ def test_the_portfolio_picks_its_jobs_by_problem_kind() -> None:
     from postal.routing.solver import (
         EXACT_VROOM_SHARE,
         SHORT_SHIFT_EXPLORATION,
+        SHORT_SHIFT_PARTS,
         VROOM_SHARE,
         cost_scales,
         portfolio_jobs,
@@ -159,9 +160,13 @@ def test_the_portfolio_picks_its_jobs_by_problem_kind() -> None:
         picked = portfolio_jobs(
             prep, SolveParams(**options), time.monotonic() + 60, fixed, False, None
         )
-        # VROOM's exploration level and share are arguments 5 and 8 of its job.
+        # VROOM's exploration level and share are arguments 5 and 8 of its job, the share
+        # left to neighbourhoods argument 12.
         return [
-            (fn.__name__, args[5::3] if fn.__name__ == "_job_vroom_pyvrp" else None)
+            (
+                fn.__name__,
+                (args[5], args[8], args[12]) if fn.__name__ == "_job_vroom_pyvrp" else None,
+            )
             for fn, args in picked
         ]
 
@@ -171,9 +176,9 @@ def test_the_portfolio_picks_its_jobs_by_problem_kind() -> None:
     lc101 = read_li_lim(data / "pdp_100/lc101.txt").problem
     assert jobs(lr1) == [
         ("_job_pyvrp", None),
-        ("_job_vroom_pyvrp", (SHORT_SHIFT_EXPLORATION, EXACT_VROOM_SHARE)),
+        ("_job_vroom_pyvrp", (SHORT_SHIFT_EXPLORATION, EXACT_VROOM_SHARE, SHORT_SHIFT_PARTS)),
     ]
-    assert jobs(lr2) == [("_job_fleet", None), ("_job_vroom_pyvrp", (3, VROOM_SHARE))]
+    assert jobs(lr2) == [("_job_fleet", None), ("_job_vroom_pyvrp", (3, VROOM_SHARE, 0.0))]
     assert jobs(lc101) == [("_job_fleet", None), ("_job_pyvrp", None)]
     assert jobs(lr1, use_vroom=False) == [("_job_fleet", None), ("_job_pyvrp", None)]
     assert jobs(lr1, iterations=100) == [("_job_fleet", None), ("_job_pyvrp", None)]
@@ -187,7 +192,10 @@ def test_the_portfolio_picks_its_jobs_by_problem_kind() -> None:
         ],
         couriers=[courier(f"c{k}", brk=brk) for k in range(2)],
     )
-    assert jobs(with_breaks) == [("_job_fleet", None), ("_job_vroom_pyvrp", (3, VROOM_SHARE))]
+    assert jobs(with_breaks) == [
+        ("_job_fleet", None),
+        ("_job_vroom_pyvrp", (3, VROOM_SHARE, 0.0)),
+    ]
 
 
 def test_stops_per_shift_on_a_line() -> None:
