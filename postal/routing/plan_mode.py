@@ -50,6 +50,7 @@ from postal.routing.vroom_format import (
     MatrixFn,
     VroomIds,
     check_keys,
+    legacy_amounts,
     problem_from_vroom,
 )
 from postal.routing.vroom_format import read_int as _int
@@ -263,6 +264,7 @@ def parse(data: dict[str, Any], matrix_fn: MatrixFn | None = None) -> tuple[Prob
     from ``Raw`` (the rest of the optimiser does not use this problem)."""
     if not isinstance(data, dict):
         raise _err("input", "the top level must be an object")
+    data = legacy_amounts(data)
     vehicles = data.get("vehicles")
     if not isinstance(vehicles, list) or not all(isinstance(v, dict) for v in vehicles):
         raise _err("vehicles", "a list of objects")

@@ -239,6 +239,12 @@ def random_problem(seed: int, tasks: int, breaks: bool | None = None) -> dict[st
                     int(arng.integers(0, 3))
                     for _ in job["delivery" if other == "pickup" else "pickup"]
                 ]
+    # Some jobs that only deliver say so by the deprecated 'amount', which VROOM still reads
+    # (a stream of its own).
+    lrng = np.random.default_rng([seed, 4])
+    for job in jobs:
+        if "pickup" not in job and lrng.random() < 0.15:
+            job["amount"] = job.pop("delivery")
     # Breaks as VROOM allows them: a second, short one, two windows, a load limit (a stream
     # of their own as well).
     brng = np.random.default_rng([seed, 3])

@@ -27,11 +27,13 @@ honoured
     jobs and shipment steps: ``id``, ``description``, ``location``/``location_index``,
     ``setup`` (spent when arriving from another location), ``service``, ``setup_per_type``
     and ``service_per_type`` (by the vehicle's ``type``), ``time_windows`` (several),
-    ``delivery`` and ``pickup`` (a job may do both), ``skills``, ``priority`` in [0, 100];
+    ``delivery`` and ``pickup`` (a job may do both), ``skills``, ``priority`` in [0, 100],
+    the deprecated ``amount`` (read as VROOM reads it: the job's delivery, when it gives
+    neither ``delivery`` nor ``pickup``);
     shipments: ``pickup``, ``delivery``, ``amount``, ``skills``, ``priority``.
 refused (see ``REFUSED``)
-    jobs' deprecated ``amount`` (VROOM's own docs cross it out: use ``delivery``); vehicles of
-    several profiles (one set of matrices per problem).
+    jobs' ``amount`` beside ``delivery`` or ``pickup`` (VROOM skips it there: a limit silently
+    lost); vehicles of several profiles (one set of matrices per problem).
 
 The objective (``vroom_params``, used by POST /optimise and ``postal solve`` alike) is VROOM's:
 the sum of the priorities of the tasks served first (a shipment's counts once per step), then
@@ -121,7 +123,7 @@ _TASK = (
     "setup_per_type",
     "service_per_type",
 )
-_JOB = (*_TASK, "delivery", "pickup", "skills", "priority")
+_JOB = (*_TASK, "delivery", "pickup", "amount", "skills", "priority")
 _SHIPMENT = ("pickup", "delivery", "amount", "skills", "priority")
 _MATRIX = ("durations", "distances", "costs")
 CUSTOM_COSTS = (
@@ -133,7 +135,8 @@ CUSTOM_COSTS = (
 REFUSED: dict[str, str] = {
     "vehicles.profile": "one profile per problem is supported (and, with custom matrices, "
     "one of the profiles under 'matrices')",
-    "jobs.amount": "'amount' on jobs is deprecated in VROOM; use 'delivery' or 'pickup'",
+    "jobs.amount": "'amount' (deprecated) is a job's delivery when the job gives neither "
+    "'delivery' nor 'pickup'; beside them VROOM skips it: give 'delivery' alone",
 }
 """What is refused, and what is supported instead (the message of each 422)."""
 
@@ -262,6 +265,23 @@ def _amount(value: Any, where: str, dims: int) -> tuple[int, ...]:
     if len(value) != dims:
         raise _err(where, f"{len(value)} dimensions where the amounts have {dims}")
     return tuple(read_int(v, f"{where}[{k}]") for k, v in enumerate(value))
+
+
+def legacy_amounts(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with each job's deprecated ``amount`` read as VROOM reads it: the job's
+    ``delivery`` when it gives neither ``delivery`` nor ``pickup`` (a shallow copy; ``data``
+    itself is left as it is). Beside them VROOM skips it, so there it is refused (422)."""
+    jobs = data.get("jobs") if isinstance(data, dict) else None
+    if not isinstance(jobs, list) or not any(isinstance(j, dict) and "amount" in j for j in jobs):
+        return data
+    out = []
+    for k, job in enumerate(jobs):
+        if isinstance(job, dict) and "amount" in job:
+            if "delivery" in job or "pickup" in job:
+                raise _refuse(f"jobs[{k}].amount", "jobs.amount")
+            job = {("delivery" if key == "amount" else key): v for key, v in job.items()}
+        out.append(job)
+    return {**data, "jobs": out}
 
 
 def _dims(data: dict[str, Any]) -> int:
@@ -465,6 +485,7 @@ def problem_from_vroom(
     if not isinstance(data, dict):
         raise _err("input", "the top level must be an object")
     check_keys(data, "input", _TOP, {})
+    data = legacy_amounts(data)
     vehicles = data.get("vehicles")
     if not isinstance(vehicles, list) or not vehicles:
         raise _err("vehicles", "at least one vehicle is required")
@@ -674,7 +695,7 @@ def problem_from_vroom(
 
     for k, job in enumerate(data.get("jobs") or []):
         where = f"jobs[{k}]"
-        check_keys(job, where, _JOB, {"amount": "jobs.amount"})
+        check_keys(job, where, _JOB, {})
         delivery = _amount(job.get("delivery"), f"{where}.delivery", dims)
         pickup = _amount(job.get("pickup"), f"{where}.pickup", dims)
         # A job may deliver and pick up (VROOM's rule): its delivery rides from the start, its

@@ -236,6 +236,17 @@ def test_several_breaks_windows_and_amount_dimensions() -> None:
     assert out["routes"][0]["pickup"] == [0, 1]
 
 
+def test_a_jobs_deprecated_amount_is_its_delivery() -> None:
+    data = _problem(_jobs(1, 2), capacity=[4, 1])
+    for job, amount in zip(data["jobs"], ([1, 0], [3, 1]), strict=True):
+        del job["delivery"]
+        job["amount"] = amount
+    data["shipments"][0]["amount"] = [0, 0]
+    out = choose_eta(data)
+    assert out["routes"][0]["steps"][0]["load"] == [4, 1]
+    assert out["routes"][0]["delivery"] == [4, 1]
+
+
 def test_costs() -> None:
     data = _problem(_jobs(1, 2))
     data["matrices"]["car"]["distances"] = [[x * 10 for x in row] for row in D]

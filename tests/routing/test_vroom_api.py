@@ -142,6 +142,41 @@ def test_default_costs_type_and_descriptions_are_accepted() -> None:
     assert steps["break"]["description"] == "lunch"
 
 
+def test_a_jobs_deprecated_amount_is_its_delivery_as_in_vroom() -> None:
+    """VROOM reads a job's ``amount`` as its delivery when it gives neither delivery nor
+    pickup: deliveries ride from the start, so two of 3 do not fit one vehicle of 4."""
+    import tempfile
+
+    import vroom
+
+    data: dict[str, Any] = {
+        "vehicles": [{"id": 1, "start_index": 0, "end_index": 0, "capacity": [4]}],
+        "jobs": [
+            {"id": 1, "location_index": 1, "amount": [3]},
+            {"id": 2, "location_index": 2, "amount": [3]},
+            {"id": 3, "location_index": 2, "pickup": [4]},
+        ],
+        "matrices": {"car": {"durations": D}},
+    }
+    _, _, plan, out = _solve(data)
+    assert out["summary"]["unassigned"] == 1
+    served = {s["id"] for r in out["routes"] for s in r["steps"] if s["type"] == "job"}
+    assert len(served & {1, 2}) == 1 and 3 in served  # 3 picked up after the delivery
+    assert out["summary"]["delivery"] == [3]
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        json.dump(data, f)
+        f.flush()
+        theirs = vroom.Input.from_json(f.name).solve(exploration_level=5, nb_threads=1)
+    assert theirs.summary.unassigned == out["summary"]["unassigned"]
+    # Beside delivery or pickup VROOM skips it: refused, never silently lost.
+    for key in ("delivery", "pickup"):
+        bad = copy.deepcopy(data)
+        bad["jobs"][1][key] = [1]
+        with pytest.raises(MalformedInstance) as err:
+            problem_from_vroom(bad)
+        assert err.value.field == "jobs[1].amount"
+
+
 def test_the_inventory_lists_every_key_of_vroom_input() -> None:
     """The keys of VROOM's docs/API.md (1.14), per object: read, or refused by a rule."""
     documented = {
