@@ -43,11 +43,13 @@ _EXAMPLE = {
     "/optimise",
     summary="Solve a VROOM-format problem",
     description=(
-        "Accepts VROOM's input (vehicles with start/end, capacity in any number of "
+        "Accepts VROOM's input (vehicles with start/end, a profile (several, each with its "
+        "own matrices), capacity in any number of "
         "dimensions, costs, skills, type, time_window, several breaks with several windows "
         "and max_load, speed_factor, max_tasks, max_travel_time, max_distance, steps as the "
         "routes to start from; jobs and shipments with one or several time_windows, setup, "
-        "service and their per-type values, amounts (a job may deliver and pick up), skills, "
+        "service and their per-type values, amounts (a job may deliver and pick up; a job's "
+        "deprecated `amount` is its delivery), skills, "
         "priority; [lon, lat] coordinates or a custom `matrices` block with durations, "
         "distances and costs) and answers in VROOM's output format (routes with steps and "
         "arrival times, unassigned, summary). A key it does not honour is a 422 naming its "

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from postal.routing.model import Plan, Problem, Route, StopKind, Visit
+from postal.routing.model import Courier, Plan, Problem, Route, StopKind, Visit
 
 
 class ViolationKind(StrEnum):
@@ -53,8 +53,9 @@ class Violation:
     stop: int = -1
 
 
-def _travel(problem: Problem, speed: int, a: int, b: int) -> int:
-    base = int(problem.durations[a, b])
+def _travel(problem: Problem, courier: Courier, a: int, b: int) -> int:
+    base = int(problem.durations_for(courier)[a, b])
+    speed = courier.speed_percent
     # ceil(base * 100 / speed) in integers: a faster courier never gets a fractional second.
     return -((-base * 100) // speed)
 
@@ -262,7 +263,7 @@ def _check_route(problem: Problem, r_idx: int, route: Route) -> list[Violation]:
     if not route.visits:
         return out
     courier = problem.couriers[route.courier]
-    speed = courier.speed_percent
+    distances = problem.distances_for(courier)
     home = problem.depots[courier.start_depot]
     start_loc = home.location
     end_loc = problem.depots[courier.end_depot].location
@@ -288,9 +289,9 @@ def _check_route(problem: Problem, r_idx: int, route: Route) -> list[Violation]:
     travelled = 0
     for k, v in enumerate(valid):
         st = problem.stops[v.stop]
-        travel = _travel(problem, speed, prev_loc, st.location)
+        travel = _travel(problem, courier, prev_loc, st.location)
         travelled += travel
-        dist = int(problem.distances[prev_loc, st.location])
+        dist = int(distances[prev_loc, st.location])
         total += dist
         if v.distance_from_previous != dist:
             bad(
@@ -340,9 +341,9 @@ def _check_route(problem: Problem, r_idx: int, route: Route) -> list[Violation]:
             bad(ViolationKind.SKILLS, f"courier {courier.id} lacks skills {missing}", v.stop)
         prev_loc, prev_dep = st.location, v.departure
 
-    travel = _travel(problem, speed, prev_loc, end_loc)
+    travel = _travel(problem, courier, prev_loc, end_loc)
     travelled += travel
-    total += int(problem.distances[prev_loc, end_loc])
+    total += int(distances[prev_loc, end_loc])
     if courier.max_travel_time is not None and travelled > courier.max_travel_time:
         bad(
             ViolationKind.MAX_TRAVEL_TIME,

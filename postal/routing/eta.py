@@ -142,7 +142,10 @@ def vroom_input(prep: Prepared, courier: int, steps: Sequence[int | None]) -> di
     }
     if c.speed_percent != 100:
         vehicle["speed_factor"] = c.speed_percent / 100
-    matrix = {"durations": problem.durations.tolist(), "distances": problem.distances.tolist()}
+    matrix = {
+        "durations": problem.durations_for(c).tolist(),
+        "distances": problem.distances_for(c).tolist(),
+    }
     return {
         "vehicles": [vehicle],
         "jobs": jobs,
@@ -194,7 +197,7 @@ def _read(prep: Prepared, courier: int, output: dict[str, Any]) -> TimedRoute:
             continue
         s = int(step["id"])
         loc = problem.stops[s].location
-        d = int(problem.distances[prev, loc])
+        d = int(problem.distances_for(problem.couriers[courier])[prev, loc])
         total += d
         prev = loc
         visits.append(
@@ -211,7 +214,7 @@ def _read(prep: Prepared, courier: int, output: dict[str, Any]) -> TimedRoute:
             TimedStop(s, found.get("lead_time", 0), found.get("delay", 0), frozenset(found))
         )
     end = problem.depots[problem.couriers[courier].end_depot].location
-    total += int(problem.distances[prev, end])
+    total += int(problem.distances_for(problem.couriers[courier])[prev, end])
     route = Route(
         courier,
         tuple(visits),
@@ -242,7 +245,7 @@ def _break_gap(prep: Prepared, courier: int, seq: Sequence[int]) -> list[int]:
     gap = len(seq)
     for k, s in enumerate(seq):
         stop = problem.stops[s]
-        arrival = t + travel_time(problem, c.speed_percent, loc, stop.location)
+        arrival = t + travel_time(problem, c, loc, stop.location)
         if arrival >= brk.earliest_start:
             gap = k
             break

@@ -53,7 +53,7 @@ def reinsert(
 ) -> tuple[Sequences, list[int]]:
     """Insert as many ``dropped`` stops as possible; return new sequences and the rest."""
     problem = prep.problem
-    mat = problem.durations if by_duration else problem.distances
+    mats = problem.all_durations if by_duration else problem.all_distances
     out = {c: list(seq) for c, seq in sequences.items() if seq}
     left: list[int] = []
 
@@ -77,6 +77,7 @@ def reinsert(
             if c not in allowed:
                 continue
             pts = path(c, seq)
+            mat = mats[problem.couriers[c].profile]
             options: list[tuple[int, int, int]] = []
             a = loc(unit[0])
             b = loc(unit[-1])
@@ -107,6 +108,7 @@ def reinsert(
             if c in out:
                 continue
             pts = path(c, unit)
+            mat = mats[problem.couriers[c].profile]
             new_cost = courier_cost + sum(int(mat[x, y]) for x, y in itertools.pairwise(pts))
             if (best is None or new_cost < best[0]) and is_feasible(prep, c, unit):
                 best = (new_cost, c, list(unit))

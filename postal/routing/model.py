@@ -13,7 +13,9 @@ Semantics the solver and the independent checker both implement (each on its own
   shortened by the stop's setup applied and service time so that the handover ends before the
   desk closes;
 - a stop with skills goes only to a courier holding all of them (VROOM's skills);
-- travel time from i to j for a courier is ceil(durations[i][j] * 100 / speed_percent);
+- travel time from i to j for a courier is ceil(durations[i][j] * 100 / speed_percent), and
+  distances and custom costs are read, from the matrices of the courier's profile (VROOM's
+  vehicle ``profile``: the problem's own matrices, or one of ``Problem.profiles``);
 - load, in each capacity dimension: a pickup adds its demand, a delivery removes it; an
   unpaired delivery is loaded at the start depot, an unpaired pickup is carried to the end
   depot (a stop with VROOM's amounts may do both: its delivery is loaded at the start depot,
@@ -156,6 +158,9 @@ class Courier:
     order (VROOM's rule)."""
     vehicle_type: str | None = None
     """VROOM's vehicle ``type``: picks a stop's setup and service per type."""
+    profile: int = 0
+    """Whose travel matrices the courier uses: 0 = the problem's own, k = ``profiles[k - 1]``
+    (VROOM's vehicle ``profile``: a car and a bicycle on other roads at other speeds)."""
 
     @property
     def breaks(self) -> tuple[CourierBreak, ...]:
@@ -283,6 +288,15 @@ def _per_type(values: tuple[tuple[str, int], ...], vehicle_type: str | None, def
 
 
 @dataclass(frozen=True, eq=False)
+class Profile:
+    """A further set of travel matrices, the same size as the problem's (VROOM's profiles)."""
+
+    durations: Matrix
+    distances: Matrix
+    arc_costs: Matrix | None = None
+
+
+@dataclass(frozen=True, eq=False)
 class Problem:
     """Everything the optimiser needs for one day and one area."""
 
@@ -299,13 +313,43 @@ class Problem:
     arc_costs: Matrix | None = None
     """Money per leg from location to location (VROOM's custom ``costs`` matrix): when set,
     a route's travel is priced by it instead of per hour of travel and per km."""
+    profiles: tuple[Profile, ...] = ()
+    """Further travel matrices, for couriers whose ``profile`` is 1 or more."""
+
+    def durations_for(self, courier: Courier) -> Matrix:
+        """Travel times at the matrix speed for ``courier`` (its profile's)."""
+        return self.all_durations[courier.profile]
+
+    def distances_for(self, courier: Courier) -> Matrix:
+        """Distances for ``courier`` (its profile's)."""
+        return self.all_distances[courier.profile]
+
+    def arc_costs_for(self, courier: Courier) -> Matrix | None:
+        """The custom cost matrix for ``courier`` (its profile's), if any."""
+        if courier.profile == 0:
+            return self.arc_costs
+        return self.profiles[courier.profile - 1].arc_costs
+
+    @property
+    def all_durations(self) -> tuple[Matrix, ...]:
+        """Every profile's travel times, the problem's own first."""
+        return (self.durations, *(p.durations for p in self.profiles))
+
+    @property
+    def all_distances(self) -> tuple[Matrix, ...]:
+        """Every profile's distances, the problem's own first."""
+        return (self.distances, *(p.distances for p in self.profiles))
 
     @property
     def priced(self) -> bool:
         """True when some courier has a cost (fixed, per hour of working, travel or task
         time, per km): the objective is then money (model.route_money) instead of fewest
         couriers, then travel."""
-        return self.arc_costs is not None or any(c.priced for c in self.couriers)
+        return (
+            self.arc_costs is not None
+            or any(p.arc_costs is not None for p in self.profiles)
+            or any(c.priced for c in self.couriers)
+        )
 
     @property
     def dims(self) -> int:

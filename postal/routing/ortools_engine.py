@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
 from postal.routing.model import COST_UNITS_PER_MONEY, metre_cost
-from postal.routing.prep import Prepared, travel_time
+from postal.routing.prep import Prepared, at_speed
 
 Sequences = dict[int, list[int]]
 
@@ -110,16 +110,22 @@ class OrtoolsModel:
                 )
 
         def node_matrix(
-            speed: int, with_service: bool, use_distance: bool, vtype: str | None = None
+            speed: int,
+            profile: int,
+            with_service: bool,
+            use_distance: bool,
+            vtype: str | None = None,
         ) -> list[list[int]]:
+            """Node-to-node travel (at ``speed``) or distance, of one profile's matrices."""
             service, setup = typed[vtype]
+            mat = (problem.all_distances if use_distance else problem.all_durations)[profile]
             rows = []
             for a in range(n_nodes):
                 la = loc[a]
-                if use_distance:
-                    row = [int(problem.distances[la, loc[b]]) for b in range(n_nodes)]
-                else:
-                    row = [travel_time(problem, speed, la, loc[b]) for b in range(n_nodes)]
+                row = [int(mat[la, loc[b]]) for b in range(n_nodes)]
+                if not use_distance:
+                    if speed != 100:
+                        row = [at_speed(v, speed) for v in row]
                     if with_service and service[a]:
                         row = [v + service[a] for v in row]
                     if with_service and any(setup):
@@ -129,17 +135,18 @@ class OrtoolsModel:
                 rows.append(row)
             return rows
 
-        time_cb: dict[tuple[int, str | None], int] = {}
-        cost_cb: dict[int, int] = {}
-        priced_cb: dict[tuple[int, int, int, int, str | None], int] = {}
+        time_cb: dict[tuple[int, int, str | None], int] = {}
+        cost_cb: dict[tuple[int, int], int] = {}
+        priced_cb: dict[tuple[int, int, int, int, int, str | None], int] = {}
         priced = problem.priced
-        metres: list[list[int]] | None = None
+        metres: dict[int, list[list[int]]] = {}
         for v, c in enumerate(self.couriers):
             speed = problem.couriers[c].speed_percent
+            profile = problem.couriers[c].profile
             vtype = problem.couriers[c].vehicle_type
-            if (speed, vtype) not in time_cb:
-                time_cb[speed, vtype] = routing.RegisterTransitMatrix(
-                    node_matrix(speed, True, False, vtype)
+            if (speed, profile, vtype) not in time_cb:
+                time_cb[speed, profile, vtype] = routing.RegisterTransitMatrix(
+                    node_matrix(speed, profile, True, False, vtype)
                 )
             if priced:
                 # Money: the distance at the courier's per-metre cost, travel and task time at
@@ -153,21 +160,23 @@ class OrtoolsModel:
                     travel,
                     task,
                     speed if travel or task else 0,
+                    profile,
                     courier.vehicle_type,
                 )
                 if pkey not in priced_cb:
-                    metres = metres or node_matrix(100, False, True)
-                    rows = [[d * per_metre for d in row] for row in metres]
-                    if problem.arc_costs is not None:
+                    if profile not in metres:
+                        metres[profile] = node_matrix(100, profile, False, True)
+                    rows = [[d * per_metre for d in row] for row in metres[profile]]
+                    arcs = problem.arc_costs_for(courier)
+                    if arcs is not None:
                         # The custom cost matrix's money per leg.
-                        arcs = problem.arc_costs
                         rows = [
                             [m + int(arcs[loc[a], loc[b]]) * COST_UNITS_PER_MONEY
                              for b, m in enumerate(row)]
                             for a, row in enumerate(rows)
                         ]  # fmt: skip
                     if travel:
-                        times = node_matrix(speed, False, False)
+                        times = node_matrix(speed, profile, False, False)
                         rows = [
                             [m + travel * t for m, t in zip(row, trow, strict=True)]
                             for row, trow in zip(rows, times, strict=True)
@@ -185,11 +194,11 @@ class OrtoolsModel:
                     priced_cb[pkey] = routing.RegisterTransitMatrix(rows)
                 routing.SetArcCostEvaluatorOfVehicle(priced_cb[pkey], v)
                 continue
-            if speed not in cost_cb:
-                cost_cb[speed] = routing.RegisterTransitMatrix(
-                    node_matrix(speed, False, not by_duration)
+            if (speed, profile) not in cost_cb:
+                cost_cb[speed, profile] = routing.RegisterTransitMatrix(
+                    node_matrix(speed, profile, False, not by_duration)
                 )
-            routing.SetArcCostEvaluatorOfVehicle(cost_cb[speed], v)
+            routing.SetArcCostEvaluatorOfVehicle(cost_cb[speed, profile], v)
         if priced:
             for v, c in enumerate(self.couriers):
                 courier = problem.couriers[c]
@@ -203,7 +212,11 @@ class OrtoolsModel:
         horizon = prep.horizon
         routing.AddDimensionWithVehicleTransits(
             [
-                time_cb[problem.couriers[c].speed_percent, problem.couriers[c].vehicle_type]
+                time_cb[
+                    problem.couriers[c].speed_percent,
+                    problem.couriers[c].profile,
+                    problem.couriers[c].vehicle_type,
+                ]
                 for c in self.couriers
             ],
             horizon,
@@ -332,7 +345,7 @@ class OrtoolsModel:
             end = routing.End(v)
             solver.Add(load.CumulVar(end) == upd.CumulVar(end))
 
-    def _add_limits(self, node_matrix: Callable[[int, bool, bool], list[list[int]]]) -> None:
+    def _add_limits(self, node_matrix: Callable[[int, int, bool, bool], list[list[int]]]) -> None:
         """Vehicles' max_tasks, max_travel_time and max_distance: a dimension each (only when
         some courier has the limit), whose per-vehicle capacity is the limit."""
         routing = self.routing
@@ -343,18 +356,24 @@ class OrtoolsModel:
             caps = [len(self.stops) if c.max_tasks is None else c.max_tasks for c in couriers]
             routing.AddDimensionWithVehicleCapacity(ones, 0, caps, True, "tasks")
         if any(c.max_distance is not None for c in couriers):
-            metres = routing.RegisterTransitMatrix(node_matrix(100, False, True))
+            per_profile: dict[int, int] = {}
+            for c in couriers:
+                if c.profile not in per_profile:
+                    matrix = node_matrix(100, c.profile, False, True)
+                    per_profile[c.profile] = routing.RegisterTransitMatrix(matrix)
             caps = [unbounded if c.max_distance is None else c.max_distance for c in couriers]
-            routing.AddDimensionWithVehicleCapacity(metres, 0, caps, True, "distance")
+            routing.AddDimensionWithVehicleTransitAndCapacity(
+                [per_profile[c.profile] for c in couriers], 0, caps, True, "distance"
+            )
         if any(c.max_travel_time is not None for c in couriers):
             # Travel alone (no setup, service or waiting), at each courier's speed.
-            per_speed: dict[int, int] = {}
+            per_speed: dict[tuple[int, int], int] = {}
             for c in couriers:
-                if c.speed_percent not in per_speed:
-                    matrix = node_matrix(c.speed_percent, False, False)
-                    per_speed[c.speed_percent] = routing.RegisterTransitMatrix(matrix)
+                if (c.speed_percent, c.profile) not in per_speed:
+                    matrix = node_matrix(c.speed_percent, c.profile, False, False)
+                    per_speed[c.speed_percent, c.profile] = routing.RegisterTransitMatrix(matrix)
             routing.AddDimensionWithVehicleTransitAndCapacity(
-                [per_speed[c.speed_percent] for c in couriers],
+                [per_speed[c.speed_percent, c.profile] for c in couriers],
                 0,
                 [unbounded if c.max_travel_time is None else c.max_travel_time for c in couriers],
                 True,

@@ -279,11 +279,11 @@ def parse(data: dict[str, Any], matrix_fn: MatrixFn | None = None) -> tuple[Prob
             ]
     problem, ids = problem_from_vroom(copy, matrix_fn)
     raw = _read_raw(data, ids)
-    if problem.arc_costs is not None:
-        for k, costs in enumerate(raw.costs):
-            if costs.per_hour != 3600 or costs.per_km:
-                key = "per_hour" if costs.per_hour != 3600 else "per_km"
-                raise _err(f"vehicles[{k}].costs.{key}", CUSTOM_COSTS)
+    for k, costs in enumerate(raw.costs):
+        custom = problem.arc_costs_for(problem.couriers[k]) is not None
+        if custom and (costs.per_hour != 3600 or costs.per_km):
+            key = "per_hour" if costs.per_hour != 3600 else "per_km"
+            raise _err(f"vehicles[{k}].costs.{key}", CUSTOM_COSTS)
     return problem, ids, raw
 
 
@@ -432,10 +432,12 @@ def _route(problem: Problem, ids: VroomIds, raw: Raw, c: int, steps: list[Step])
                 leg = legs[-1]
                 a, b = locations[leg.first], loc
                 if a is not None and b is not None:
-                    leg.travel = travel_time(problem, courier.speed_percent, a, b)
-                    leg.distance = int(problem.distances[a, b]) if ids.has_distances else 0
-                    if problem.arc_costs is not None:
-                        leg.cost = int(problem.arc_costs[a, b])
+                    leg.travel = travel_time(problem, courier, a, b)
+                    distances = problem.distances_for(courier)
+                    leg.distance = int(distances[a, b]) if ids.has_distances else 0
+                    arcs = problem.arc_costs_for(courier)
+                    if arcs is not None:
+                        leg.cost = int(arcs[a, b])
             if step.kind != "end":
                 legs.append(_Leg(p))
         else:
@@ -902,7 +904,9 @@ def _write_route(
             duration,
             total_distance,
             setup_sum + service_sum,
-            None if problem.arc_costs is None else sum(leg.cost for leg in route.legs),
+            None
+            if problem.arc_costs_for(problem.couriers[c]) is None
+            else sum(leg.cost for leg in route.legs),
         ),
         "delivery": deliveries,
         "pickup": pickups,

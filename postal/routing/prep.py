@@ -112,12 +112,13 @@ class Prepared:
         return all(len(self.windows[s]) == 1 for s in self.active)
 
 
-def travel_time(problem: Problem, speed_percent: int, a: int, b: int) -> int:
-    """Travel time from location a to b at the courier's speed (rounded up)."""
-    base = int(problem.durations[a, b])
-    if speed_percent == 100:
+def travel_time(problem: Problem, courier: Courier, a: int, b: int) -> int:
+    """Travel time from location a to b for ``courier``: its profile's matrix at its speed
+    (rounded up)."""
+    base = int(problem.durations_for(courier)[a, b])
+    if courier.speed_percent == 100:
         return base
-    return at_speed(base, speed_percent)
+    return at_speed(base, courier.speed_percent)
 
 
 def at_speed(seconds: _Seconds, speed_percent: int) -> _Seconds:
@@ -154,7 +155,7 @@ def normalise(windows: Sequence[Window]) -> tuple[Window, ...]:
 def validate(problem: Problem) -> None:
     """Raise InvalidProblem when indices or pairs are inconsistent."""
     n_loc = problem.durations.shape[0]
-    if problem.durations.shape != (n_loc, n_loc) or problem.distances.shape != (n_loc, n_loc):
+    if any(m.shape != (n_loc, n_loc) for m in (*problem.all_durations, *problem.all_distances)):
         raise InvalidProblem(detail="durations and distances must be square and of one size")
     for d in problem.depots:
         if not 0 <= d.location < n_loc:
@@ -165,11 +166,12 @@ def validate(problem: Problem) -> None:
                 raise InvalidProblem(detail=f"courier {c.id}: depot {dep} out of range")
         if (
             c.speed_percent <= 0
+            or not 0 <= c.profile <= len(problem.profiles)
             or c.capacity < 0
             or any(k < 0 for k in c.capacities)
             or c.shift[0] > c.shift[1]
         ):
-            raise InvalidProblem(detail=f"courier {c.id}: bad speed, capacity or shift")
+            raise InvalidProblem(detail=f"courier {c.id}: bad speed, profile, capacity or shift")
     pairs: dict[str, list[int]] = {}
     for i, s in enumerate(problem.stops):
         if not 0 <= s.location < n_loc:
@@ -338,10 +340,12 @@ def _tighten_pairs(
         if not windows[p] or not windows[d]:
             continue
         both = set(compatible[p]) & set(compatible[d])
-        speed = max((problem.couriers[c].speed_percent for c in both), default=100)
+        if not both:
+            continue
         # The quickest courier: nothing feasible is cut.
-        gap = stop.shortest_service + travel_time(
-            problem, speed, stop.location, problem.stops[d].location
+        gap = stop.shortest_service + min(
+            travel_time(problem, problem.couriers[c], stop.location, problem.stops[d].location)
+            for c in both
         )
         delivery = intersect(windows[d], ((windows[p][0][0] + gap, INF),))
         pickup = intersect(windows[p], ((0, windows[d][-1][1] - gap),))
@@ -391,7 +395,7 @@ def _why_unreachable(prep: Prepared, i: int) -> UnassignedReason:
     for c in prep.compatible[i]:
         courier = problem.couriers[c]
         loc = problem.depots[courier.start_depot].location
-        if courier.shift[0] + travel_time(problem, courier.speed_percent, loc, s.location) <= last:
+        if courier.shift[0] + travel_time(problem, courier, loc, s.location) <= last:
             return UnassignedReason.SHIFT_TOO_SHORT
     return UnassignedReason.WINDOW_PASSED
 

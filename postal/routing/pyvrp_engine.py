@@ -57,6 +57,7 @@ def _vehicle_classes(prep: Prepared) -> list[list[int]]:
             courier.shift,
             prep.capacities[c],
             courier.speed_percent,
+            courier.profile,
             courier.breaks,
             courier.max_tasks,
             courier.max_travel_time,
@@ -105,19 +106,20 @@ class PyvrpModel:
         self.depot_index = {d: k for k, d in enumerate(depot_ids)}
         n_loc = problem.durations.shape[0]
         locations = [pyvrp.Location(0.0, 0.0) for _ in range(n_loc)]
-        speeds = sorted({problem.couriers[g[0]].speed_percent for g in self.classes})
-        dist_base = problem.durations if by_duration else problem.distances
-        profile_of: dict[tuple[int, tuple[int, ...]], int] = {}
+        firsts = [problem.couriers[g[0]] for g in self.classes]
+        speeds = sorted({(c.speed_percent, c.profile) for c in firsts})
+        profile_of: dict[tuple[int, int, tuple[int, ...]], int] = {}
         dist_mats: list[Any] = []
         dur_mats: list[Any] = []
 
-        def profile(speed: int, forbidden: tuple[int, ...]) -> int:
-            key = (speed, forbidden)
+        def profile(speed: int, ours: int, forbidden: tuple[int, ...]) -> int:
+            """PyVRP's profile for a speed, one of our profiles, and locations barred."""
+            key = (speed, ours, forbidden)
             if key not in profile_of:
-                dur = problem.durations
+                dur = problem.all_durations[ours]
                 if speed != 100:
                     dur = at_speed(dur, speed)
-                dist = dist_base if not by_duration else dur
+                dist = problem.all_distances[ours] if not by_duration else dur
                 if forbidden:
                     dist = dist.copy()
                     dur = dur.copy()
@@ -132,8 +134,8 @@ class PyvrpModel:
                 dur_mats.append(np.ascontiguousarray(dur, dtype=np.int64))
             return profile_of[key]
 
-        for speed in speeds:
-            profile(speed, ())
+        for speed, ours in speeds:
+            profile(speed, ours, ())
 
         depots = [pyvrp.Depot(location=problem.depots[d].location) for d in depot_ids]
         vehicle_types: list[pyvrp.VehicleType] = []
@@ -165,7 +167,7 @@ class PyvrpModel:
                     tw_late=c.shift[1],
                     shift_duration=max(shift_len, 0),
                     max_distance=2**63 - 1 if limit is None else limit,
-                    profile=profile(c.speed_percent, forbidden),
+                    profile=profile(c.speed_percent, c.profile, forbidden),
                 )
             )
             self.type_couriers.append(g)

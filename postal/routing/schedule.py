@@ -66,7 +66,6 @@ def _forward(
     """
     problem = prep.problem
     c = problem.couriers[courier]
-    speed = c.speed_percent
     brk = c.break_
     loc = problem.depots[c.start_depot].location
     t = depart
@@ -74,7 +73,7 @@ def _forward(
     b_start: int | None = None
     for k, s in enumerate(seq):
         stop = problem.stops[s]
-        tr = travel_time(problem, speed, loc, stop.location)
+        tr = travel_time(problem, c, loc, stop.location)
         if brk is not None and gap == k:
             b = max(t, brk.earliest_start)
             if b > brk.latest_start:
@@ -91,7 +90,7 @@ def _forward(
         t = start + (stop.setup_for(c) if stop.location != loc else 0) + stop.service_for(c)
         times.append((arrival, start, t))
         loc = stop.location
-    tr = travel_time(problem, speed, loc, problem.depots[c.end_depot].location)
+    tr = travel_time(problem, c, loc, problem.depots[c.end_depot].location)
     if brk is not None and gap == len(seq):
         b = max(t, brk.earliest_start)
         if b > brk.latest_start:
@@ -182,21 +181,22 @@ def _scheduled(
     home = problem.depots[c.start_depot].location
     if first_break is None or first_break >= times[0][1]:
         # Leave as late as the first visit allows: no pointless waiting at the first stop.
-        start = max(start, times[0][1] - travel_time(problem, c.speed_percent, home, first_loc))
+        start = max(start, times[0][1] - travel_time(problem, c, home, first_loc))
     visits: list[Visit] = []
     prev = home
     total = 0
+    distances = problem.distances_for(c)
     for k, s in enumerate(seq):
         loc = problem.stops[s].location
-        d = int(problem.distances[prev, loc])
+        d = int(distances[prev, loc])
         total += d
         arrival, st, dep = times[k]
         if k == 0:
-            arrival = max(arrival, start + travel_time(problem, c.speed_percent, home, loc))
+            arrival = max(arrival, start + travel_time(problem, c, home, loc))
             arrival = min(arrival, st)
         visits.append(Visit(s, arrival, st, dep, loads[k + 1], d))
         prev = loc
-    total += int(problem.distances[prev, problem.depots[c.end_depot].location])
+    total += int(distances[prev, problem.depots[c.end_depot].location])
     return Route(
         courier=courier,
         visits=tuple(visits),
@@ -258,8 +258,9 @@ def route_cost(prep: Prepared, courier: int, seq: Sequence[int], by_duration: bo
         problem.depots[c.end_depot].location,
     ]
     if by_duration:
-        return sum(travel_time(problem, c.speed_percent, a, b) for a, b in itertools.pairwise(path))
-    return sum(int(problem.distances[a, b]) for a, b in itertools.pairwise(path))
+        return sum(travel_time(problem, c, a, b) for a, b in itertools.pairwise(path))
+    distances = problem.distances_for(c)
+    return sum(int(distances[a, b]) for a, b in itertools.pairwise(path))
 
 
 def task_time(prep: Prepared, route: Route) -> int:
@@ -289,15 +290,16 @@ def money(prep: Prepared, route: Route) -> int:
 
 def arc_cost(problem: Problem, route: Route) -> int:
     """The custom cost matrix summed along the route, depot to depot (0 without one)."""
-    if problem.arc_costs is None or not route.visits:
-        return 0
     courier = problem.couriers[route.courier]
+    arcs = problem.arc_costs_for(courier)
+    if arcs is None or not route.visits:
+        return 0
     path = [
         problem.depots[courier.start_depot].location,
         *(problem.stops[v.stop].location for v in route.visits),
         problem.depots[courier.end_depot].location,
     ]
-    return sum(int(problem.arc_costs[a, b]) for a, b in itertools.pairwise(path))
+    return sum(int(arcs[a, b]) for a, b in itertools.pairwise(path))
 
 
 def _point_loads(prep: Prepared, courier: int, seq: Sequence[int]) -> list[tuple[int, ...]]:
@@ -371,13 +373,12 @@ def _with_breaks(
         _point_loads(prep, courier, seq) if any(b.max_load is not None for b in breaks) else None
     )
     runs = {mask: _runs(breaks, mask) for mask in range(full + 1)}
-    speed = c.speed_percent
     loc = problem.depots[c.start_depot].location
     state: dict[int, int] = {0: depart}
     back: list[dict[int, _Back]] = []
     for k, s in enumerate(seq):
         stop = problem.stops[s]
-        travel = travel_time(problem, speed, loc, stop.location)
+        travel = travel_time(problem, c, loc, stop.location)
         setup = stop.setup_for(c) if stop.location != loc else 0
         service = stop.service_for(c)
         load = loads[k] if loads is not None else None
@@ -402,7 +403,7 @@ def _with_breaks(
         state = new
         back.append(step)
         loc = stop.location
-    travel = travel_time(problem, speed, loc, problem.depots[c.end_depot].location)
+    travel = travel_time(problem, c, loc, problem.depots[c.end_depot].location)
     load = loads[-1] if loads is not None else None
     finish: tuple[int, int, tuple[int, ...], list[int]] | None = None
     for mask, t in state.items():

@@ -39,6 +39,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from postal.procs import die_with_parent
 from postal.routing.checker import check_plan
@@ -137,6 +138,12 @@ def priced_cost(prep: Prepared, sequences: Sequences) -> int:
     return total
 
 
+def _most(matrices: Sequence[NDArray[np.int64]], locs: list[int]) -> NDArray[np.int64]:
+    """The rows and columns ``locs`` of the matrices, the largest value of each cell."""
+    most: NDArray[np.int64] = np.maximum.reduce([m[np.ix_(locs, locs)] for m in matrices])
+    return most
+
+
 def priced_bound(prep: Prepared) -> int:
     """More than any priced plan costs: every courier used for its whole shift over a
     distance no route can exceed (so a dropped stop always costs more than it saves)."""
@@ -144,16 +151,20 @@ def priced_bound(prep: Prepared) -> int:
     locs = sorted(
         {problem.stops[s].location for s in prep.active} | {d.location for d in problem.depots}
     )
-    row_max = problem.distances[np.ix_(locs, locs)].max(axis=1).astype(np.int64)
+    # Every profile's worst (a car's and a bicycle's matrices).
+    row_max = _most(problem.all_distances, locs).max(axis=1).astype(np.int64)
     far = int(row_max.sum()) + int(row_max.max()) * 2
-    time_max = problem.durations[np.ix_(locs, locs)].max(axis=1).astype(np.int64)
+    time_max = _most(problem.all_durations, locs).max(axis=1).astype(np.int64)
     # Travel time at the slowest courier, and every task on one route.
     slowest = min(c.speed_percent for c in problem.couriers)
     long = (int(time_max.sum()) + int(time_max.max()) * 2) * 100 // slowest + 1
     tasks = sum(problem.stops[s].setup + problem.stops[s].service for s in prep.active)
     arc = 0
-    if problem.arc_costs is not None:
-        arc_max = problem.arc_costs[np.ix_(locs, locs)].max(axis=1).astype(np.int64)
+    arcs = [
+        a for a in (problem.arc_costs, *(p.arc_costs for p in problem.profiles)) if a is not None
+    ]
+    if arcs:
+        arc_max = _most(arcs, locs).max(axis=1).astype(np.int64)
         arc = int(arc_max.sum()) + int(arc_max.max()) * 2
     return 1 + sum(
         route_money(c, c.shift[0], c.shift[1], far, long, tasks, arc) for c in problem.couriers
@@ -163,13 +174,13 @@ def priced_bound(prep: Prepared) -> int:
 def cost_scales(prep: Prepared, by_duration: bool) -> tuple[int, int]:
     """(fixed cost per courier, base penalty per dropped stop) for the lexicographic objective."""
     problem = prep.problem
-    mat = problem.durations if by_duration else problem.distances
+    mats = problem.all_durations if by_duration else problem.all_distances
     locs = sorted(
         {problem.stops[s].location for s in prep.active} | {d.location for d in problem.depots}
     )
     if not locs:
         return 1, 1
-    sub = mat[np.ix_(locs, locs)]
+    sub = _most(mats, locs)
     slowest = min((c.speed_percent for c in problem.couriers), default=100)
     row_max = sub.max(axis=1).astype(np.int64)
     bound = int(row_max.sum()) + int(row_max.max()) * 2

@@ -4,7 +4,8 @@
 (see ``vroom_format.INVENTORY``): custom ``durations`` and ``distances``, vehicles with
 capacities, shifts, one break (with its id and description), skills, speed factors,
 ``max_tasks``, ``max_travel_time``, ``max_distance``, open starts or ends, descriptions and
-default costs; jobs with setups, services, one or two time windows, deliveries or pickups,
+default costs, a second profile (bicycles with matrices of their own); jobs with setups,
+services, one or two time windows, deliveries or pickups (or the deprecated ``amount``),
 skills and priorities; shipments with the same. Which features a problem uses is drawn from
 its seed, breaks aside (``breaks``), so that a run covers problems with and without each.
 
@@ -241,7 +242,7 @@ def random_problem(seed: int, tasks: int, breaks: bool | None = None) -> dict[st
                 ]
     # Some jobs that only deliver say so by the deprecated 'amount', which VROOM still reads
     # (a stream of its own).
-    lrng = np.random.default_rng([seed, 4])
+    lrng = np.random.default_rng([seed, 6])
     for job in jobs:
         if "pickup" not in job and lrng.random() < 0.15:
             job["amount"] = job.pop("delivery")
@@ -288,10 +289,29 @@ def random_problem(seed: int, tasks: int, breaks: bool | None = None) -> dict[st
             [int(d + m // 10 + 100 * t * (d > 0)) for d, m, t in zip(drow, mrow, trow, strict=True)]
             for drow, mrow, trow in zip(durations, distances, toll.tolist(), strict=True)
         ]
+    # A second profile for some vehicles: bicycles, quicker than vans on short legs through
+    # the old quarter, slower on long ones, on shorter roads (a stream of its own).
+    prng = np.random.default_rng([seed, 7])
+    profiles = {"car": matrices}
+    two_profiles = bool(prng.random() < 0.3)
+    if two_profiles:
+        dur = np.array(durations)
+        short = dur <= np.median(dur)
+        bike: dict[str, Any] = {
+            # Multiples of 20 s, as the vans' (see above).
+            "durations": (np.where(short, dur * 7 // 10, dur * 3 // 2) // 20 * 20).tolist(),
+            "distances": (np.array(distances) * 9 // 10).tolist(),
+        }
+        if custom:
+            bike["costs"] = (np.array(matrices["costs"]) * 8 // 10).tolist()
+        profiles["bike"] = bike
+        for v in vehicles:
+            if prng.random() < 0.5:
+                v["profile"] = "bike"
     out: dict[str, Any] = {
         "vehicles": vehicles,
         "jobs": jobs,
-        "matrices": {"car": matrices},
+        "matrices": profiles,
     }
     if shipments:
         out["shipments"] = shipments
@@ -302,6 +322,7 @@ def random_problem(seed: int, tasks: int, breaks: bool | None = None) -> dict[st
         "more_breaks": more_breaks,
         "custom_costs": custom,
         "per_type": typed,
+        "profiles": two_profiles,
     }
     out["_features"] = sorted(k for k, on in {**features, **extra}.items() if on)
     return out

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import vroom
+from numpy.typing import NDArray
 
 from postal.routing.prep import Prepared, picked
 
@@ -57,6 +58,20 @@ def skills(prep: Prepared) -> tuple[dict[int, set[int]], dict[int, set[int]]]:
     return per_courier, per_stop
 
 
+def _profile_name(k: int) -> str:
+    """VROOM's name for our profile ``k`` (VROOM's default, 'car', for the problem's own)."""
+    return "car" if k == 0 else f"profile{k}"
+
+
+def _uint32(matrix: NDArray[np.int64]) -> NDArray[np.uint32]:
+    """A matrix as VROOM takes it (values capped below its 'unreachable')."""
+    return np.minimum(matrix, _UINT32 - 1).astype(np.uint32)
+
+
+def _or(first: NDArray[np.int64] | None, second: NDArray[np.int64]) -> NDArray[np.int64]:
+    return second if first is None else first
+
+
 def build_input(
     prep: Prepared, courier_cost: int, by_duration: bool, with_breaks: bool = True
 ) -> vroom.Input:
@@ -64,25 +79,21 @@ def build_input(
     problem = prep.problem
     courier_skills, stop_skills = skills(prep)
     inp = vroom.Input()
-    durations = np.minimum(problem.durations, _UINT32 - 1).astype(np.uint32)
-    inp.set_durations_matrix(profile="car", matrix_input=durations)
     # VROOM's own costs where the couriers have VROOM's kinds of costs (travel time, distance)
     # or the problem a custom cost matrix; otherwise (fewest couriers, or working time) a cost
     # matrix of travel with a large fixed cost.
-    custom = problem.arc_costs is not None
+    arcs = [problem.arc_costs, *(p.arc_costs for p in problem.profiles)]
+    custom = any(a is not None for a in arcs)
     metric = not custom and any(c.cost_per_travel_hour or c.cost_per_km for c in problem.couriers)
-    if metric or any(c.max_distance is not None for c in problem.couriers):
-        inp.set_distances_matrix(
-            profile="car",
-            matrix_input=np.minimum(problem.distances, _UINT32 - 1).astype(np.uint32),
-        )
-    if not metric:
-        costs = problem.durations if by_duration else problem.distances
-        if problem.arc_costs is not None:
-            costs = problem.arc_costs
-        inp.set_costs_matrix(
-            profile="car", matrix_input=np.minimum(costs, _UINT32 - 1).astype(np.uint32)
-        )
+    with_distances = metric or any(c.max_distance is not None for c in problem.couriers)
+    for k, durations in enumerate(problem.all_durations):
+        name = _profile_name(k)
+        inp.set_durations_matrix(profile=name, matrix_input=_uint32(durations))
+        if with_distances:
+            inp.set_distances_matrix(profile=name, matrix_input=_uint32(problem.all_distances[k]))
+        if not metric:
+            costs = durations if by_duration else problem.all_distances[k]
+            inp.set_costs_matrix(profile=name, matrix_input=_uint32(_or(arcs[k], costs)))
     fixed = min(courier_cost, 2**31 - 1)
     for c, courier in enumerate(problem.couriers):
         if metric:
@@ -118,6 +129,7 @@ def build_input(
                 max_travel_time=courier.max_travel_time,
                 max_distance=courier.max_distance,
                 type=courier.vehicle_type or "",
+                profile=_profile_name(courier.profile),
             )
         )
     for s in prep.active:

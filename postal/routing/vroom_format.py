@@ -8,10 +8,11 @@ silently lost. The inventory (``INVENTORY`` below, shown by the tests):
 
 honoured
     top level: ``jobs``, ``shipments``, ``vehicles``, ``matrices`` (``durations``,
-    ``distances`` and ``costs`` of the vehicles' profile; custom costs price the travel
-    instead of ``per_hour`` and ``per_km``, which then keep their defaults), ``matrix``
-    (deprecated: durations);
-    vehicles: ``id``, ``profile`` (one per problem), ``description``, ``start``/``start_index``,
+    ``distances`` and ``costs`` of each of the vehicles' profiles, every one the same size;
+    custom costs price the travel instead of ``per_hour`` and ``per_km``, which then keep
+    their defaults), ``matrix`` (deprecated: durations);
+    vehicles: ``id``, ``profile`` (any number per problem with ``matrices``: each vehicle
+    travels by its own profile's matrices), ``description``, ``start``/``start_index``,
     ``end``/``end_index`` (either may be left out: the route then starts or ends at its first
     or last task), ``capacity`` (any number of dimensions, the same in every amount; none =
     no limit), ``costs`` (``fixed``, ``per_hour`` of travel, ``per_km`` (needs distances),
@@ -33,7 +34,8 @@ honoured
     shipments: ``pickup``, ``delivery``, ``amount``, ``skills``, ``priority``.
 refused (see ``REFUSED``)
     jobs' ``amount`` beside ``delivery`` or ``pickup`` (VROOM skips it there: a limit silently
-    lost); vehicles of several profiles (one set of matrices per problem).
+    lost); several profiles without ``matrices`` (coordinates are translated by one
+    matrix function, one profile).
 
 The objective (``vroom_params``, used by POST /optimise and ``postal solve`` alike) is VROOM's:
 the sum of the priorities of the tasks served first (a shipment's counts once per step), then
@@ -67,6 +69,7 @@ from postal.routing.model import (
     Depot,
     Plan,
     Problem,
+    Profile,
     Route,
     SolveParams,
     Stop,
@@ -133,8 +136,8 @@ CUSTOM_COSTS = (
 """The 422 for per_hour or per_km beside a custom cost matrix (VROOM refuses them too)."""
 
 REFUSED: dict[str, str] = {
-    "vehicles.profile": "one profile per problem is supported (and, with custom matrices, "
-    "one of the profiles under 'matrices')",
+    "vehicles.profile": "several profiles need matrices of their own under 'matrices' "
+    "(from coordinates alone, one profile per problem)",
     "jobs.amount": "'amount' (deprecated) is a job's delivery when the job gives neither "
     "'delivery' nor 'pickup'; beside them VROOM skips it: give 'delivery' alone",
 }
@@ -459,20 +462,54 @@ def _breaks_in_order(
         following = min(following, window[1])
 
 
-def _profile(data: dict[str, Any], vehicles: list[Any]) -> str:
-    """The one profile of the problem (VROOM's default 'car')."""
-    first = vehicles[0].get("profile", "car") if isinstance(vehicles[0], dict) else "car"
-    for k, v in enumerate(vehicles):
-        if isinstance(v, dict) and v.get("profile", "car") != first:
-            raise _refuse(f"vehicles[{k}].profile", "vehicles.profile")
+def _profiles(data: dict[str, Any], vehicles: list[Any]) -> list[str]:
+    """The vehicles' profiles (VROOM's default 'car'), each once, the first vehicle's first.
+    Several need matrices of their own ('matrices'); each named must be there."""
+    names: list[str] = []
     matrices = data.get("matrices")
-    if isinstance(matrices, dict) and matrices and first not in matrices:
-        k = next(k for k, v in enumerate(vehicles) if isinstance(v, dict))
-        where = f"vehicles[{k}].profile" if "profile" in vehicles[k] else f"matrices.{first}"
-        raise _err(where, f"no matrices for profile {first!r} (given: {', '.join(matrices)})")
-    if not isinstance(first, str):
-        raise _err("vehicles[0].profile", "must be a string")
-    return first
+    for k, v in enumerate(vehicles):
+        name = v.get("profile", "car") if isinstance(v, dict) else "car"
+        if not isinstance(name, str):
+            raise _err(f"vehicles[{k}].profile", "must be a string")
+        if isinstance(matrices, dict) and matrices and name not in matrices:
+            where = f"vehicles[{k}].profile" if "profile" in v else f"matrices.{name}"
+            raise _err(where, f"no matrices for profile {name!r} (given: {', '.join(matrices)})")
+        if name not in names:
+            if names and not isinstance(matrices, dict):
+                raise _refuse(f"vehicles[{k}].profile", "vehicles.profile")
+            names.append(name)
+    return names
+
+
+@dataclass(frozen=True)
+class _Matrices:
+    """One profile's matrices as given."""
+
+    durations: NDArray[np.int64]
+    distances: NDArray[np.int64]
+    costs: NDArray[np.int64] | None
+    has_distances: bool
+
+
+def _read_profile(prof: Any, name: str, size: int | None) -> _Matrices:
+    """The matrices of profile ``name`` (``size``: the first profile's, when not the first)."""
+    where = f"matrices.{name}"
+    if "durations" not in prof:
+        raise _err(where, "each profile needs 'durations'")
+    durations = _matrix(prof["durations"], f"{where}.durations")
+    if size is not None and durations.shape[0] != size:
+        raise _err(f"{where}.durations", f"every profile's matrices are {size}x{size}")
+    distances, has_distances = durations.copy(), False
+    if "distances" in prof:
+        distances, has_distances = _matrix(prof["distances"], f"{where}.distances"), True
+        if distances.shape != durations.shape:
+            raise _err(f"{where}.distances", "same size as 'durations'")
+    costs = None
+    if "costs" in prof:
+        costs = _matrix(prof["costs"], f"{where}.costs")
+        if costs.shape != durations.shape:
+            raise _err(f"{where}.costs", "same size as 'durations'")
+    return _Matrices(durations, distances, costs, has_distances)
 
 
 def problem_from_vroom(
@@ -493,32 +530,31 @@ def problem_from_vroom(
         items = data.get(key) or []
         if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
             raise _err(key, "a list of objects")
-    profile = profile or _profile(data, vehicles)
+    matrices = data.get("matrices")
+    if matrices is not None and (not isinstance(matrices, dict) or not matrices):
+        raise _err("matrices", "an object of profiles")
+    names = [profile] if profile else _profiles(data, vehicles)
 
     durations: NDArray[np.int64] | None = None
     distances: NDArray[np.int64] | None = None
     arc_costs: NDArray[np.int64] | None = None
     has_distances = True
-    matrices = data.get("matrices")
+    # Further profiles' matrices (VROOM's vehicle 'profile'), the first one's above.
+    more: list[_Matrices] = []
     if matrices is not None:
-        if not isinstance(matrices, dict) or not matrices:
-            raise _err("matrices", "an object of profiles")
         for name, prof in matrices.items():
             check_keys(prof, f"matrices.{name}", _MATRIX, {})
-        prof = matrices[profile] if profile in matrices else next(iter(matrices.values()))
-        if "durations" not in prof:
-            raise _err(f"matrices.{profile}", "each profile needs 'durations'")
-        durations = _matrix(prof["durations"], f"matrices.{profile}.durations")
-        if "distances" in prof:
-            distances = _matrix(prof["distances"], f"matrices.{profile}.distances")
-            if distances.shape != durations.shape:
-                raise _err(f"matrices.{profile}.distances", "same size as 'durations'")
-        else:
-            distances, has_distances = durations.copy(), False
-        if "costs" in prof:
-            arc_costs = _matrix(prof["costs"], f"matrices.{profile}.costs")
-            if arc_costs.shape != durations.shape:
-                raise _err(f"matrices.{profile}.costs", "same size as 'durations'")
+        size: int | None = None
+        for name in names:
+            got = _read_profile(
+                matrices[name] if name in matrices else next(iter(matrices.values())), name, size
+            )
+            if size is None:
+                durations, distances, arc_costs = got.durations, got.distances, got.costs
+                size = got.durations.shape[0]
+            else:
+                more.append(got)
+            has_distances = has_distances and got.has_distances
     elif "matrix" in data:
         durations = _matrix(data["matrix"], "matrix")
         distances, has_distances = durations.copy(), False
@@ -556,12 +592,14 @@ def problem_from_vroom(
         seen_vehicles.add(vid)
         vehicle_type = _text(v.get("type"), f"{where}.type")
         vehicle_desc.append(_text(v.get("description"), f"{where}.description"))
+        profile_of = names.index(v.get("profile", "car")) if len(names) > 1 else 0
+        own_costs = arc_costs if profile_of == 0 else more[profile_of - 1].costs
         costs = dict(_COSTS)
         if v.get("costs") is not None:
             check_keys(v["costs"], f"{where}.costs", tuple(_COSTS), {})
             for key, value in v["costs"].items():
                 costs[key] = read_int(value, f"{where}.costs.{key}")
-            if arc_costs is not None:
+            if own_costs is not None:
                 for key in ("per_hour", "per_km"):
                     if costs[key] != _COSTS[key]:
                         raise _err(f"{where}.costs.{key}", CUSTOM_COSTS)
@@ -651,9 +689,10 @@ def problem_from_vroom(
                 max_tasks=max_tasks,
                 max_travel_time=max_travel_time,
                 max_distance=max_distance,
+                profile=profile_of,
                 fixed_cost=costs["fixed"],
                 # A custom cost matrix prices the travel instead (Problem.arc_costs).
-                cost_per_travel_hour=costs["per_hour"] if arc_costs is None else 0,
+                cost_per_travel_hour=costs["per_hour"] if own_costs is None else 0,
                 cost_per_km=costs["per_km"],
                 cost_per_task_hour=costs["per_task_hour"],
             )
@@ -760,6 +799,15 @@ def problem_from_vroom(
         distances = np.pad(distances, ((0, 1), (0, 1)))
         if arc_costs is not None:
             arc_costs = np.pad(arc_costs, ((0, 1), (0, 1)))
+        more = [
+            _Matrices(
+                np.pad(p.durations, ((0, 1), (0, 1))),
+                np.pad(p.distances, ((0, 1), (0, 1))),
+                None if p.costs is None else np.pad(p.costs, ((0, 1), (0, 1))),
+                p.has_distances,
+            )
+            for p in more
+        ]
         coords.append(None)
         if coordinates is not None:
             coordinates = np.vstack([coordinates, coordinates.mean(axis=0, keepdims=True)])
@@ -773,6 +821,7 @@ def problem_from_vroom(
         stops=tuple(stops),
         coordinates=coordinates,
         arc_costs=None if arc_costs is None else np.ascontiguousarray(arc_costs, dtype=np.int64),
+        profiles=tuple(Profile(p.durations, p.distances, p.costs) for p in more),
     )
     ids = VroomIds(
         stop_ids=tuple(stop_ids),
@@ -803,15 +852,15 @@ def _described(ids: VroomIds, descriptions: tuple[str | None, ...], k: int) -> d
     return {} if text is None else {"description": text}
 
 
-def _travel(problem: Problem, speed: int, a: int, b: int) -> int:
-    return -((-int(problem.durations[a, b]) * 100) // speed)
+def _travel(problem: Problem, courier: Courier, a: int, b: int) -> int:
+    base = int(problem.durations_for(courier)[a, b])
+    return -((-base * 100) // courier.speed_percent)
 
 
 def _route_to_vroom(problem: Problem, ids: VroomIds, route: Route) -> dict[str, Any]:
     """One route in VROOM's format: steps with arrival, setup, service, waiting and totals."""
     c = route.courier
     courier = problem.couriers[c]
-    speed = courier.speed_percent
     start_loc = problem.depots[courier.start_depot].location
     end_loc = problem.depots[courier.end_depot].location
     first_loc = problem.stops[route.visits[0].stop].location
@@ -890,11 +939,11 @@ def _route_to_vroom(problem: Problem, ids: VroomIds, route: Route) -> dict[str, 
             begin, k = pending.pop(0)
             b_arrival = min(begin, arrival)
             # Waiting at the stop: the leg is travelled; before it: the leg is still ahead.
-            leg = _travel(problem, speed, prev_loc, st.location)
+            leg = _travel(problem, courier, prev_loc, st.location)
             done = travelled + (leg if b_arrival == arrival else 0)
             steps.append(break_step(k, begin, b_arrival, done))
             arrival = max(arrival, begin + breaks[k].duration)
-        travelled += _travel(problem, speed, prev_loc, st.location)
+        travelled += _travel(problem, courier, prev_loc, st.location)
         distance += v.distance_from_previous
         paired_pickup = st.pair is not None and st.kind is StopKind.PICKUP
         paired_delivery = st.pair is not None and st.kind is StopKind.DELIVERY
@@ -923,7 +972,7 @@ def _route_to_vroom(problem: Problem, ids: VroomIds, route: Route) -> dict[str, 
             )
         )
         prev_loc = st.location
-    travelled += _travel(problem, speed, prev_loc, end_loc)
+    travelled += _travel(problem, courier, prev_loc, end_loc)
     distance = route.distance
     end_arrival = route.end
     for begin, k in pending:
@@ -1038,12 +1087,13 @@ def plan_from_vroom(problem: Problem, ids: VroomIds, output: dict[str, Any]) -> 
                         begin,
                         begin + task,
                         int((step.get("load") or [0])[0]),
-                        int(problem.distances[prev, st.location]),
+                        int(problem.distances_for(courier)[prev, st.location]),
                     )
                 )
                 prev = st.location
         end_loc = problem.depots[courier.end_depot].location
-        dist = sum(v.distance_from_previous for v in visits) + int(problem.distances[prev, end_loc])
+        dist = sum(v.distance_from_previous for v in visits)
+        dist += int(problem.distances_for(courier)[prev, end_loc])
         taken = tuple(begins[k] for k in sorted(begins))
         routes.append(
             Route(

@@ -247,6 +247,27 @@ def test_a_jobs_deprecated_amount_is_its_delivery() -> None:
     assert out["routes"][0]["delivery"] == [4, 1]
 
 
+def test_each_vehicle_is_timed_by_its_own_profile() -> None:
+    from tests.routing.test_vroom_api import PROFILES
+
+    data = copy.deepcopy(PROFILES)
+    data["vehicles"][0]["steps"] = [{"type": "job", "id": 2}]
+    data["vehicles"][1]["steps"] = [{"type": "job", "id": 2}]
+    data["vehicles"][1]["id"] = 5
+    data["vehicles"].append(
+        {**copy.deepcopy(PROFILES["vehicles"][1]), "steps": [{"type": "job", "id": 3}]}
+    )
+    del data["vehicles"][1]
+    out = choose_eta(data)
+    car, bike = out["routes"]
+    # The car needs 400 s to job 2 (window ends at 150): late by 250. The bicycle's 900 s to
+    # job 3 at twice the speed is 450 s (window ends at 300): late by 150.
+    assert car["steps"][1]["violations"] == [{"cause": "delay", "duration": 250}]
+    assert bike["steps"][1]["arrival"] == 450
+    assert bike["steps"][1]["violations"] == [{"cause": "delay", "duration": 150}]
+    assert (car["distance"], bike["distance"]) == (8000, 6000)
+
+
 def test_costs() -> None:
     data = _problem(_jobs(1, 2))
     data["matrices"]["car"]["distances"] = [[x * 10 for x in row] for row in D]

@@ -74,12 +74,27 @@ def _set(path: str, value: Any) -> Any:
 
 # --- 1. the inventory: every key honoured or refused with its path -----------------------------
 
+
+def _by_coordinates_two_profiles(d: dict[str, Any]) -> None:
+    """Coordinates instead of matrices, and a second profile: refused."""
+    del d["matrices"]
+    for obj in (
+        *d["vehicles"],
+        *d["jobs"],
+        d["shipments"][0]["pickup"],
+        d["shipments"][0]["delivery"],
+    ):
+        for key in ("start_index", "end_index", "location_index"):
+            if key in obj:
+                obj[key.removesuffix("_index") if key != "location_index" else "location"] = [
+                    105.8 + obj.pop(key) / 100,
+                    21.0,
+                ]
+    d["vehicles"].append({**d["vehicles"][0], "id": 8, "profile": "bike"})
+
+
 REFUSALS = [
-    (
-        "vehicles[1].profile",
-        lambda d: d["vehicles"].append({**d["vehicles"][0], "id": 8, "profile": "bike"}),
-        "vehicles.profile",
-    ),
+    ("vehicles[1].profile", _by_coordinates_two_profiles, "vehicles.profile"),
     ("jobs[0].amount", _set("jobs[0].amount", [1]), "jobs.amount"),
 ]
 
@@ -158,7 +173,7 @@ def test_a_jobs_deprecated_amount_is_its_delivery_as_in_vroom() -> None:
         ],
         "matrices": {"car": {"durations": D}},
     }
-    _, _, plan, out = _solve(data)
+    out = _solve(data)[3]
     assert out["summary"]["unassigned"] == 1
     served = {s["id"] for r in out["routes"] for s in r["steps"] if s["type"] == "job"}
     assert len(served & {1, 2}) == 1 and 3 in served  # 3 picked up after the delivery
@@ -175,6 +190,71 @@ def test_a_jobs_deprecated_amount_is_its_delivery_as_in_vroom() -> None:
         with pytest.raises(MalformedInstance) as err:
             problem_from_vroom(bad)
         assert err.value.field == "jobs[1].amount"
+
+
+PROFILES: dict[str, Any] = {
+    # A car on the ring road, a bicycle through the old quarter: the bicycle alone reaches
+    # job 2 in its window (the car needs 400 s), the car alone job 3 (the bicycle 900 s).
+    "vehicles": [
+        {"id": 1, "profile": "car", "start_index": 0, "end_index": 0, "time_window": [0, 5000]},
+        {"id": 2, "profile": "bike", "start_index": 0, "end_index": 0, "time_window": [0, 5000],
+         "speed_factor": 2},
+    ],
+    "jobs": [
+        {"id": 2, "location_index": 1, "time_windows": [[0, 150]]},
+        {"id": 3, "location_index": 2, "time_windows": [[0, 300]]},
+    ],
+    "matrices": {
+        "car": {"durations": [[0, 400, 200], [400, 0, 500], [200, 500, 0]],
+                "distances": [[0, 4000, 2000], [4000, 0, 5000], [2000, 5000, 0]]},
+        "bike": {"durations": [[0, 200, 900], [200, 0, 900], [900, 900, 0]],
+                 "distances": [[0, 1000, 3000], [1000, 0, 3000], [3000, 3000, 0]]},
+    },
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("engine", ["ours", "vroom", "pyvrp", "ortools"])
+def test_each_vehicle_travels_by_its_own_profile(engine: str) -> None:
+    problem, _, plan, out = _solve(PROFILES, engine)
+    assert out["summary"]["unassigned"] == 0
+    served = {
+        r["vehicle"]: [s["id"] for s in r["steps"] if s["type"] == "job"] for r in out["routes"]
+    }
+    assert served == {1: [3], 2: [2]}
+    car, bike = sorted(out["routes"], key=lambda r: r["vehicle"])
+    assert (car["duration"], car["distance"]) == (400, 4000)
+    # The bicycle's matrix at its speed factor: 200 s -> 100 s each way.
+    assert (bike["duration"], bike["distance"]) == (200, 2000)
+    assert bike["steps"][1]["arrival"] == 100
+    # The checker reads each courier's profile: the bicycle's route, timed as the bicycle
+    # rides it, is too quick for the car.
+    by_bike = next(r for r in plan.routes if r.courier == 1)
+    kinds = {
+        v.kind for v in check_plan(problem, replace(plan, routes=(replace(by_bike, courier=0),)))
+    }
+    assert ViolationKind.TRAVEL_TIME in kinds
+
+
+def test_profiles_match_vroom_and_are_checked() -> None:
+    import tempfile
+
+    import vroom
+
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as f:
+        json.dump(PROFILES, f)
+        f.flush()
+        theirs = vroom.Input.from_json(f.name).solve(exploration_level=5, nb_threads=1)
+    assert theirs.summary.unassigned == 0
+    bad = copy.deepcopy(PROFILES)
+    bad["matrices"]["bike"]["durations"] = [[0, 1], [1, 0]]
+    with pytest.raises(MalformedInstance) as err:
+        problem_from_vroom(bad)
+    assert err.value.field == "matrices.bike.durations"
+    bad = copy.deepcopy(PROFILES)
+    bad["vehicles"][1]["profile"] = "truck"
+    with pytest.raises(MalformedInstance) as err:
+        problem_from_vroom(bad)
+    assert err.value.field == "vehicles[1].profile"
 
 
 def test_the_inventory_lists_every_key_of_vroom_input() -> None:
