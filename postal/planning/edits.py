@@ -38,7 +38,7 @@ from postal.planning.roster import courier_entry, default_shift
 from postal.routing import model as rm
 from postal.routing.checker import Violation, ViolationKind, check_plan
 from postal.routing.eta import timed_route
-from postal.routing.prep import prepare
+from postal.routing.prep import prepare, travel_time
 
 
 @dataclass(frozen=True)
@@ -268,10 +268,6 @@ def _start_in(windows: list[tuple[int, int]], ready: int) -> int:
     return ready
 
 
-def _travel(problem: rm.Problem, a: int, b: int) -> int:
-    return int(problem.durations[a, b])
-
-
 def schedule(problem: rm.Problem, courier: int, seq: Sequence[int]) -> rm.Route:
     """Time ``seq`` for ``courier`` as early as possible, never refusing: a stop reached
     after its window is served late, the break is taken where lunch time comes (or missed).
@@ -286,7 +282,7 @@ def schedule(problem: rm.Problem, courier: int, seq: Sequence[int]) -> rm.Route:
     times: list[tuple[int, int, int, int, int]] = []
     for k, s in enumerate(seq):
         stop = problem.stops[s]
-        tr = _travel(problem, loc, stop.location)
+        tr = travel_time(problem, c, loc, stop.location)
         if brk is not None and taken is None and t + tr >= brk.earliest_start:
             b = max(t, brk.earliest_start)
             if b <= brk.latest_start:
@@ -301,23 +297,23 @@ def schedule(problem: rm.Problem, courier: int, seq: Sequence[int]) -> rm.Route:
         load += stop.demand if stop.kind is rm.StopKind.PICKUP else -stop.demand
         times.append((s, arrival, start, start + stop.service, load))
         t, loc = start + stop.service, stop.location
-    end = t + _travel(problem, loc, home)
+    end = t + travel_time(problem, c, loc, home)
     if brk is not None and taken is None and max(end, brk.earliest_start) <= brk.latest_start:
         taken, taken_gap = max(end, brk.earliest_start), len(seq)
     leave = c.shift[0]
     if times and taken_gap != 0:  # leave as late as the first stop allows: no waiting there
-        first_travel = _travel(problem, home, problem.stops[times[0][0]].location)
+        first_travel = travel_time(problem, c, home, problem.stops[times[0][0]].location)
         leave = max(leave, times[0][2] - first_travel)
         s0, _, st0, dep0, load0 = times[0]
         times[0] = (s0, min(st0, leave + first_travel), st0, dep0, load0)
     visits = []
     prev, total = home, 0
     for s, arrival, start, departure, after in times:
-        d = int(problem.distances[prev, problem.stops[s].location])
+        d = int(problem.distances_for(c)[prev, problem.stops[s].location])
         total += d
         visits.append(rm.Visit(s, arrival, start, departure, after, d))
         prev = problem.stops[s].location
-    total += int(problem.distances[prev, home])
+    total += int(problem.distances_for(c)[prev, home])
     return rm.Route(courier, tuple(visits), leave, end, total, taken, 0)
 
 
