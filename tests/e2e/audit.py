@@ -21,6 +21,8 @@ def serious_violations(page: Page) -> list[dict[str, Any]]:
         "resultTypes": ["violations"],
         "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
     }
+    # Contrast and target sizes depend on the style sheets: let them load first.
+    page.wait_for_load_state("load")
     results = _AXE.run(page, options=options)
     found = results.response.get("violations", [])
     return [v for v in found if v.get("impact") in ("serious", "critical")]

@@ -166,7 +166,8 @@ def test_clerk_confirms_the_expected_list_and_prints_the_record(
     error = page.locator("#error")
     expect(error).to_contain_text(FOREIGN_DESK)
     expect(error).to_contain_text("Chờ bưu tá đến nhận")
-    assert error.evaluate("e => getComputedStyle(e).color") == RED
+    # to_have_css retries: the style sheet may still be loading when the text is there.
+    expect(error).to_have_css("color", RED)
     expect(page.locator("#notice")).to_have_count(0)
     expect(page.locator("#lines tbody tr")).to_have_count(2)
     shot(page, "desk-03-foreign-item")

@@ -79,10 +79,9 @@ def _skip_link_works(page: Page) -> None:
     expect(skip).to_be_focused()
     box = skip.bounding_box()
     assert box is not None and box["y"] >= 0, "the focused skip link is on screen"
-    outline = skip.evaluate(
-        "e => `${getComputedStyle(e).outlineStyle} ${getComputedStyle(e).outlineWidth}`"
-    )
-    assert outline.startswith("solid") and not outline.endswith(" 0px"), outline
+    # to_have_css retries until the style sheet has loaded and the ring is drawn.
+    expect(skip).to_have_css("outline-style", "solid")
+    expect(skip).not_to_have_css("outline-width", "0px")
     page.keyboard.press("Enter")
     expect(page.locator("main#main")).to_be_focused()
 
@@ -92,8 +91,7 @@ def _focus_ring_on_header(page: Page) -> None:
     page.focus("header.top a.lang")
     page.keyboard.press("Shift+Tab")
     page.keyboard.press("Tab")  # keyboard focus, so :focus-visible applies
-    color = page.locator("header.top a.lang").evaluate("e => getComputedStyle(e).outlineColor")
-    assert color == "rgb(255, 211, 77)", color
+    expect(page.locator("header.top a.lang")).to_have_css("outline-color", "rgb(255, 211, 77)")
 
 
 def _sign_in(page: Page, server: LiveServer, username: str, password: str = PASSWORD) -> None:
