@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -83,10 +84,12 @@ def improve(
     stops_per_part: int = STOPS_PER_PART,
     part_seconds: float = PART_SECONDS,
     with_breaks: bool = True,
+    on_better: Callable[[Sequences], None] | None = None,
 ) -> Sequences:
     """``sequences`` improved neighbourhood by neighbourhood until the monotonic
     ``deadline`` (module docstring): as many routes per neighbourhood as hold about
-    ``stops_per_part`` stops (two at least), VROOM given ``part_seconds`` for each."""
+    ``stops_per_part`` stops (two at least), VROOM given ``part_seconds`` for each (on
+    ``threads`` threads). ``on_better`` sees the routes after each improvement."""
     from postal.routing.vroom_engine import solve_vroom
 
     problem = prep.problem
@@ -97,7 +100,15 @@ def improve(
     queue: list[int] = []
     mean = sum(len(seq) for seq in best.values()) / len(best)
     routes_per_part = max(2, round(stops_per_part / mean))
-    while time.monotonic() < deadline - 0.1:
+    tried: set[int] = set()
+    """Neighbourhoods (their routes as they stand) that VROOM did not improve: VROOM would
+    solve them the same way again."""
+
+    def key(chosen: list[int]) -> int:
+        return hash(frozenset(tuple(best[c]) for c in chosen))
+
+    skipped = 0
+    while time.monotonic() < deadline - 0.1 and skipped <= len(best):
         if not queue:
             queue = [c for c in best if best[c]]
             rng.shuffle(queue)
@@ -105,6 +116,11 @@ def improve(
         if not best.get(start):
             continue
         chosen = nearest_routes(prep, best, start, routes_per_part)
+        if key(chosen) in tried:
+            skipped += 1  # a whole round of tried neighbourhoods: nothing left to try
+            continue
+        skipped = 0
+        tried.add(key(chosen))
         stops = sorted(s for c in chosen for s in best[c])
         sub = replace(
             problem,
@@ -134,4 +150,6 @@ def improve(
             best.pop(c, None)
         best.update(new)
         queue.extend(c for c in new if c not in queue)
+        if on_better is not None:
+            on_better(best)
     return best

@@ -58,3 +58,40 @@ def test_the_nearest_routes_start_with_the_seed_and_are_the_closest() -> None:
         ) / len(seqs[c])
 
     assert max(mean(c) for c in chosen) <= min(mean(c) for c in seqs if c not in chosen)
+
+
+def test_improvement_ends_when_every_neighbourhood_was_tried_as_it_stands() -> None:
+    """VROOM solves a neighbourhood it did not improve the same way again: once a whole
+    round finds only such neighbourhoods, improve returns instead of spinning until its
+    deadline; every better plan was shown to ``on_better`` on the way."""
+    inst = read_li_lim(BENCH / "lc1_2_1.txt")
+    prep = prepare(inst.problem)
+    fixed, _ = cost_scales(prep, False)
+    start = solve_vroom(prep, 0.1, fixed, False, threads=1, exploration=0).sequences
+    seen: list[tuple[int, int] | None] = []
+    t0 = time.monotonic()
+    out = improve(prep, start, t0 + 120.0, fixed, False, stops_per_part=40, part_seconds=0.3,
+                  on_better=lambda seqs: seen.append(_score(prep, seqs, False)))  # fmt: skip
+    assert time.monotonic() - t0 < 60.0
+    assert seen == sorted(seen, reverse=True)  # each shown plan better than the last
+    if seen:
+        assert seen[-1] == _score(prep, out, False)
+    assert sorted(s for seq in out.values() for s in seq) == sorted(prep.active)
+
+
+def test_the_neighbourhoods_job_serves_every_stop_by_our_rules() -> None:
+    """The portfolio's job for big days with short shifts (VROOM's construction, then
+    neighbourhoods on two threads) returns whole, feasible routes, no worse than the
+    construction it starts from."""
+    from postal.routing.solver import _job_neighbourhoods
+
+    inst = read_li_lim(BENCH / "lr1_2_1.txt")
+    prep = prepare(inst.problem)
+    fixed, _ = cost_scales(prep, False)
+    out = _job_neighbourhoods(prep, time.monotonic() + 4.0, 0, fixed, False, 2)
+    built = solve_vroom(prep, 1.0, fixed, False, threads=2, exploration=0).sequences
+    after, before = _score(prep, out, False), _score(prep, built, False)
+    assert after is not None and before is not None and after <= before
+    assert sorted(s for seq in out.values() for s in seq) == sorted(prep.active)
+    routes = [earliest_schedule(prep, c, seq) for c, seq in out.items()]
+    assert check_plan(inst.problem, Plan(routes=tuple(r for r in routes if r))) == []

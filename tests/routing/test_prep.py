@@ -109,17 +109,12 @@ def test_the_fleet_job_judges_fleets_by_our_rules() -> None:
 
 
 def test_stops_per_shift_tells_short_routes_from_long_ones() -> None:
-    """Li & Lim's type 1 (short shifts, many couriers) gets VROOM's long search; type 2
-    (long shifts, where PyVRP removes couriers) keeps PyVRP's larger part."""
+    """Li & Lim's type 1 (short shifts, many couriers) is solved by neighbourhoods; type 2
+    (long shifts, where PyVRP removes couriers) by the fleet job and PyVRP."""
     from pathlib import Path
 
     from postal.routing.instances import read_li_lim
-    from postal.routing.solver import (
-        EXACT_VROOM_SHARE,
-        SHORT_SHIFT,
-        exact_vroom_share,
-        stops_per_shift,
-    )
+    from postal.routing.solver import SHORT_SHIFT, short_shifts, stops_per_shift
 
     big = Path(__file__).parents[2] / "data/bench/li_lim/pdp_1000"
     measure = {
@@ -130,28 +125,21 @@ def test_stops_per_shift_tells_short_routes_from_long_ones() -> None:
     assert min(measure["lr2_10_1"], measure["lrc2_10_1"]) > 2 * SHORT_SHIFT
     lr1 = prepare(read_li_lim(big / "lr1_10_1.txt").problem)
     lr2 = prepare(read_li_lim(big / "lr2_10_1.txt").problem)
-    assert exact_vroom_share(lr1) == EXACT_VROOM_SHARE
-    assert exact_vroom_share(lr2) < EXACT_VROOM_SHARE
+    assert short_shifts(lr1) and not short_shifts(lr2)
 
 
 def test_the_portfolio_picks_its_jobs_by_problem_kind() -> None:
-    """Big exact problems with short shifts: PyVRP's own search and VROOM's long search.
-    With long shifts: the fleet job and VROOM with PyVRP's larger part. Small exact problems:
-    the fleet job and PyVRP. Without VROOM (or in the deterministic mode): PyVRP only.
-    Relaxed problems (breaks): the fleet job and VROOM-then-PyVRP."""
+    """Big exact problems with short shifts: VROOM's construction and neighbourhoods, on
+    both cores (one with one worker). With long shifts: the fleet job and VROOM with PyVRP's
+    larger part. Small exact problems: the fleet job and PyVRP. Without VROOM (or in the
+    deterministic mode): PyVRP only. Relaxed problems (breaks): the fleet job and
+    VROOM-then-PyVRP."""
     import time
     from pathlib import Path
 
     from postal.routing.instances import read_li_lim
     from postal.routing.model import CourierBreak
-    from postal.routing.solver import (
-        EXACT_VROOM_SHARE,
-        SHORT_SHIFT_EXPLORATION,
-        SHORT_SHIFT_PARTS,
-        VROOM_SHARE,
-        cost_scales,
-        portfolio_jobs,
-    )
+    from postal.routing.solver import VROOM_SHARE, cost_scales, portfolio_jobs
     from tests.routing.helpers import courier
 
     def jobs(problem: Problem, **options: Any) -> list[tuple[str, Any]]:
@@ -160,13 +148,14 @@ def test_the_portfolio_picks_its_jobs_by_problem_kind() -> None:
         picked = portfolio_jobs(
             prep, SolveParams(**options), time.monotonic() + 60, fixed, False, None
         )
-        # VROOM's exploration level and share are arguments 5 and 8 of its job, the share
-        # left to neighbourhoods argument 12.
+        # VROOM's exploration level and share are arguments 5 and 8 of its job; VROOM's
+        # threads in the neighbourhoods job argument 5.
+        details = {
+            "_job_vroom_pyvrp": lambda a: (a[5], a[8]),
+            "_job_neighbourhoods": lambda a: a[5],
+        }
         return [
-            (
-                fn.__name__,
-                (args[5], args[8], args[12]) if fn.__name__ == "_job_vroom_pyvrp" else None,
-            )
+            (fn.__name__, details[fn.__name__](args) if fn.__name__ in details else None)
             for fn, args in picked
         ]
 
@@ -174,15 +163,14 @@ def test_the_portfolio_picks_its_jobs_by_problem_kind() -> None:
     lr1 = read_li_lim(data / "pdp_1000/lr1_10_1.txt").problem
     lr2 = read_li_lim(data / "pdp_1000/lr2_10_1.txt").problem
     lc101 = read_li_lim(data / "pdp_100/lc101.txt").problem
-    assert jobs(lr1) == [
-        ("_job_pyvrp", None),
-        ("_job_vroom_pyvrp", (SHORT_SHIFT_EXPLORATION, EXACT_VROOM_SHARE, SHORT_SHIFT_PARTS)),
-    ]
-    assert jobs(lr2) == [("_job_fleet", None), ("_job_vroom_pyvrp", (3, VROOM_SHARE, 0.0))]
+    assert jobs(lr1) == [("_job_neighbourhoods", 2)]
+    assert jobs(lr1, workers=1) == [("_job_neighbourhoods", 1)]
+    assert jobs(lr2) == [("_job_fleet", None), ("_job_vroom_pyvrp", (3, VROOM_SHARE))]
     assert jobs(lc101) == [("_job_fleet", None), ("_job_pyvrp", None)]
     assert jobs(lr1, use_vroom=False) == [("_job_fleet", None), ("_job_pyvrp", None)]
     assert jobs(lr1, iterations=100) == [("_job_fleet", None), ("_job_pyvrp", None)]
-    assert jobs(lr1, use_pyvrp=False) == [("_job_vroom", None)]
+    assert jobs(lr2, use_pyvrp=False) == [("_job_vroom", None)]
+    assert jobs(lr1, use_pyvrp=False) == [("_job_neighbourhoods", 2)]  # VROOM's alone
     brk = CourierBreak(hm(11, 30), hm(12, 30), 1800)
     with_breaks = line_problem(
         XS,
@@ -194,7 +182,7 @@ def test_the_portfolio_picks_its_jobs_by_problem_kind() -> None:
     )
     assert jobs(with_breaks) == [
         ("_job_fleet", None),
-        ("_job_vroom_pyvrp", (3, VROOM_SHARE, 0.0)),
+        ("_job_vroom_pyvrp", (3, VROOM_SHARE)),
     ]
 
 
