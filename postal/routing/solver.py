@@ -5,13 +5,16 @@ The portfolio ('ours'):
 2. in parallel processes, PyVRP's iterated local search on the problem (exact when every stop
    has one window and no courier has a break, otherwise a relaxation) and a fleet-minimisation
    run (PyVRP asked for one courier fewer until it fails, then polished). On big exact
-   problems and on relaxations, the plain search starts from VROOM's plan. Big exact
-   problems with short shifts are VROOM's alone, on both cores: its quickest construction,
-   then neighbourhoods of a few routes solved again (see portfolio_jobs). The PyVRP jobs
-   post every smaller fleet they find in a shared-memory mailbox: the fleet job stops an
-   attempt at a fleet size the plain search reached and continues from that solution; past
-   half of its budget, the plain search adopts a smaller fleet of the fleet job and polishes
-   it too. On exact models the jobs get the whole budget but the time to check and build the plan;
+   problems and on relaxations, the plain search starts from VROOM's plan: on big exact
+   problems with short shifts VROOM's own local search gets most of the budget, being the
+   stronger search per second there, and the fleet run gives way to PyVRP's search from its
+   own start; above NEIGHBOURHOODS_FROM stops both cores go to VROOM's quickest
+   construction and then to neighbourhoods of a few routes solved again (see
+   portfolio_jobs). The PyVRP jobs post every smaller fleet they find in a
+   shared-memory mailbox: the fleet job stops an attempt at a fleet size the plain search
+   reached and continues from that solution; past half of its budget, the plain search
+   adopts a smaller fleet of the fleet job and polishes it too. On exact models the jobs get
+   the whole budget but the time to check and build the plan;
 3. every candidate is re-scheduled with our own rules; stops an engine misplaced are removed;
 4. OR-Tools, which expresses every rule, starts from the best candidate (ReadAssignmentFromRoutes)
    and reinserts what was removed, with guided local search for the remaining time;
@@ -66,16 +69,36 @@ LARGE = 250
 """Above this many stops to route, constructions start from VROOM rather than PyVRP."""
 VROOM_SHARE = 0.45
 """VROOM's share of the VROOM-then-PyVRP job on big problems."""
+EXACT_VROOM_SHARE = 0.9
+"""VROOM's share of that job on big exact problems with short shifts (see portfolio_jobs)."""
+SHORT_SHIFT_EXPLORATION = 2
+"""VROOM's exploration level there: on one core it converges on lr1_10_1 (1,054 stops) in
+about 31 s, against 50 s at level 3, and leaves PyVRP time to polish (60 s, seeds 0 and 1:
+60,574.78 and 60,798.57 against 60,657.56 and 60,905.13 at level 3)."""
+SHORT_SHIFT_PARTS = 0.9
+"""Share of the time VROOM leaves on those problems that goes to solving neighbourhoods of
+its routes again (``neighbourhoods.improve``) before PyVRP polishes. VROOM converges there in
+25-35 s of 60; PyVRP's polish of its plan had gained 0.14%, neighbourhoods of about 100
+stops gain 5% (60 s, `postal bench li-lim --dir data/bench/li_lim/pdp_1000 --engines ours`:
+lr1_10_1 100 routes at 61,634.87, +8.62% over the best known, became 57,685.59, +1.66%;
+lrc1_10_1 88 routes became 86; lc1_10_1 stays at the best known)."""
+NEIGHBOURHOODS_FROM = 500
+"""Above this many stops, a big exact problem with short shifts is VROOM's quickest
+construction and then its neighbourhoods solved again by VROOM on both cores
+(``_job_neighbourhoods``), rather than VROOM's search beside PyVRP's. On a thousand stops
+VROOM's search of the whole day stalls, and PyVRP from its own start is weaker still on
+distance (lr1_10_1, 60 s: VROOM's search and neighbourhoods for its last seconds
+58,475-58,647, +3.0-3.4% over the best known; PyVRP 124 routes). Li & Lim type 1 cut to
+fewer stops (pairs drawn from lr1_10_1 and lrc1_10_1, one run each, ours before/after):
+400 stops at 30 s, lr1 40 routes at 29,876/30,204, lrc1 47 at 26,364/26,392, so the two
+searches stay below; 600 at 40 s, lr1 55 at 41,072/54 at 42,222, lrc1 59 at 35,036/35,087;
+800, lr1 77 at 49,784/76 at 49,361, lrc1 71 at 41,116/41,276."""
 SHORT_SHIFT_PART_STOPS = 150
-"""Stops per neighbourhood on big exact problems with short shifts, where the portfolio is
-VROOM's quickest construction and then its neighbourhoods solved again by VROOM on both
-cores (``_job_neighbourhoods``). VROOM's own search of the whole day stalls there, and PyVRP
-from its own start is weaker still on distance (lr1_10_1, 60 s: VROOM's search and
-neighbourhoods for its last seconds 58,475-58,647, +3.0-3.4% over the best known; PyVRP 124
-routes). From the construction (101 routes at 63,609 in 2 s on two threads), neighbourhoods
-of 100/150/200 stops with 2 s per neighbourhood reached 57,051/56,960/57,709 (+0.4% at
-150); with 3-4 s, 57,035-57,112. lrc1_10_1: 85-87 routes (PyVRP alone 86-87; best known
-82); lc1_10_1: the best known from the construction."""
+"""Stops per neighbourhood there. lr1_10_1 at 60 s, from the construction (101 routes at
+63,609 in 2 s on two threads): neighbourhoods of 100/150/200 stops with 2 s each reached
+57,051/56,960/57,709 (+0.4% over the best known at 150); with 3-4 s, 57,035-57,112.
+lrc1_10_1: 85-87 routes (PyVRP alone 86-87; best known 82); lc1_10_1: the best known from
+the construction."""
 SHORT_SHIFT_PART_SECONDS = 3.0
 """VROOM's time limit per neighbourhood there (it stops sooner when it converges)."""
 VROOM_LED_BIG = 200
@@ -217,6 +240,11 @@ def stops_per_shift(prep: Prepared, sample: int = 400) -> float:
 def short_shifts(prep: Prepared) -> bool:
     """Whether a shift holds few stops (see stops_per_shift and SHORT_SHIFT)."""
     return stops_per_shift(prep) <= SHORT_SHIFT
+
+
+def exact_vroom_share(prep: Prepared) -> float:
+    """VROOM's share of the VROOM-then-PyVRP job on a big exact problem (see portfolio_jobs)."""
+    return EXACT_VROOM_SHARE if short_shifts(prep) else VROOM_SHARE
 
 
 def repair(prep: Prepared, sequences: Sequences) -> tuple[Sequences, list[int]]:
@@ -649,8 +677,8 @@ def _job_neighbourhoods(
 ) -> Sequences:
     """VROOM's quickest construction, then its neighbourhoods solved again by VROOM until the
     deadline (``neighbourhoods.improve``), VROOM on ``threads`` threads throughout. Where a
-    shift holds few stops this beats VROOM's own search of the whole day, which stalls (see
-    SHORT_SHIFT_PART_STOPS); every better plan is streamed."""
+    shift holds few stops this beats VROOM's own search of a big day, which stalls (see
+    NEIGHBOURHOODS_FROM); every better plan is streamed."""
     from postal.routing.neighbourhoods import improve
     from postal.routing.vroom_engine import solve_vroom
 
@@ -703,12 +731,15 @@ def _job_vroom_pyvrp(
     small_share: float = 0.3,
     threads: int = 1,
     vroom_input: str | None = None,
+    parts: float = 0.0,
 ) -> Sequences:
     """VROOM (without breaks, a fast construction) warm-starting PyVRP until the deadline.
 
     On big instances VROOM gets ``vroom_share`` of the budget. VROOM divides its timeout among
     its local searches (16 at exploration 3 on one thread), so a short timeout cuts every
     search short, while a long one lets them converge and end early, leaving PyVRP the rest.
+    With ``parts``, that share of the time VROOM leaves goes first to solving neighbourhoods
+    of its routes again (``neighbourhoods.improve``), then PyVRP polishes.
     """
     from postal.routing.vroom_engine import solve_vroom, solve_vroom_input
 
@@ -735,6 +766,14 @@ def _job_vroom_pyvrp(
         )
     _emit(v.sequences)
     sequences = v.sequences
+    if parts > 0 and len(prep.active) > LARGE and not v.dropped:
+        from postal.routing.neighbourhoods import improve
+
+        until = time.monotonic() + (deadline - time.monotonic()) * parts
+        sequences = improve(
+            prep, sequences, until, fixed, by_duration, seed, threads, with_breaks=breaks
+        )
+        _emit(sequences)
     if deadline - time.monotonic() < 0.2:
         return sequences
     return _job_pyvrp(prep, deadline, seed, fixed, by_duration, sequences, mailbox)
@@ -971,6 +1010,9 @@ def portfolio_jobs(
     jobs: list[Job] = []
     big_exact = exact and len(prep.active) > LARGE and use_vroom
     short = big_exact and short_shifts(prep)  # a big exact problem with short shifts
+    share = EXACT_VROOM_SHARE if short else VROOM_SHARE
+    exploration = SHORT_SHIFT_EXPLORATION if short else 3
+    breaks, small_share = False, 0.3
     if _vroom_led(prep, params):
         # VROOM's format: VROOM sees every rule of those problems (breaks, costs, every
         # capacity dimension), so its own search is the strong start. It gets both cores
@@ -980,24 +1022,58 @@ def portfolio_jobs(
         # 4 of 8 problems of 14-257 tasks at 3 s (`postal bench vroom-compat --problems 8`).
         args = (prep, until, seed, fixed, by_duration, 5, prep.has_breaks, mailbox, 1.0, 1.0)
         return [(_job_vroom_pyvrp, (*args, min(params.workers, 2), params.vroom_input))]
-    if short:
-        # Big exact problems with short shifts: VROOM's quickest construction, then its
-        # neighbourhoods solved again, VROOM on both cores (SHORT_SHIFT_PART_STOPS).
+    if short and len(prep.active) > NEIGHBOURHOODS_FROM:
+        # VROOM's quickest construction, then its neighbourhoods solved again, VROOM on both
+        # cores (NEIGHBOURHOODS_FROM).
         threads = min(params.workers, 2)
         return [(_job_neighbourhoods, (prep, until, seed, fixed, by_duration, threads))]
     if params.use_pyvrp:
         # First job = the one to keep when only one worker is allowed.
-        if len(prep.problem.couriers) > 1:
+        if short:
+            # Big exact problems with short shifts, up to NEIGHBOURHOODS_FROM stops: VROOM's
+            # search takes the other process,
+            # and PyVRP from its own start is the better second opinion than the fleet job,
+            # whose trials from VROOM's quick construction settle in a worse basin, however
+            # long it polishes. lrc1_10_1, 60 s, seeds 0-3: the fleet job 86 routes at 50,343,
+            # 86 at 50,774, 87, 86 at 51,308; PyVRP's own search (which shrinks the fleet
+            # too) 86 at 49,716, 87, 86 at 50,060, 86 at 49,853.
+            jobs.append(
+                (_job_pyvrp, (prep, until, seed + 1, fixed, by_duration, None, mailbox, iterations))
+            )
+        elif len(prep.problem.couriers) > 1:
             jobs.append(
                 (_job_fleet, (prep, until, seed + 1, fixed, by_duration, mailbox, iterations))
             )
         if big_exact or (not exact and use_vroom):
-            # Big exact instances with long shifts: VROOM's local search, polished by PyVRP,
-            # beats PyVRP alone, and PyVRP's search removes couriers VROOM cannot
-            # (lrc2_10_1: 27 routes from VROOM, 24 after PyVRP's 33 s; 25 when VROOM took
-            # 90%), so it keeps the larger part. Relaxations start from VROOM too.
-            args = (prep, until, seed, fixed, by_duration, 3, False, mailbox, VROOM_SHARE, 0.3)
-            jobs.append((_job_vroom_pyvrp, args))
+            # Big exact instances: VROOM's local search, polished by PyVRP, beats PyVRP alone.
+            # Where a shift holds few stops, VROOM is the stronger of the two per second and
+            # may take nearly all the budget (lr1_10_1, 1,054 stops, one core: VROOM converges
+            # in 50 s at +6.5% over the best known; given 27 s, +9.5%, which PyVRP's 30 s then
+            # improve by 0.14%). Where a shift holds many, PyVRP's search removes couriers
+            # VROOM cannot (lrc2_10_1: 27 routes from VROOM, 24 after PyVRP's 33 s; 25 when
+            # VROOM took 90%), so it keeps the larger part. Relaxations start from VROOM too.
+            # With short shifts, what VROOM leaves goes mostly to solving neighbourhoods of
+            # its routes again (SHORT_SHIFT_PARTS), where VROOM is strong, before PyVRP.
+            jobs.append(
+                (
+                    _job_vroom_pyvrp,
+                    (
+                        prep,
+                        until,
+                        seed,
+                        fixed,
+                        by_duration,
+                        exploration,
+                        breaks,
+                        mailbox,
+                        share,
+                        small_share,
+                        1,
+                        None,
+                        SHORT_SHIFT_PARTS if short else 0.0,
+                    ),
+                )
+            )
         else:
             jobs.append(
                 (_job_pyvrp, (prep, until, seed, fixed, by_duration, None, mailbox, iterations))

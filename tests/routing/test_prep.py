@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from postal.routing.model import Problem, SolveParams, Stop, StopKind, UnassignedReason
@@ -129,8 +130,9 @@ def test_stops_per_shift_tells_short_routes_from_long_ones() -> None:
 
 
 def test_the_portfolio_picks_its_jobs_by_problem_kind() -> None:
-    """Big exact problems with short shifts: VROOM's construction and neighbourhoods, on
-    both cores (one with one worker). With long shifts: the fleet job and VROOM with PyVRP's
+    """Big exact problems with short shifts: above NEIGHBOURHOODS_FROM stops VROOM's
+    construction and neighbourhoods, on both cores (one with one worker); below, PyVRP's own
+    search and VROOM's long search. With long shifts: the fleet job and VROOM with PyVRP's
     larger part. Small exact problems: the fleet job and PyVRP. Without VROOM (or in the
     deterministic mode): PyVRP only. Relaxed problems (breaks): the fleet job and
     VROOM-then-PyVRP."""
@@ -139,7 +141,16 @@ def test_the_portfolio_picks_its_jobs_by_problem_kind() -> None:
 
     from postal.routing.instances import read_li_lim
     from postal.routing.model import CourierBreak
-    from postal.routing.solver import VROOM_SHARE, cost_scales, portfolio_jobs
+    from postal.routing.solver import (
+        EXACT_VROOM_SHARE,
+        LARGE,
+        NEIGHBOURHOODS_FROM,
+        SHORT_SHIFT_EXPLORATION,
+        SHORT_SHIFT_PARTS,
+        VROOM_SHARE,
+        cost_scales,
+        portfolio_jobs,
+    )
     from tests.routing.helpers import courier
 
     def jobs(problem: Problem, **options: Any) -> list[tuple[str, Any]]:
@@ -148,10 +159,10 @@ def test_the_portfolio_picks_its_jobs_by_problem_kind() -> None:
         picked = portfolio_jobs(
             prep, SolveParams(**options), time.monotonic() + 60, fixed, False, None
         )
-        # VROOM's exploration level and share are arguments 5 and 8 of its job; VROOM's
-        # threads in the neighbourhoods job argument 5.
+        # VROOM's exploration level and share are arguments 5 and 8 of its job, the share
+        # left to neighbourhoods argument 12; VROOM's threads in the neighbourhoods job 5.
         details = {
-            "_job_vroom_pyvrp": lambda a: (a[5], a[8]),
+            "_job_vroom_pyvrp": lambda a: (a[5], a[8], a[12]),
             "_job_neighbourhoods": lambda a: a[5],
         }
         return [
@@ -165,7 +176,15 @@ def test_the_portfolio_picks_its_jobs_by_problem_kind() -> None:
     lc101 = read_li_lim(data / "pdp_100/lc101.txt").problem
     assert jobs(lr1) == [("_job_neighbourhoods", 2)]
     assert jobs(lr1, workers=1) == [("_job_neighbourhoods", 1)]
-    assert jobs(lr2) == [("_job_fleet", None), ("_job_vroom_pyvrp", (3, VROOM_SHARE))]
+    # lr1_10_1's first 200 pairs: short shifts, but fewer stops than NEIGHBOURHOODS_FROM.
+    pairs = sorted({s.pair for s in lr1.stops}, key=int)[:200]
+    mid = replace(lr1, stops=tuple(s for s in lr1.stops if s.pair in set(pairs)))
+    assert LARGE < len(mid.stops) <= NEIGHBOURHOODS_FROM
+    assert jobs(mid) == [
+        ("_job_pyvrp", None),
+        ("_job_vroom_pyvrp", (SHORT_SHIFT_EXPLORATION, EXACT_VROOM_SHARE, SHORT_SHIFT_PARTS)),
+    ]
+    assert jobs(lr2) == [("_job_fleet", None), ("_job_vroom_pyvrp", (3, VROOM_SHARE, 0.0))]
     assert jobs(lc101) == [("_job_fleet", None), ("_job_pyvrp", None)]
     assert jobs(lr1, use_vroom=False) == [("_job_fleet", None), ("_job_pyvrp", None)]
     assert jobs(lr1, iterations=100) == [("_job_fleet", None), ("_job_pyvrp", None)]
@@ -182,7 +201,7 @@ def test_the_portfolio_picks_its_jobs_by_problem_kind() -> None:
     )
     assert jobs(with_breaks) == [
         ("_job_fleet", None),
-        ("_job_vroom_pyvrp", (3, VROOM_SHARE)),
+        ("_job_vroom_pyvrp", (3, VROOM_SHARE, 0.0)),
     ]
 
 
