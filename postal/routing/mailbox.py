@@ -24,15 +24,6 @@ class Mailbox:
         self._lock: Any = ctx.Lock()
         self._routes: Any = ctx.Value("q", NONE_POSTED, lock=False)
         self._data: Any = ctx.Array("q", 1 + 2 * couriers + stops, lock=False)
-        self._resigned: Any = ctx.Value("b", 0, lock=False)
-
-    def resign(self) -> None:
-        """Tell the other process that this one stopped searching (its core is free)."""
-        self._resigned.value = 1
-
-    def resigned(self) -> bool:
-        """Whether the other process stopped searching."""
-        return bool(self._resigned.value)
 
     def routes(self) -> int:
         """Route count of the posted solution (NONE_POSTED when empty); no lock needed."""

@@ -80,19 +80,16 @@ def improve(
     fixed: int,
     by_duration: bool,
     seed: int = 0,
-    threads: int | Callable[[], int] = 1,
+    threads: int = 1,
     stops_per_part: int = STOPS_PER_PART,
     part_seconds: float = PART_SECONDS,
     with_breaks: bool = True,
     on_better: Callable[[Sequences], None] | None = None,
-    adopt: Callable[[Sequences], Sequences | None] | None = None,
 ) -> Sequences:
     """``sequences`` improved neighbourhood by neighbourhood until the monotonic
     ``deadline`` (module docstring): as many routes per neighbourhood as hold about
     ``stops_per_part`` stops (two at least), VROOM given ``part_seconds`` for each (on
-    ``threads`` threads, or as many as it says when called). ``on_better`` sees the routes
-    after each improvement; ``adopt``, given the routes, may return better ones found
-    elsewhere, which the search then continues from."""
+    ``threads`` threads). ``on_better`` sees the routes after each improvement."""
     from postal.routing.vroom_engine import solve_vroom
 
     problem = prep.problem
@@ -112,12 +109,6 @@ def improve(
 
     skipped = 0
     while time.monotonic() < deadline - 0.1 and skipped <= len(best):
-        taken = adopt(best) if adopt is not None else None
-        if taken:
-            best = {c: list(seq) for c, seq in taken.items() if seq}
-            queue, skipped = [], 0
-            mean = sum(len(seq) for seq in best.values()) / len(best)
-            routes_per_part = max(2, round(stops_per_part / mean))
         if not queue:
             queue = [c for c in best if best[c]]
             rng.shuffle(queue)
@@ -144,7 +135,7 @@ def improve(
             min(part_seconds, left),
             fixed,
             by_duration,
-            threads=threads() if callable(threads) else threads,
+            threads=threads,
             exploration=5,
             with_breaks=with_breaks,
         )

@@ -8,8 +8,8 @@ The portfolio ('ours'):
    problems and on relaxations, the plain search starts from VROOM's plan: on big exact
    problems with short shifts VROOM's own local search gets most of the budget, being the
    stronger search per second there, and the fleet run gives way to PyVRP's search from its
-   own start; above NEIGHBOURHOODS_FROM stops VROOM's quickest construction and then
-   neighbourhoods of a few routes solved again, beside PyVRP's search until it resigns (see
+   own start; above NEIGHBOURHOODS_FROM stops both cores go to VROOM's quickest
+   construction and then to neighbourhoods of a few routes solved again (see
    portfolio_jobs). The PyVRP jobs post every smaller fleet they find in a
    shared-memory mailbox: the fleet job stops an attempt at a fleet size the plain search
    reached and continues from that solution; past half of its budget, the plain search
@@ -99,10 +99,6 @@ SHORT_SHIFT_PART_STOPS = 150
 57,051/56,960/57,709 (+0.4% over the best known at 150); with 3-4 s, 57,035-57,112.
 lrc1_10_1: 85-87 routes (PyVRP alone 86-87; best known 82); lc1_10_1: the best known from
 the construction."""
-RESIGN_AT = 0.3
-"""Share of the budget after which PyVRP's search beside the neighbourhoods job resigns when
-it has a tenth more routes than the neighbourhoods (from half of it when it has no feasible
-plan)."""
 SHORT_SHIFT_PART_SECONDS = 3.0
 """VROOM's time limit per neighbourhood there (it stops sooner when it converges)."""
 VROOM_LED_BIG = 200
@@ -419,18 +415,13 @@ def _job_pyvrp(
     initial: Sequences | None = None,
     mailbox: Mailbox | None = None,
     iterations: int | None = None,
-    resign_at: float | None = None,
 ) -> Sequences:
     """PyVRP's iterated local search until the (monotonic) deadline: the same search as the
-    PyVRP peer. With ``resign_at`` (a share of the budget), from then on it gives up when
-    the mailbox holds a tenth fewer routes than its best (from half of that time when it has
-    nothing feasible), and says so in the mailbox (the neighbourhoods job then takes both
-    cores). With a mailbox it posts every smaller fleet
-    it finds, for the fleet job to build on; and when, past half of its budget, the fleet
-    job holds fewer routes than its own best, it continues from that solution at that fleet
-    size, so that two processes polish the smallest fleet. Not earlier: on lr110 adopting
-    the fleet job's 11 routes at once replaced a trajectory that reaches 10 on its own after
-    a quarter of the budget."""
+    PyVRP peer. With a mailbox it posts every smaller fleet it finds, for the fleet job to
+    build on; and when, past half of its budget, the fleet job holds fewer routes than its
+    own best, it continues from that solution at that fleet size, so that two processes
+    polish the smallest fleet. Not earlier: on lr110 adopting the fleet job's 11 routes at
+    once replaced a trajectory that reaches 10 on its own after a quarter of the budget."""
     from postal.routing.pyvrp_engine import PyvrpModel
 
     model = PyvrpModel(prep, fixed, by_duration)
@@ -440,8 +431,6 @@ def _job_pyvrp(
     fewest = [NONE_POSTED]
     """Routes of this job's best feasible solution."""
     adopt_after = time.monotonic() + 0.5 * max(deadline - time.monotonic(), 0.0)
-    total = max(deadline - time.monotonic(), 0.0)
-    resign_after = None if resign_at is None else time.monotonic() + resign_at * total
     best: Sequences = {}
     best_key: tuple[int, int, int] | None = None
 
@@ -465,18 +454,6 @@ def _job_pyvrp(
             mailbox is not None and mailbox.routes() < fewest[0] and time.monotonic() >= adopt_after
         )
 
-    def hopeless() -> bool:
-        # Nothing feasible yet by half of that time, or a tenth more routes by that time.
-        if mailbox is None or resign_after is None or resign_at is None:
-            return False
-        now, posted = time.monotonic(), mailbox.routes()
-        if fewest[0] == NONE_POSTED and posted != NONE_POSTED:
-            return now >= resign_after - 0.5 * resign_at * total
-        return now >= resign_after and 1.1 * posted < fewest[0]
-
-    def interrupt() -> bool:
-        return smaller_elsewhere() or hopeless()
-
     if init is not None:
         # PyVRP reports only improvements on its start: a warm start (VROOM's routes) that
         # it never improves must still count as this job's fleet.
@@ -484,15 +461,11 @@ def _job_pyvrp(
     history: int | None = None
     """PyVRP's default until a smaller fleet is adopted (so far the same search as the peer)."""
     while True:
-        stop = budget.stop(interrupt=interrupt if mailbox is not None else None)
+        stop = budget.stop(interrupt=smaller_elsewhere if mailbox is not None else None)
         res = model.run(stop, seed, init, on_best, history)
         budget.spend(res.num_iterations)
         _trace(f"pyvrp: {res.num_iterations} iterations, {res.best.distance_cost()}")
         keep(res.best)
-        if mailbox is not None and hopeless():
-            _trace(f"pyvrp: resigns at {fewest[0]} routes against {mailbox.routes()}")
-            mailbox.resign()
-            break
         taken = mailbox.take() if mailbox is not None and stop.interrupted else None
         if taken is None or budget.left() < budget.eps:
             break
@@ -701,16 +674,11 @@ def _job_neighbourhoods(
     fixed: int,
     by_duration: bool,
     threads: int = 1,
-    mailbox: Mailbox | None = None,
 ) -> Sequences:
     """VROOM's quickest construction, then its neighbourhoods solved again by VROOM until the
     deadline (``neighbourhoods.improve``), VROOM on ``threads`` threads throughout. Where a
     shift holds few stops this beats VROOM's own search of a big day, which stalls (see
-    NEIGHBOURHOODS_FROM); every better plan is streamed.
-
-    With a mailbox, PyVRP's search runs beside it (see portfolio_jobs): VROOM then has one
-    thread until PyVRP resigns; every smaller fleet is posted, and past half of the budget a
-    smaller fleet of PyVRP's is adopted and its neighbourhoods solved again."""
+    NEIGHBOURHOODS_FROM); every better plan is streamed."""
     from postal.routing.neighbourhoods import improve
     from postal.routing.vroom_engine import solve_vroom
 
@@ -721,25 +689,8 @@ def _job_neighbourhoods(
         prep, 0.25 * seconds, fixed, by_duration, threads, exploration=0, with_breaks=False
     )
 
-    adopt_after = time.monotonic() + 0.5 * max(deadline - time.monotonic(), 0.0)
-
     def better(seqs: Sequences) -> None:
-        copy = {c: list(q) for c, q in seqs.items() if q}
-        _emit(copy)
-        if mailbox is not None:
-            mailbox.post(copy)
-
-    def vroom_threads() -> int:
-        return threads if mailbox is None or mailbox.resigned() else 1
-
-    def adopt(seqs: Sequences) -> Sequences | None:
-        if mailbox is None or time.monotonic() < adopt_after or mailbox.routes() >= len(seqs):
-            return None
-        taken = mailbox.take()
-        if taken is None or len(taken) >= len(seqs):
-            return None
-        _trace(f"neighbourhoods: adopt {len(taken)} routes")
-        return taken
+        _emit({c: list(q) for c, q in seqs.items() if q})
 
     better(built.sequences)
     if built.dropped:
@@ -751,12 +702,11 @@ def _job_neighbourhoods(
         fixed,
         by_duration,
         seed,
-        vroom_threads,
+        threads,
         stops_per_part=SHORT_SHIFT_PART_STOPS,
         part_seconds=SHORT_SHIFT_PART_SECONDS,
         with_breaks=False,
         on_better=better,
-        adopt=adopt,
     )
 
 
@@ -1074,18 +1024,9 @@ def portfolio_jobs(
         return [(_job_vroom_pyvrp, (*args, min(params.workers, 2), params.vroom_input))]
     if short and len(prep.active) > NEIGHBOURHOODS_FROM:
         # VROOM's quickest construction, then its neighbourhoods solved again, VROOM on both
-        # cores (NEIGHBOURHOODS_FROM). PyVRP's own search runs beside it while it may win
-        # on couriers (lrc1-like days); it resigns past RESIGN_AT when it has a tenth more
-        # routes (lr1_10_1: 124 against 100), and VROOM then takes both cores. lrc1_10_1
-        # with a quarter of its pairs given the whole day, 60 s: 73 routes, against 75 with
-        # the neighbourhoods alone and 74 from PyVRP alone; lrc1_10_1 itself 86 against 85,
-        # lr1_10_1 +1.2-1.7% over the best known against +1.0-1.6% (one run each).
+        # cores (NEIGHBOURHOODS_FROM).
         threads = min(params.workers, 2)
-        job = (_job_neighbourhoods, (prep, until, seed, fixed, by_duration, threads, mailbox))
-        if mailbox is None or not params.use_pyvrp:
-            return [job]
-        beside = (prep, until, seed + 1, fixed, by_duration, None, mailbox, iterations, RESIGN_AT)
-        return [job, (_job_pyvrp, beside)]
+        return [(_job_neighbourhoods, (prep, until, seed, fixed, by_duration, threads))]
     if params.use_pyvrp:
         # First job = the one to keep when only one worker is allowed.
         if short:

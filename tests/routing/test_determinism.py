@@ -84,16 +84,3 @@ def test_mailbox_keeps_the_smallest_fleet() -> None:
     assert box.take() == {1: [1, 2, 3], 2: [4, 5, 6]}
     assert not box.post({0: [1], 1: [2, 3, 4], 2: [5, 6]})
     assert box.take() == {1: [1, 2, 3], 2: [4, 5, 6]}
-
-
-def test_a_resignation_in_the_mailbox_is_seen_by_a_forked_process() -> None:
-    """PyVRP's search beside the neighbourhoods job resigns through the mailbox; the other
-    process (a fork) sees it, and only then takes both cores."""
-    ctx = multiprocessing.get_context("fork")
-    box = Mailbox(ctx, couriers=2, stops=2)
-    assert not box.resigned()
-    proc = ctx.Process(target=box.resign)
-    proc.start()
-    proc.join(timeout=10)
-    assert proc.exitcode == 0
-    assert box.resigned()

@@ -136,12 +136,10 @@ def test_the_portfolio_picks_its_jobs_by_problem_kind() -> None:
     larger part. Small exact problems: the fleet job and PyVRP. Without VROOM (or in the
     deterministic mode): PyVRP only. Relaxed problems (breaks): the fleet job and
     VROOM-then-PyVRP."""
-    import multiprocessing
     import time
     from pathlib import Path
 
     from postal.routing.instances import read_li_lim
-    from postal.routing.mailbox import Mailbox
     from postal.routing.model import CourierBreak
     from postal.routing.solver import (
         EXACT_VROOM_SHARE,
@@ -155,13 +153,11 @@ def test_the_portfolio_picks_its_jobs_by_problem_kind() -> None:
     )
     from tests.routing.helpers import courier
 
-    def jobs(
-        problem: Problem, mailbox: Mailbox | None = None, **options: Any
-    ) -> list[tuple[str, Any]]:
+    def jobs(problem: Problem, **options: Any) -> list[tuple[str, Any]]:
         prep = prepare(problem)
         fixed, _ = cost_scales(prep, False)
         picked = portfolio_jobs(
-            prep, SolveParams(**options), time.monotonic() + 60, fixed, False, mailbox
+            prep, SolveParams(**options), time.monotonic() + 60, fixed, False, None
         )
         # VROOM's exploration level and share are arguments 5 and 8 of its job, the share
         # left to neighbourhoods argument 12; VROOM's threads in the neighbourhoods job 5.
@@ -180,12 +176,8 @@ def test_the_portfolio_picks_its_jobs_by_problem_kind() -> None:
     lc101 = read_li_lim(data / "pdp_100/lc101.txt").problem
     assert jobs(lr1) == [("_job_neighbourhoods", 2)]
     assert jobs(lr1, workers=1) == [("_job_neighbourhoods", 1)]
-    # With the two processes' mailbox, PyVRP's search runs beside it, ready to resign.
-    box = Mailbox(multiprocessing.get_context("fork"), len(lr1.couriers), len(lr1.stops))
-    assert jobs(lr1, box) == [("_job_neighbourhoods", 2), ("_job_pyvrp", None)]
-    assert jobs(lr1, box, use_pyvrp=False) == [("_job_neighbourhoods", 2)]
     # lr1_10_1's first 200 pairs: short shifts, but fewer stops than NEIGHBOURHOODS_FROM.
-    pairs = sorted({s.pair for s in lr1.stops if s.pair}, key=int)[:200]
+    pairs = sorted({s.pair for s in lr1.stops}, key=int)[:200]
     mid = replace(lr1, stops=tuple(s for s in lr1.stops if s.pair in set(pairs)))
     assert LARGE < len(mid.stops) <= NEIGHBOURHOODS_FROM
     assert jobs(mid) == [
