@@ -104,8 +104,11 @@ def run_bench(
                 )
                 fh.flush()
             echo(_table_line(inst.name, bks.get(inst.name.lower()), line))
-    for text in summary(rows, bks, engines):
+    for text in summary(rows, bks, engines) if bks else []:
         echo(text)
+    if len(engines) > 1:
+        for text in peer_summary(rows, engines):
+            echo(text)
     return rows
 
 
@@ -162,6 +165,32 @@ def summary(rows: Sequence[BenchRow], bks: dict[str, Bks], engines: Sequence[str
             f"{engine}: feasible {sum(r.feasible for r in mine)}/{len(mine)}, "
             f"BKS matched {match}/{len(with_bks)}, mean gap at BKS fleet {mean_gap:.2f}% "
             f"over {len(gaps)}, mean extra vehicles {mean_extra:.2f}"
+        )
+    return out
+
+
+def peer_summary(rows: Sequence[BenchRow], engines: Sequence[str]) -> list[str]:
+    """Per engine, against the best of the engines on each instance (fewest vehicles, then
+    distance, feasible plans only): instances where it is that best, mean gap to the best
+    distance where it has the best fleet, mean extra vehicles. For days without a best
+    known plan (``li-lim-variants``), and beside the best known where there is one."""
+    best: dict[str, tuple[int, float]] = {}
+    for r in rows:
+        if r.feasible and (r.instance not in best or (r.vehicles, r.distance) < best[r.instance]):
+            best[r.instance] = (r.vehicles, r.distance)
+    out = []
+    for engine in engines:
+        mine = [r for r in rows if r.engine == engine and r.instance in best]
+        ok = [r for r in mine if r.feasible]
+        same = [r for r in ok if r.vehicles == best[r.instance][0]]
+        gaps = [r.distance / best[r.instance][1] - 1 for r in same]
+        wins = sum(1 for g in gaps if g <= 1e-9)
+        extra = [r.vehicles - best[r.instance][0] for r in ok]
+        mean_gap = 100 * sum(gaps) / len(gaps) if gaps else float("nan")
+        mean_extra = sum(extra) / len(extra) if extra else float("nan")
+        out.append(
+            f"{engine} against the best engine: best on {wins}/{len(mine)}, mean gap at the "
+            f"best fleet {mean_gap:.2f}% over {len(gaps)}, mean extra vehicles {mean_extra:.2f}"
         )
     return out
 

@@ -1,5 +1,5 @@
-"""Typer apps: `bench li-lim|solomon|synthetic|vroom-compat` and `solve PROBLEM.json` (VROOM
-format)."""
+"""Typer apps: `bench li-lim|li-lim-variants|solomon|synthetic|vroom-compat` and
+`solve PROBLEM.json` (VROOM format)."""
 
 from __future__ import annotations
 
@@ -85,6 +85,49 @@ def bench_li_lim(
 ) -> None:
     """Li & Lim PDPTW instances: every engine, same budget, table + results.csv + .sol files."""
     _bench("li-lim", directory, time_limit, engines, out, instances, bks, seed, iterations)
+
+
+@bench_app.command("li-lim-variants")
+def bench_li_lim_variants(
+    directory: DirOpt,
+    variants: Annotated[
+        str,
+        typer.Option(
+            "--variants",
+            help="Comma-separated, of 2,3,4,5: windows off a quarter/half/three quarters of "
+            "the stops, or every window three times as wide.",
+        ),
+    ] = "2,3,5",
+    time_limit: LimitOpt = 10.0,
+    engines: EnginesOpt = "ours,vroom,pyvrp",
+    out: OutOpt = Path("bench-out"),
+    instances: GlobOpt = None,
+    seed: SeedOpt = 0,
+    iterations: IterOpt = None,
+) -> None:
+    """Li & Lim days not in the shared data, derived from the instances in DIR by Li & Lim's
+    own recipe (see postal/routing/variants.py) and written to OUT/instances, then every
+    engine on each: table + results.csv + .sol files, engines compared with each other."""
+    from postal.routing.bench import find_instances
+    from postal.routing.variants import VARIANTS, write_variants
+
+    chosen = [v.strip() for v in variants.split(",") if v.strip()]
+    unknown = [v for v in chosen if v not in VARIANTS]
+    if not chosen or unknown:
+        raise typer.BadParameter(
+            f"unknown variants {unknown}; use some of {','.join(VARIANTS)}",
+            param_hint="--variants",
+        )
+    files = find_instances(directory, instances)
+    if not files:
+        raise typer.BadParameter(f"no instance files in {directory}", param_hint="--dir")
+    try:
+        derived = write_variants(files, chosen, out / "instances", seed)
+    except PostalError as exc:
+        typer.echo(f"error: {exc.detail}", err=True)
+        raise typer.Exit(code=2) from exc
+    typer.echo(f"{len(derived)} days written to {out / 'instances'}")
+    _bench("li-lim", out / "instances", time_limit, engines, out, None, None, seed, iterations)
 
 
 @bench_app.command("solomon")
