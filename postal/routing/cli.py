@@ -45,9 +45,10 @@ def _bench(
     bks: Path | None,
     seed: int,
     iterations: int | None = None,
+    given: list[Path] | None = None,
 ) -> None:
+    """Run the bench on the instance files in ``directory`` (or the ``given`` ones)."""
     from postal.routing.bench import (
-        ENGINES,
         READERS,
         default_bks,
         find_instances,
@@ -55,11 +56,8 @@ def _bench(
         run_bench,
     )
 
-    chosen = [e.strip() for e in engines.split(",") if e.strip()]
-    unknown = [e for e in chosen if e not in ENGINES]
-    if unknown:
-        raise typer.BadParameter(f"unknown engines {unknown}; use {','.join(ENGINES)}")
-    files = find_instances(directory, instances)
+    chosen = _engines(engines)
+    files = given if given is not None else find_instances(directory, instances)
     if not files:
         raise typer.BadParameter(f"no instance files in {directory}")
     try:
@@ -70,6 +68,19 @@ def _bench(
     except PostalError as exc:
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(code=2) from exc
+
+
+def _engines(engines: str) -> list[str]:
+    """The engines named in ``--engines``; refused, naming the option, if one is unknown."""
+    from postal.routing.bench import ENGINES
+
+    chosen = [e.strip() for e in engines.split(",") if e.strip()]
+    unknown = [e for e in chosen if e not in ENGINES]
+    if unknown or not chosen:
+        raise typer.BadParameter(
+            f"unknown engines {unknown}; use {','.join(ENGINES)}", param_hint="--engines"
+        )
+    return chosen
 
 
 @bench_app.command("li-lim")
@@ -111,6 +122,7 @@ def bench_li_lim_variants(
     from postal.routing.bench import find_instances
     from postal.routing.variants import VARIANTS, write_variants
 
+    _engines(engines)  # before minutes spent writing the days
     chosen = [v.strip() for v in variants.split(",") if v.strip()]
     unknown = [v for v in chosen if v not in VARIANTS]
     if not chosen or unknown:
@@ -127,7 +139,10 @@ def bench_li_lim_variants(
         typer.echo(f"error: {exc.detail}", err=True)
         raise typer.Exit(code=2) from exc
     typer.echo(f"{len(derived)} days written to {out / 'instances'}")
-    _bench("li-lim", out / "instances", time_limit, engines, out, None, None, seed, iterations)
+    # The days just written, not others left in the directory by an earlier run.
+    _bench(
+        "li-lim", out / "instances", time_limit, engines, out, None, None, seed, iterations, derived
+    )
 
 
 @bench_app.command("solomon")

@@ -75,13 +75,21 @@ def test_variant_5_widens_every_window_by_its_width_on_both_sides() -> None:
         assert r[5] in {min(x, before[5] + width) for x in latest}
 
 
-@pytest.mark.parametrize("variants", ["9", "2,x", ""])
-def test_unknown_variants_are_refused_naming_the_option(tmp_path: Path, variants: str) -> None:
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--variants", "9"), ("--variants", "2,x"), ("--variants", ""), ("--engines", "gurobi")],
+)
+def test_unknown_variants_or_engines_are_refused_naming_the_option(
+    tmp_path: Path, option: str, value: str
+) -> None:
+    out = tmp_path / "out"
     result = CliRunner().invoke(
-        bench_app, ["li-lim-variants", "--dir", str(LR101.parent), "--variants", variants]
+        bench_app,
+        ["li-lim-variants", "--dir", str(LR101.parent), "--out", str(out), option, value],
     )
-    assert result.exit_code != 0
-    assert "--variants" in result.output
+    assert result.exit_code == 2
+    assert option in result.output
+    assert not (out / "instances").exists()  # refused before any day is written
 
 
 def test_the_variants_bench_writes_the_days_and_compares_the_engines(tmp_path: Path) -> None:
@@ -89,6 +97,9 @@ def test_the_variants_bench_writes_the_days_and_compares_the_engines(tmp_path: P
     src.mkdir()
     shutil.copy(LR101, src / "lr101.txt")
     out = tmp_path / "out"
+    # A day left by an earlier run in the same place is not run again.
+    (out / "instances").mkdir(parents=True)
+    shutil.copy(LR101, out / "instances" / "earlier.txt")
     result = CliRunner().invoke(
         bench_app,
         [
